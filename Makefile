@@ -1,0 +1,48 @@
+# `make run` and `make test` do every set-up step themselves on a fresh machine
+# (only Python >= 3.11 needed). Each step is cheap to repeat when nothing changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 5000
+
+.PHONY: run test lint translations db clean .venv
+
+# Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
+.venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(BIN)/python ]; then \
+	  $(PYTHON) -m venv $(VENV) || { \
+	    echo "python3 -m venv failed; installing python3-venv (Debian/Ubuntu)" >&2; \
+	    apt-get update -q && apt-get install -y -q python3-venv python3-pip && \
+	    rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }; \
+	fi
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+# Compile translations/*/LC_MESSAGES/*.po into .mo (built, never committed).
+translations: $(STAMP)
+	$(BIN)/prescreen translate compile
+
+# Create instance/ and the SQLite database, or migrate it to the latest schema.
+# Development mode lets the app generate instance/secret_key (0600) once.
+db: $(STAMP) translations
+	PRESCREEN_ENV=$${PRESCREEN_ENV:-development} $(BIN)/prescreen db init
+
+run: $(STAMP) translations db
+	PRESCREEN_ENV=$${PRESCREEN_ENV:-development} \
+	  $(BIN)/prescreen run --host 127.0.0.1 --port $${PORT:-5000}
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) translations lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find translations -name '*.mo' -delete

@@ -1,0 +1,97 @@
+"""Configuration: defaults, then instance/config.py, then PRESCREEN_* variables.
+
+Every key in :data:`DEFAULTS` is documented in README.md (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Our settings and their defaults; ``PRESCREEN_<KEY>`` overrides each one.
+DEFAULTS: dict[str, Any] = {
+    # "production" (the default: a secret key is required, cookies are Secure)
+    # or "development" (make run: secret generated into instance/, plain-http cookies).
+    "ENV": "production",
+    "SECRET_KEY": None,
+    "DATABASE": None,  # default: <instance>/prescreen.sqlite3, set in apply_defaults
+    "QUESTIONS_DIR": str(ROOT / "questions"),
+    "TRANSLATIONS_DIR": str(ROOT / "translations"),
+    "MIGRATE_ON_START": True,
+    "RESUME_DAYS": 30,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "TRUSTED_PROXIES": 0,
+    "HSTS_MAX_AGE": 31536000,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": None,  # None: True in production, False otherwise
+    "SESSION_COOKIE_NAME": None,  # None: "__Host-prescreen" in production
+    "WTF_CSRF_TIME_LIMIT": None,  # tied to the session; a slow family is not a reason to fail
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting that stops the app from starting; its message is one line for the operator."""
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` in order: defaults < instance/config.py < PRESCREEN_* < test_config."""
+    app.config.from_mapping(DEFAULTS)
+    app.config["DATABASE"] = os.path.join(app.instance_path, "prescreen.sqlite3")
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("PRESCREEN")
+    if test_config:
+        app.config.from_mapping(test_config)
+    finish(app)
+
+
+def is_development(app: Flask) -> bool:
+    """True under ``make run`` (PRESCREEN_ENV=development) or in tests."""
+    return app.config["ENV"] == "development" or bool(app.config.get("TESTING"))
+
+
+def finish(app: Flask) -> None:
+    """Derive the settings that depend on the environment, and check the secret key."""
+    env = app.config["ENV"]
+    if env not in ("production", "development"):
+        raise ConfigError(f"PRESCREEN_ENV must be 'production' or 'development', not {env!r}")
+    production = not is_development(app)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = production
+    if app.config["SESSION_COOKIE_NAME"] is None:
+        # __Host- makes the browser insist on Secure, Path=/ and no Domain.
+        secure = app.config["SESSION_COOKIE_SECURE"]
+        app.config["SESSION_COOKIE_NAME"] = "__Host-prescreen" if secure else "prescreen"
+    if not app.config.get("SECRET_KEY"):
+        if app.config.get("TESTING"):
+            app.config["SECRET_KEY"] = "testing-only-" + secrets.token_hex(8)
+        elif env == "development":
+            app.config["SECRET_KEY"] = development_secret(Path(app.instance_path))
+        else:
+            raise ConfigError(
+                "PRESCREEN_SECRET_KEY is not set: set it (e.g. python3 -c 'import secrets;"
+                " print(secrets.token_hex(32))') or use PRESCREEN_ENV=development"
+            )
+    if production:
+        # Never the Werkzeug debugger in production, whatever FLASK_DEBUG says.
+        app.debug = False
+
+
+def development_secret(instance: Path) -> str:
+    """Read instance/secret_key, creating it (mode 0600) on first use."""
+    path = instance / "secret_key"
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        key = secrets.token_hex(32)
+        fh.write(key + "\n")
+    return key

@@ -1,0 +1,63 @@
+"""Error pages: translated, calm, never a traceback; a 500 carries an incident id.
+
+The incident id is logged with the traceback, so a family can quote it on the
+phone and the team can find exactly what happened.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+HANDLED = (400, 403, 404, 405, 413, 429, 500)
+
+
+def new_incident_id() -> str:
+    """Return a short id that is easy to read aloud (no 0/O, 1/I confusion)."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+class PrescreenFlask(Flask):
+    """Flask whose unhandled-exception log line names the incident id shown to the user."""
+
+    def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def]
+        """Log the traceback under a fresh incident id (the path only, never the query)."""
+        g.incident_id = new_incident_id()
+        self.logger.error(
+            "incident %s: exception on %s [%s]",
+            g.incident_id,
+            request.path,
+            request.method,
+            exc_info=exc_info,
+        )
+
+
+def render_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    """Render templates/errors/<code>.html with the right status code."""
+    code = error.code or 500
+    incident = g.get("incident_id") if code == 500 else None
+    if code == 500 and incident is None:
+        # An InternalServerError raised on purpose (abort(500)): still give an id.
+        incident = new_incident_id()
+        from flask import current_app
+
+        current_app.logger.error("incident %s: abort(500) on %s", incident, request.path)
+    try:
+        body = render_template(f"errors/{code}.html", incident_id=incident, error=error)
+    except Exception:  # noqa: BLE001 — the error page itself must never fail
+        body = f"<!doctype html><title>{code}</title><p>{code}</p>"
+        if incident:
+            body += f"<p>{incident}</p>"
+    response = error.get_response()
+    response.set_data(body)
+    response.content_type = "text/html; charset=utf-8"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers for every status code we render a page for."""
+    for code in HANDLED:
+        app.register_error_handler(code, render_error)

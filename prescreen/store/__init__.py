@@ -1,0 +1,179 @@
+"""The store: the only place that talks SQL (through sqlite-utils).
+
+Every connection gets the same pragmas, every write goes through
+:func:`transaction` (``BEGIN IMMEDIATE``), and the schema is created and
+migrated by code, so a fresh checkout, a test and a production server all
+run against exactly the same schema.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import sqlite_utils
+from flask import Flask, current_app, g
+
+from . import migrations as _migrations_pkg
+
+#: Milliseconds a connection waits for another writer before "database is locked".
+BUSY_TIMEOUT_MS = 5000
+
+
+def utcnow() -> str:
+    """Return the current time as ISO-8601 UTC text, the one timestamp format we store."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Open the SQLite file at *path* with the pragmas every connection needs.
+
+    ``busy_timeout`` is set first: switching to WAL itself needs a lock, and
+    without the timeout a second process starting at the same moment fails at
+    once with "database is locked". The connection is in autocommit mode
+    (``isolation_level=None``) so transactions are only the explicit ones.
+    """
+    conn = sqlite3.connect(os.fspath(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal" and os.fspath(path) != ":memory:":
+        conn.close()
+        raise RuntimeError(f"{path}: SQLite refused WAL mode (got {mode!r})")
+    # FULL: an acknowledged submission survives power loss, not just a crash.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn)
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Run a block of writes as one ``BEGIN IMMEDIATE`` transaction.
+
+    IMMEDIATE takes the write lock up front, so two workers never both read,
+    then both fail to upgrade to a write lock (SQLITE_BUSY cannot be waited
+    out in that case). sqlite-utils' own ``atomic()`` nests as savepoints.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
+def migration_modules() -> list[tuple[str, object]]:
+    """Return ``(version, module)`` for every ``mNNNN_*.py`` migration, oldest first."""
+    found = []
+    for info in pkgutil.iter_modules(_migrations_pkg.__path__):
+        if info.name.startswith("m") and info.name[1:5].isdigit():
+            module = importlib.import_module(f"{_migrations_pkg.__name__}.{info.name}")
+            found.append((info.name, module))
+    return sorted(found)
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet recorded in ``schema_migrations``; return those applied.
+
+    Each migration runs in its own IMMEDIATE transaction and re-checks what is
+    applied inside the lock, so several gunicorn workers starting together
+    apply each migration exactly once.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    applied: list[str] = []
+    for version, module in migration_modules():
+        with transaction(db):
+            done = db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", [version]).fetchone()
+            if done:
+                continue
+            module.up(db)  # type: ignore[attr-defined]
+            db.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                [version, utcnow()],
+            )
+        applied.append(version)
+    return applied
+
+
+def get_db() -> sqlite_utils.Database:
+    """Return this request's connection, opening it on first use."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(exc: BaseException | None = None) -> None:
+    """Close the request's connection, if one was opened."""
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+def backup(db: sqlite_utils.Database, target: str | os.PathLike[str]) -> str:
+    """Copy the live database to *target* with SQLite's online backup API.
+
+    Safe while other workers write; returns the copy's ``integrity_check`` result.
+    """
+    dest = sqlite3.connect(os.fspath(target))
+    try:
+        db.conn.backup(dest)
+        return dest.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        dest.close()
+
+
+@click.group("db")
+def db_cli() -> None:
+    """Create, migrate and back up the SQLite database."""
+
+
+@db_cli.command("init")
+def init_command() -> None:
+    """Create the instance folder and database, or migrate it to the latest schema."""
+    path = Path(current_app.config["DATABASE"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = connect(path)
+    try:
+        applied = migrate(db)
+    finally:
+        db.close()
+    click.echo(f"{path}: {', '.join(applied) if applied else 'already up to date'}")
+
+
+@db_cli.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+def backup_command(target: str) -> None:
+    """Write a consistent copy of the live database to TARGET and check it."""
+    if Path(target).exists():
+        raise click.ClickException(f"{target} already exists; choose a new file name")
+    db = connect(current_app.config["DATABASE"])
+    try:
+        result = backup(db, target)
+    finally:
+        db.close()
+    if result != "ok":
+        raise click.ClickException(f"{target}: integrity_check says {result}")
+    click.echo(f"{target}: backup written, integrity_check ok")
+
+
+def init_app(app: Flask) -> None:
+    """Wire the store into *app*: teardown, CLI, and migrate at start-up."""
+    app.teardown_appcontext(close_db)
+    app.cli.add_command(db_cli)
+    if app.config.get("MIGRATE_ON_START", True):
+        path = Path(app.config["DATABASE"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = connect(path)
+        try:
+            migrate(db)
+        finally:
+            db.close()

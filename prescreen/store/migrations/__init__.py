@@ -1,0 +1,1 @@
+"""Numbered schema migrations: ``mNNNN_area.py`` modules, each with ``up(db)``, applied in order."""
