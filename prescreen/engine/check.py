@@ -1,0 +1,228 @@
+"""Walk every route through a study, so a sheet error shows up before a family meets it.
+
+Trying every combination of answers is impossible (tick-all questions alone multiply fast), but
+most answers stop mattering once the criteria that read them are decided. The walk memoises on
+exactly what can still change the route or the outcome — the answers later conditions or
+undecided criteria read, and the decided statuses — so it visits each distinct situation once and
+still sees every route.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import combinations
+from typing import Any
+
+from .errors import EvaluationError, Problem
+from .flow import Flow
+from .load import display_path
+from .model import NOT_MET, REVIEW, VOICES, Month, Question, Study
+
+#: the walk uses a fixed "today": month arithmetic is relative, so any date shows every route
+WALK_TODAY = date(2026, 6, 15)
+MAX_ROUTES = 500_000
+
+
+@dataclass
+class WalkReport:
+    """What the exhaustive walk found."""
+
+    paths: int = 0
+    longest: tuple[str, ...] = ()
+    shortest: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    routes_by_outcome: dict[str, int] = field(default_factory=dict)
+    never_asked: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _Walker:
+    def __init__(self, study: Study, respondent: str, today: date) -> None:
+        self.study = study
+        self.flow = Flow(study)
+        self.respondent = respondent
+        self.today = today
+        self.questions = study.questions
+        self.index = {q.id: i for i, q in enumerate(self.questions)}
+        self.memo: dict[Any, frozenset[tuple[tuple[str, ...], str]]] = {}
+        self.reached: set[str] = set()
+        self.errors: list[str] = []
+        self._prepare()
+
+    def _prepare(self) -> None:
+        n = len(self.questions)
+        # the last position at which each criterion can still change
+        self.crit_last = {
+            c.id: max((self.index[q] for q in c.names if q in self.index), default=-1) for c in self.study.criteria
+        }
+        live_until: dict[str, int] = {}
+        for i, question in enumerate(self.questions):
+            if question.show_if is not None:
+                for name in question.show_if.names:
+                    live_until[name] = max(live_until.get(name, -1), i)
+        for criterion in self.study.criteria:
+            for name in criterion.names:
+                # a criterion also needs its answers at the end, for the outcome and recheck
+                live_until[name] = max(live_until.get(name, -1), self.crit_last[criterion.id])
+        self.live_at: list[tuple[str, ...]] = [
+            tuple(sorted(name for name, last in live_until.items() if self.index.get(name, n) < i <= last))
+            for i in range(n + 1)
+        ]
+        self.decided_at: list[tuple[Any, ...]] = []
+        for i in range(n + 1):
+            decided = [c for c in self.study.criteria if self.crit_last[c.id] < i]
+            self.decided_at.append(tuple(decided))
+        self.samples = {q.id: self._samples(q) for q in self.questions}
+
+    def _numbers_for(self, question: Question) -> tuple[set[int], bool]:
+        numbers: set[int] = set()
+        aged = False
+        expressions = [q.show_if for q in self.questions if q.show_if is not None]
+        for criterion in self.study.criteria:
+            expressions.extend(criterion.rules)
+        for expression in expressions:
+            if question.id in expression.names:
+                numbers |= set(expression.numbers)
+                aged = aged or question.id in expression.age_names
+        return numbers, aged
+
+    def _samples(self, question: Question) -> list[Any]:
+        if question.type == "single":
+            return list(question.values)
+        if question.type == "multiple":
+            plain = [c.value for c in question.choices if not c.exclusive]
+            picks: list[frozenset[str]] = [frozenset((v,)) for v in question.exclusive_values]
+            sizes = range(1, len(plain) + 1) if len(plain) <= 8 else (1, 2, len(plain))
+            for size in sizes:
+                picks.extend(frozenset(c) for c in combinations(plain, size))
+            return picks
+        numbers, aged = self._numbers_for(question)
+        if question.type == "number":
+            low = question.min if question.min is not None else 0
+            high = question.max if question.max is not None else low
+            candidates = {low, high}
+            for n in numbers:
+                candidates |= {n - 1, n, n + 1}
+            return sorted(v for v in candidates if low <= v <= high)
+        this_month = Month.of(self.today)
+        offsets = {0, 1}
+        for n in numbers:
+            offsets |= {n - 1, n, n + 1}
+            if aged:
+                offsets |= {12 * n - 1, 12 * n, 12 * n + 1}
+        limit = this_month.ordinal - Month(1900, 1).ordinal
+        return [this_month - k for k in sorted(offsets) if 0 <= k <= limit]
+
+    def signature(self, i: int, values: Mapping[str, Any], statuses: Mapping[str, str]) -> Any:
+        live = tuple(values.get(name) for name in self.live_at[i])
+        fails = review = False
+        group_parts = []
+        for item in self.flow.items:
+            if all(self.crit_last[c.id] < i for c in item.criteria):
+                status = self.flow.item_status(item, statuses)
+                fails = fails or status == NOT_MET
+                review = review or status == REVIEW
+            elif len(item.criteria) > 1:
+                group_parts.append(tuple(statuses[c.id] for c in item.criteria if self.crit_last[c.id] < i))
+        return (i, live, fails, review, tuple(group_parts))
+
+    def walk(self, i: int, values: dict[str, Any], statuses: dict[str, str]) -> frozenset[tuple[tuple[str, ...], str]]:
+        env = self.flow.env(values, self.respondent, self.today)
+        n = len(self.questions)
+        while i < n:
+            show_if = self.questions[i].show_if
+            if show_if is None or show_if.is_true(env):
+                break
+            i += 1
+        if i == n:
+            return frozenset({((), self.flow.outcome(statuses, env).status)})
+        key = self.signature(i, values, statuses)
+        cached = self.memo.get(key)
+        if cached is not None:
+            return cached
+        question = self.questions[i]
+        self.reached.add(question.id)
+        result: set[tuple[tuple[str, ...], str]] = set()
+        dependents = self.flow.dependents.get(question.id, [])
+        if not self.samples[question.id]:
+            self.errors.append(f"question '{question.id}' has no answer a family could give")
+        for value in self.samples[question.id]:
+            new_values = {**values, question.id: value}
+            new_env = self.flow.env(new_values, self.respondent, self.today)
+            new_statuses = dict(statuses)
+            for criterion in dependents:
+                new_statuses[criterion.id] = self.flow.status(criterion, new_env)
+            if self.flow.knocked_out(new_statuses, dependents):
+                result.add(((question.id,), self.flow.outcome(new_statuses, new_env).status))
+                continue
+            for suffix, outcome in self.walk(i + 1, new_values, new_statuses):
+                result.add(((question.id, *suffix), outcome))
+            if len(result) > MAX_ROUTES:
+                raise OverflowError
+        frozen = frozenset(result)
+        self.memo[key] = frozen
+        return frozen
+
+    def run(self) -> frozenset[tuple[tuple[str, ...], str]]:
+        env = self.flow.env({}, self.respondent, self.today)
+        statuses = {c.id: self.flow.status(c, env) for c in self.study.criteria}
+        return self.walk(0, {}, statuses)
+
+
+def check_flow(study: Study, today: date = WALK_TODAY) -> WalkReport:
+    """Walk every route for both voices; report counts, extremes and problems."""
+    started = time.perf_counter()
+    report = WalkReport()
+    questions_sheet = display_path_for(study, "questions")
+    routes: set[tuple[tuple[str, ...], str]] = set()
+    reached: set[str] = set()
+    for respondent in VOICES:
+        walker = _Walker(study, respondent, today)
+        try:
+            routes |= walker.run()
+        except EvaluationError as error:
+            report.problems.append(
+                Problem(questions_sheet, None, None, f"a path that never reaches an outcome: {error}")
+            )
+            return report
+        except OverflowError:
+            report.problems.append(
+                Problem(questions_sheet, None, None, f"more than {MAX_ROUTES} routes; simplify the branching")
+            )
+            return report
+        except RecursionError:
+            report.problems.append(Problem(questions_sheet, None, None, "the questionnaire is too long to walk"))
+            return report
+        reached |= walker.reached
+        for message in walker.errors:
+            report.problems.append(
+                Problem(questions_sheet, None, None, f"a path that never reaches an outcome: {message}")
+            )
+    for question in study.questions:
+        if question.id not in reached:
+            report.never_asked.append(question.id)
+            report.problems.append(
+                Problem(
+                    questions_sheet,
+                    question.row,
+                    "show_if",
+                    f"question '{question.id}' can never be asked: no route reaches it",
+                )
+            )
+    distinct = {route for route, _ in routes}
+    report.paths = len(distinct)
+    report.longest = max(distinct, key=lambda r: (len(r), r), default=())
+    for route, outcome in sorted(routes, key=lambda ro: (len(ro[0]), ro)):
+        report.shortest.setdefault(outcome, route)
+        report.routes_by_outcome[outcome] = report.routes_by_outcome.get(outcome, 0) + 1
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def display_path_for(study: Study, sheet: str) -> str:
+    from pathlib import Path
+
+    return display_path(Path(study.folder), sheet) if study.folder else f"{study.id}/{sheet}.csv"

@@ -1,0 +1,275 @@
+"""The flow: given answers so far, what to ask next and what it means for eligibility.
+
+The flow is a pure function of (study, answers, respondent, today). It is recomputed on every
+step instead of stored, so changing an earlier answer re-branches naturally and answers to
+questions that are no longer reached can never leak into a decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .errors import AnswerError
+from .expr import Env
+from .model import (
+    CONFIRM,
+    LIKELY_ELIGIBLE,
+    MET,
+    NEEDS_REVIEW,
+    NOT_ELIGIBLE,
+    NOT_MET,
+    REVIEW,
+    Criterion,
+    Month,
+    Question,
+    Study,
+)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A plain-language sentence about one criterion that is not met."""
+
+    criterion: str
+    texts: dict[str, str]
+    recheck_after: date | None = None
+
+    def text(self, lang: str) -> str:
+        return self.texts[lang]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A unit of the outcome rule: a standalone criterion or an ``any_of`` group."""
+
+    name: str
+    criteria: tuple[Criterion, ...]
+
+    @property
+    def waiting_period(self) -> bool:
+        return all(c.waiting_period for c in self.criteria)
+
+
+@dataclass
+class Outcome:
+    """The result of a screening (final, or provisional while questions remain)."""
+
+    status: str
+    criteria: dict[str, str]
+    failed: list[str]
+    reasons: list[Reason]
+    recheck_after: date | None
+    knocked_out_at: str | None = None
+
+    def reason_texts(self, lang: str) -> list[str]:
+        return [r.text(lang) for r in self.reasons]
+
+
+@dataclass
+class State:
+    """Where a family is: the next question, or the outcome once there is none."""
+
+    question: Question | None
+    outcome: Outcome | None
+    asked: list[str]
+    values: dict[str, Any]
+    remaining: int
+    provisional: Outcome
+    respondent: str = "guardian"
+    errors: dict[str, AnswerError] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.question is None
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        """The ``prescreen screen`` JSON contract."""
+        outcome = self.outcome or self.provisional
+        return {
+            "outcome": outcome.status if self.outcome else None,
+            "criteria": dict(outcome.criteria),
+            "asked": list(self.asked),
+            "reasons": outcome.reason_texts(lang),
+            "recheck_after": outcome.recheck_after.isoformat() if outcome.recheck_after else None,
+            "failed": list(outcome.failed),
+            "next_question": self.question.id if self.question else None,
+        }
+
+
+def _combine(statuses: list[str]) -> str:
+    """OR over arms with three-valued logic (STUDY-NOTES §1)."""
+    if MET in statuses:
+        return MET
+    if all(s == NOT_MET for s in statuses):
+        return NOT_MET
+    return REVIEW if REVIEW in statuses else CONFIRM
+
+
+class Flow:
+    """Walks one study's questions for one family."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.exclusive = {q.id: q.exclusive_values for q in study.questions}
+        self.items = self._items(study.criteria)
+        self.item_of = {c.id: item for item in self.items for c in item.criteria}
+        # criteria to re-evaluate after each question is answered
+        self.dependents: dict[str, list[Criterion]] = {q.id: [] for q in study.questions}
+        for criterion in study.criteria:
+            for name in criterion.names:
+                self.dependents.setdefault(name, []).append(criterion)
+
+    @staticmethod
+    def _items(criteria: Iterable[Criterion]) -> list[Item]:
+        items: list[Item] = []
+        groups: dict[str, list[Criterion]] = {}
+        for criterion in criteria:
+            if criterion.any_of:
+                if criterion.any_of not in groups:
+                    groups[criterion.any_of] = []
+                    items.append(Item(criterion.any_of, ()))
+                groups[criterion.any_of].append(criterion)
+            else:
+                items.append(Item(criterion.id, (criterion,)))
+        return [Item(i.name, tuple(groups[i.name])) if i.name in groups else i for i in items]
+
+    # -- evaluation -------------------------------------------------------------------------
+    def env(self, values: Mapping[str, Any], respondent: str, today: date) -> Env:
+        return Env(values=values, respondent=respondent, month=Month.of(today), exclusive=self.exclusive)
+
+    @staticmethod
+    def status(criterion: Criterion, env: Env) -> str:
+        """One criterion's status; a rule that is unknown counts as not true."""
+        if criterion.not_met_if is not None and criterion.not_met_if.is_true(env):
+            return NOT_MET
+        if criterion.met_if is not None and criterion.met_if.is_true(env):
+            return MET
+        if criterion.confirm_if is not None and criterion.confirm_if.is_true(env):
+            return CONFIRM
+        return REVIEW
+
+    def item_status(self, item: Item, statuses: Mapping[str, str]) -> str:
+        if len(item.criteria) == 1:
+            return statuses[item.criteria[0].id]
+        return _combine([statuses[c.id] for c in item.criteria])
+
+    def knocked_out(self, statuses: Mapping[str, str], criteria: Iterable[Criterion]) -> bool:
+        """Whether a freshly updated criterion ends the form (a permanent not_met)."""
+        for criterion in criteria:
+            item = self.item_of[criterion.id]
+            if not item.waiting_period and self.item_status(item, statuses) == NOT_MET:
+                return True
+        return False
+
+    def outcome(self, statuses: Mapping[str, str], env: Env, knocked_out_at: str | None = None) -> Outcome:
+        """Apply the outcome rule (STUDY-NOTES §5) to the criteria statuses."""
+        failing: list[Item] = []
+        review = False
+        for item in self.items:
+            status = self.item_status(item, statuses)
+            if status == NOT_MET:
+                failing.append(item)
+            elif status == REVIEW:
+                review = True
+        reasons: list[Reason] = []
+        failed: list[str] = []
+        dates: list[date | None] = []
+        for item in failing:
+            item_date = self._recheck(item, statuses, env) if item.waiting_period else None
+            dates.append(item_date)
+            for criterion in item.criteria:
+                if statuses[criterion.id] != NOT_MET:
+                    continue
+                failed.append(criterion.id)
+                if all(r.texts != criterion.reasons for r in reasons):
+                    reasons.append(Reason(criterion.id, dict(criterion.reasons), item_date))
+        if failing:
+            status = NOT_ELIGIBLE
+            recheck = max(dates) if dates and all(d is not None for d in dates) else None  # type: ignore[type-var]
+        else:
+            status = NEEDS_REVIEW if review else LIKELY_ELIGIBLE
+            recheck = None
+        return Outcome(status, dict(statuses), failed, reasons, recheck, knocked_out_at)
+
+    @staticmethod
+    def _recheck(item: Item, statuses: Mapping[str, str], env: Env) -> date | None:
+        months = []
+        for criterion in item.criteria:
+            if statuses[criterion.id] == NOT_MET and criterion.recheck is not None:
+                month = criterion.recheck(env)
+                # a month already past cannot explain a failure (e.g. over the age limit)
+                if not isinstance(month, Month) or month < env.month:
+                    return None
+                months.append(month)
+        return max(months).first_day_after() if months else None
+
+    # -- the walk ---------------------------------------------------------------------------
+    def run(self, answers: Mapping[str, Any], respondent: str = "guardian", today: date | None = None) -> State:
+        """Where a family stands given ``answers`` (question id -> raw value).
+
+        ``today`` is required in spirit: the engine never reads the clock, so the caller decides
+        what "now" is (the CLI's ``--today``, the request time in the web app).
+        """
+        if today is None:
+            raise ValueError("today must be given: the engine never reads the clock")
+        values: dict[str, Any] = {}
+        env = self.env(values, respondent, today)
+        statuses = {c.id: self.status(c, env) for c in self.study.criteria}
+        asked: list[str] = []
+        errors: dict[str, AnswerError] = {}
+        next_question: Question | None = None
+        knocked_out_at: str | None = None
+        for index, question in enumerate(self.study.questions):
+            if question.show_if is not None and not question.show_if.is_true(env):
+                continue
+            raw = answers.get(question.id)
+            try:
+                values[question.id] = question.parse(raw, today)
+            except AnswerError as error:
+                if raw is not None:
+                    errors[question.id] = error
+                next_question = question
+                remaining = 1 + self._remaining(index + 1, env)
+                break
+            asked.append(question.id)
+            touched = self.dependents.get(question.id, [])
+            for criterion in touched:
+                statuses[criterion.id] = self.status(criterion, env)
+            if self.knocked_out(statuses, touched):
+                knocked_out_at = question.id
+                break
+        if next_question is None:
+            remaining = 0
+        current = self.outcome(statuses, env, knocked_out_at)
+        return State(
+            question=next_question,
+            outcome=None if next_question else current,
+            asked=asked,
+            values=dict(values),
+            remaining=remaining,
+            provisional=current,
+            respondent=respondent,
+            errors=errors,
+        )
+
+    def _remaining(self, start: int, env: Env) -> int:
+        """Questions after ``start`` that may still be asked (unknown conditions count)."""
+        count = 0
+        for question in self.study.questions[start:]:
+            if question.show_if is None or question.show_if(env) is not False:
+                count += 1
+        return count
+
+    def age(self, answers: Mapping[str, Any], today: date) -> int | None:
+        """Completed years from the study's date-of-birth question, if answered validly."""
+        qid = self.study.meta.get("age_question", "")
+        if not qid or not self.study.has_question(qid):
+            return None
+        try:
+            born = self.study.question(qid).parse(answers.get(qid), today)
+        except AnswerError:
+            return None
+        return (Month.of(today) - born) // 12

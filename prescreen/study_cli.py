@@ -1,0 +1,174 @@
+"""Study commands that must work without the web app: check, show, screen, export-fhir.
+
+A study team runs ``prescreen questions check`` on a sheet the app would refuse to start with,
+so these commands load studies straight from the folder and never call ``create_app``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .engine import (
+    AnswerError,
+    Flow,
+    Study,
+    StudyError,
+    check_flow,
+    load_study,
+    study_folders,
+)
+from .fhir import questionnaire
+
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "questions"
+
+
+def questions_dir() -> Path:
+    """Where the studies live: ``PRESCREEN_QUESTIONS_DIR`` or the project's ``questions/``."""
+    return Path(os.environ.get("PRESCREEN_QUESTIONS_DIR") or DEFAULT_QUESTIONS)
+
+
+def _study(study_id: str) -> Study:
+    folder = questions_dir() / study_id
+    if not (folder / "study.csv").exists():
+        known = ", ".join(f.name for f in study_folders(questions_dir())) or "none"
+        raise click.ClickException(f"unknown study '{study_id}' (studies: {known})")
+    try:
+        return load_study(folder)
+    except StudyError as error:
+        raise click.ClickException(
+            f"study '{study_id}' has problems; run 'prescreen questions check':\n{error}"
+        ) from None
+
+
+@click.group("questions")
+def questions_cli() -> None:
+    """Check, show and export studies (questions/<study>/*.csv)."""
+
+
+@questions_cli.command("check")
+@click.argument("folders", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
+def check_command(folders: tuple[Path, ...]) -> None:
+    """Validate studies and walk every route (default: every study)."""
+    targets = list(folders) or study_folders(questions_dir())
+    if not targets:
+        raise click.ClickException(f"no study found under {questions_dir()}")
+    failed = False
+    for folder in targets:
+        try:
+            study = load_study(folder)
+        except StudyError as error:
+            failed = True
+            for problem in error.problems:
+                click.echo(str(problem))
+            continue
+        report = check_flow(study)
+        click.echo(
+            f"{study.id}: ok — {len(study.questions)} questions, {len(study.criteria)} criteria, "
+            f"{report.paths} paths walked, longest {len(report.longest)} questions "
+            f"(version {study.version})"
+        )
+    if failed:
+        sys.exit(1)
+
+
+def study_as_data(study: Study) -> dict[str, Any]:
+    """The study as plain JSON-ready data (``questions show --json``)."""
+    return {
+        "id": study.id,
+        "version": study.version,
+        "meta": dict(study.meta),
+        "criteria": [
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "wording": c.wording,
+                "label": dict(c.labels),
+                "reason": dict(c.reasons),
+                "home": c.home,
+                "any_of": c.any_of or None,
+                "waiting_period": c.waiting_period,
+                "not_met_if": c.not_met_if.source if c.not_met_if else None,
+                "met_if": c.met_if.source if c.met_if else None,
+                "confirm_if": c.confirm_if.source if c.confirm_if else None,
+                "recheck": c.recheck.source if c.recheck else None,
+            }
+            for c in study.criteria
+        ],
+        "questions": [
+            {
+                "id": q.id,
+                "type": q.type,
+                "show_if": q.show_if.source if q.show_if else None,
+                "criteria": list(q.criteria),
+                "min": q.min,
+                "max": q.max,
+                "text": {f"{v}::{lang}": t for (v, lang), t in q.texts.items()},
+                "why": dict(q.whys),
+                "choices": [{"value": c.value, "exclusive": c.exclusive, "label": dict(c.labels)} for c in q.choices],
+            }
+            for q in study.questions
+        ],
+    }
+
+
+@questions_cli.command("show")
+@click.argument("study_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the study as JSON.")
+def show_command(study_id: str, as_json: bool) -> None:
+    """Print a study's questions and criteria."""
+    study = _study(study_id)
+    if as_json:
+        click.echo(json.dumps(study_as_data(study), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{study.id} (version {study.version}): {study.text('title', 'en')}")
+    for question in study.questions:
+        condition = f"  [if {question.show_if.source}]" if question.show_if else ""
+        click.echo(f"  {question.id} ({question.type}){condition}: {question.text('guardian', 'en')}")
+
+
+@questions_cli.command("export-fhir")
+@click.argument("study_id")
+def export_fhir_command(study_id: str) -> None:
+    """Print the study as an HL7 FHIR R4 Questionnaire (JSON)."""
+    click.echo(json.dumps(questionnaire(_study(study_id)), ensure_ascii=False, indent=2))
+
+
+@click.command("screen")
+@click.argument("study_id")
+@click.option("--answers", "answers_file", required=True, type=click.File("r", encoding="utf-8"))
+@click.option("--respondent", type=click.Choice(["guardian", "patient"]), default="guardian")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+def screen_command(study_id: str, answers_file: Any, respondent: str, lang: str, today: Any) -> None:
+    """Screen one family's answers (JSON: question id -> value) and print the result as JSON."""
+    study = _study(study_id)
+    try:
+        answers = json.load(answers_file)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"answers file is not valid JSON: {error}") from None
+    if not isinstance(answers, dict):
+        raise click.ClickException("answers file must hold a JSON object: question id -> value")
+    day = today.date() if today else date.today()
+    state = Flow(study).run(answers, respondent=respondent, today=day)
+    if state.question is not None:
+        error = state.errors.get(state.question.id) or AnswerError(
+            state.question.id, "required", _allowed(state.question)
+        )
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(state.to_dict(lang), ensure_ascii=False, indent=2))
+
+
+def _allowed(question: Any) -> Any:
+    if question.type in ("single", "multiple"):
+        return question.values
+    if question.type == "number":
+        return (question.min, question.max)
+    return "YYYY-MM"

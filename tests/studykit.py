@@ -1,0 +1,38 @@
+"""Write small studies inline, so each test shows the exact sheet it is about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STUDY = """id,status,min_age,max_age,age_question,conditions,categories,title::en,title::zh,summary::en,summary::zh,involves::en,involves::zh,centre::en,centre::zh,address::en,address::zh
+demo,recruiting,5,18,dob,Demo,x,Demo study,示例研究,A study.,一项研究。,Visits.,随访。,A hospital,某医院,Beijing,北京
+"""
+CRITERIA = """id,kind,wording,label::en,label::zh,reason::en,reason::zh,home,waiting_period,any_of,not_met_if,met_if,confirm_if,recheck
+inc_age,inclusion,Age 5-18,Age,年龄,Your child is too young.,孩子年龄还小。,yes,yes,,age(dob) < 5,age(dob) >= 5,,dob + 60
+inc_dx,inclusion,Has SS,Diagnosis,诊断,No diagnosis.,没有确诊。,yes,no,,dx == 'no',dx == 'yes',,
+exc_drug,exclusion,No belimumab,Belimumab,贝利尤单抗,Had belimumab.,用过贝利尤单抗。,yes,no,,'bel' in drugs,drugs == 'none',drugs == 'unsure',
+"""
+QUESTIONS = """id,type,choices,show_if,criteria,text::guardian::en,text::guardian::zh,text::patient::en,text::patient::zh,why::en,why::zh
+dob,month,,,inc_age,When was your child born?,孩子是哪年哪月出生的？,When were you born?,你是哪年哪月出生的？,To check age.,确认年龄。
+dx,single,yn,,inc_dx,Has a doctor said your child has SS?,医生说过孩子有干燥综合征吗？,Has a doctor said you have SS?,医生说过你有干燥综合征吗？,To check the illness.,确认疾病。
+drugs,multiple,drugs,dx == 'yes',exc_drug,Which medicines?,用过哪些药？,Which medicines?,你用过哪些药？,Some medicines rule it out.,有些药会影响入组。
+"""
+CHOICES = """list,value,exclusive,label::en,label::zh
+yn,yes,,Yes,是
+yn,no,,No,否
+yn,unsure,,Not sure,不确定
+drugs,bel,,Belimumab,贝利尤单抗
+drugs,rtx,,Rituximab,利妥昔单抗
+drugs,none,yes,None of these,都没用过
+drugs,unsure,yes,Not sure,不确定
+"""
+SHEETS = {"study": STUDY, "criteria": CRITERIA, "questions": QUESTIONS, "choices": CHOICES}
+
+
+def write_study(root: Path, study_id: str = "demo", encoding: str = "utf-8", **overrides: str) -> Path:
+    """Write the demo study under ``root/questions/<study_id>``, replacing any sheet given."""
+    folder = root / "questions" / study_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in {**SHEETS, **overrides}.items():
+        (folder / f"{name}.csv").write_bytes(text.encode(encoding))
+    return folder

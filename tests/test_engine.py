@@ -1,0 +1,331 @@
+"""The engine: loading, validation messages, expressions and the flow, on inline studies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from studykit import CHOICES, CRITERIA, QUESTIONS, STUDY, write_study
+
+from prescreen.engine import (
+    AnswerError,
+    Flow,
+    Month,
+    StudyError,
+    check_flow,
+    compile_expression,
+    load_study,
+)
+from prescreen.engine.expr import Env
+
+TODAY = date(2026, 11, 25)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def problems(tmp_path: Path, **sheets: str) -> list[str]:
+    with pytest.raises(StudyError) as caught:
+        load_study(write_study(tmp_path, **sheets))
+    return [str(p) for p in caught.value.problems]
+
+
+def test_engine_imports_no_web_framework_or_database():
+    # load the engine alone: prescreen/__init__.py (the Flask app factory) is not the engine
+    code = (
+        "import sys, types; pkg = types.ModuleType('prescreen'); pkg.__path__ = ['prescreen']; "
+        "sys.modules['prescreen'] = pkg; import prescreen.engine; "
+        "prescreen.engine.load_study('questions/pumch-pediatric-sjogren') if "
+        "__import__('os').path.exists('questions/pumch-pediatric-sjogren/study.csv') else None; "
+        "bad = [m for m in ('flask', 'flask_babel', 'sqlite_utils', 'sqlite3') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == ""
+
+
+def test_demo_study_loads_with_a_stable_version(tmp_path):
+    first = load_study(write_study(tmp_path))
+    again = load_study(write_study(tmp_path / "b"))
+    assert first.version == again.version and len(first.version) == 16
+    changed = load_study(write_study(tmp_path / "c", choices=CHOICES.replace("Not sure", "Unsure")))
+    assert changed.version != first.version
+
+
+def test_excel_bom_sheets_load(tmp_path):
+    study = load_study(write_study(tmp_path, encoding="utf-8-sig"))
+    assert study.question("dx").text("guardian", "zh") == "医生说过孩子有干燥综合征吗？"
+
+
+def test_gbk_sheet_is_named_not_a_unicode_error(tmp_path):
+    folder = write_study(tmp_path)
+    (folder / "questions.csv").write_bytes(QUESTIONS.encode("gbk"))
+    with pytest.raises(StudyError) as caught:
+        load_study(folder)
+    assert [str(p) for p in caught.value.problems] == [
+        "questions/demo/questions.csv: the file is saved as GBK/GB18030 (the Chinese 'CSV' of "
+        "WPS or older Excel), not UTF-8; save it again as 'CSV UTF-8 (Comma delimited)'"
+    ]
+
+
+def test_every_problem_is_reported_at_once_with_row_column_and_suggestion(tmp_path):
+    questions = (
+        QUESTIONS.replace(",inc_age,", ",inc_agee,")
+        .replace("dx == 'yes',exc_drug", "dxx == 'yes',exc_drug")
+        .replace("drugs,multiple", "drugs,multi")
+    )
+    criteria = CRITERIA.replace("dx == 'no'", "dx == 'nope'").replace(
+        "inclusion,Has SS,Diagnosis,诊断", "inclusion,Has SS,Diagnosis,"
+    )
+    found = problems(tmp_path, questions=questions, criteria=criteria)
+    assert found == [
+        "questions/demo/criteria.csv:3: column 'label::zh': empty zh cell: every wording needs "
+        "both Chinese and English",
+        "questions/demo/criteria.csv:3: column 'not_met_if': 'nope' is not an option of 'dx' (did you mean 'no'?)",
+        "questions/demo/questions.csv:2: column 'criteria': unknown criterion 'inc_agee' (did you mean 'inc_age'?)",
+        "questions/demo/questions.csv:4: column 'type': unknown type 'multi' (did you mean 'multiple'?)",
+        "questions/demo/questions.csv:4: column 'show_if': unknown question 'dxx' (did you mean 'dx'?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("show_if", "message"),
+    [
+        ("drugs == 'bel'", "'drugs' is asked later; a condition can only use earlier answers"),
+        ("dob == 'yes", "syntax error at character 8: unterminated string literal (detected at line 1)"),
+        ("__import__('os')", "unknown function '__import__'"),
+        ("dob", "this must give a condition, but gives a month (compare it, e.g. x == 'yes')"),
+        ("dob > 5", "cannot order a month and a number; use months_since() or age() to turn a month into a number"),
+        ("agee(dob) > 5", "unknown function 'agee' (did you mean 'age'?)"),
+        ("respondent == 'parent'", "respondent is 'guardian' or 'patient', not 'parent' (did you mean 'patient'?)"),
+        ("dx.upper() == 'YES'", "only age(), months_since(), count() and answered() can be called"),
+        ("[x for x in dx]", "'[x for x in dx]' is not allowed in an expression"),
+        ("dx == 'yes' if dob else 1", "'dx == 'yes' if dob else 1' is not allowed in an expression"),
+        ("1.5 < age(dob)", "1.5 is not allowed; use text in quotes ('yes') or a whole number"),
+    ],
+)
+def test_show_if_problems_name_the_cell(tmp_path, show_if, message):
+    questions = QUESTIONS.replace(
+        "dx,single,yn,,inc_dx", f'dx,single,yn,"{show_if.replace(chr(34), chr(34) * 2)}",inc_dx'
+    )
+    assert problems(tmp_path, questions=questions) == [f"questions/demo/questions.csv:3: column 'show_if': {message}"]
+
+
+def test_sheet_level_problems(tmp_path):
+    folder = write_study(tmp_path)
+    (folder / "extra.csv").write_text("a\n1\n", encoding="utf-8")
+    (folder / "choices.csv").unlink()
+    with pytest.raises(StudyError) as caught:
+        load_study(folder)
+    assert [str(p) for p in caught.value.problems] == [
+        "questions/demo/choices.csv: sheet is missing",
+        "questions/demo/extra.csv: unknown sheet 'extra.csv'; a study has study.csv, "
+        "criteria.csv, questions.csv, choices.csv",
+    ]
+
+
+def test_unknown_and_missing_columns_and_duplicates(tmp_path):
+    criteria = CRITERIA.replace("met_if,confirm_if", "met_iff,confirm_if") + CRITERIA.splitlines()[2] + "\n"
+    choices = CHOICES + "yn,yes,,Yes again,是\nzz,a,,A,甲\n"
+    questions = QUESTIONS.replace("dx,single,yn,", "dx,single,yns,")
+    found = problems(tmp_path, criteria=criteria, choices=choices, questions=questions)
+    assert found == [
+        "questions/demo/criteria.csv:1: column 'met_iff': unknown column (did you mean 'met_if'?)",
+        "questions/demo/criteria.csv:5: column 'id': duplicate criterion id 'inc_dx'",
+        "questions/demo/questions.csv:3: column 'choices': unknown choice list 'yns' (did you mean 'yn'?)",
+        "questions/demo/choices.csv:9: column 'value': duplicate value 'yes' in list 'yn'",
+    ]
+
+
+def test_criterion_without_rule_and_waiting_period_without_recheck(tmp_path):
+    criteria = CRITERIA.replace(",dx == 'no',dx == 'yes',,", ",,,,").replace(",dob + 60", ",")
+    assert problems(tmp_path, criteria=criteria) == [
+        "questions/demo/criteria.csv:2: column 'recheck': a waiting period needs a re-check month, e.g. last_dose + 6",
+        "questions/demo/criteria.csv:3: column 'met_if': criterion 'inc_dx' has no rule: fill in "
+        "not_met_if, met_if or confirm_if",
+    ]
+
+
+def test_question_that_can_never_be_asked(tmp_path):
+    # asked only after a "no" diagnosis, but "no" already ends the form
+    questions = QUESTIONS.replace("dx == 'yes',exc_drug", "dx == 'no',exc_drug")
+    assert problems(tmp_path, questions=questions) == [
+        "questions/demo/questions.csv:4: column 'show_if': question 'drugs' can never be asked: no route reaches it"
+    ]
+
+
+def test_study_sheet_must_match_its_folder(tmp_path):
+    study = STUDY.replace("\ndemo,recruiting", "\nother,open")
+    assert problems(tmp_path, study=study) == [
+        "questions/demo/study.csv:2: column 'id': 'other' must equal the folder name 'demo'",
+        "questions/demo/study.csv:2: column 'status': unknown status 'open'",
+    ]
+
+
+# -- expressions ------------------------------------------------------------------------------
+
+
+def env(**values):
+    return Env(values=values, respondent="guardian", month=Month(2026, 11))
+
+
+TYPES = {"dob": "month", "dx": "single", "drugs": "multiple", "n": "number"}
+
+
+@pytest.mark.parametrize(
+    ("source", "values", "expected"),
+    [
+        ("dx == 'yes'", {"dx": "yes"}, True),
+        ("dx == 'yes'", {}, None),
+        ("dx == 'yes' and n > 3", {"n": 1}, False),  # unknown and false is false
+        ("dx == 'yes' or n > 3", {"n": 5}, True),  # unknown or true is true
+        ("not dx == 'yes'", {}, None),
+        ("'bel' in drugs", {"drugs": frozenset({"bel", "rtx"})}, True),
+        ("drugs == 'none'", {"drugs": frozenset({"none"})}, True),
+        ("drugs in ('bel', 'rtx')", {"drugs": frozenset({"bel"})}, True),
+        ("dx not in ('no', 'unsure')", {"dx": "yes"}, True),
+        ("age(dob) >= 5", {"dob": Month(2021, 11)}, True),  # fifth birthday this month
+        ("age(dob) >= 5", {"dob": Month(2021, 12)}, False),
+        ("months_since(dob) <= 228", {"dob": Month(2007, 11)}, True),
+        ("dob + 6 >= dob + 6", {"dob": Month(2026, 1)}, True),
+        ("dob - dob == 0", {"dob": Month(2026, 1)}, True),
+        ("count(drugs) >= 2", {"drugs": frozenset({"bel", "rtx"})}, True),
+        ("count(drugs, 'bel') == 1", {"drugs": frozenset({"bel", "rtx"})}, True),
+        ("answered(dx)", {}, False),
+        ("5 <= n <= 18", {"n": 19}, False),
+        ("-n < 0", {"n": 2}, True),
+    ],
+)
+def test_expressions_use_three_valued_logic(source, values, expected):
+    assert compile_expression(source, TYPES)(env(**values)) is expected
+
+
+def test_month_arithmetic_crosses_years():
+    assert Month(2026, 11) + 3 == Month(2027, 2)
+    assert Month(2027, 2) - Month(2026, 11) == 3
+    assert Month(2026, 12).first_day_after() == date(2027, 1, 1)
+
+
+# -- answers and the flow ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(tmp_path):
+    return load_study(write_study(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("question", "raw", "code"),
+    [
+        ("dx", None, "required"),
+        ("dx", "maybe", "not_an_option"),
+        ("dx", ["yes"], "not_an_option"),
+        ("drugs", ["bel", "none"], "exclusive"),
+        ("drugs", ["bel", "<script>"], "not_an_option"),
+        ("dob", "2026-12", "future_month"),
+        ("dob", "2026-13", "bad_month"),
+        ("dob", "1850-01", "bad_month"),
+        ("dob", 2026, "bad_month"),
+    ],
+)
+def test_answers_that_do_not_fit_are_refused_with_a_code(demo, question, raw, code):
+    with pytest.raises(AnswerError) as caught:
+        demo.question(question).parse(raw, TODAY)
+    assert caught.value.code == code
+
+
+def test_month_answers_accept_chinese_and_full_width_forms(demo):
+    assert demo.question("dob").parse("２０１５年3月", TODAY) == Month(2015, 3)
+    assert demo.question("dob").parse("2015/03", TODAY) == Month(2015, 3)
+
+
+def test_flow_asks_in_order_and_ends_with_an_outcome(demo):
+    flow = Flow(demo)
+    state = flow.run({}, today=TODAY)
+    assert state.question.id == "dob" and state.outcome is None and state.remaining == 3
+    state = flow.run({"dob": "2015-03", "dx": "yes", "drugs": ["rtx"]}, today=TODAY)
+    assert state.outcome.status == "needs_review"  # rituximab alone is neither none nor unsure
+    state = flow.run({"dob": "2015-03", "dx": "yes", "drugs": ["none"]}, today=TODAY)
+    assert state.outcome.status == "likely_eligible"
+    assert state.asked == ["dob", "dx", "drugs"]
+
+
+def test_permanent_knock_out_stops_the_form_and_ignores_later_answers(demo):
+    state = Flow(demo).run({"dob": "2015-03", "dx": "no", "drugs": ["none"]}, today=TODAY)
+    assert state.outcome.status == "not_eligible"
+    assert state.asked == ["dob", "dx"]
+    assert state.outcome.failed == ["inc_dx"]
+    assert state.outcome.criteria["exc_drug"] == "needs_review"  # never reached: never decided
+    assert state.outcome.reason_texts("zh") == ["没有确诊。"]
+    assert state.outcome.recheck_after is None
+
+
+def test_waiting_period_keeps_asking_and_gives_the_recheck_date(demo):
+    state = Flow(demo).run({"dob": "2022-03", "dx": "yes", "drugs": ["none"]}, today=TODAY)
+    assert state.asked == ["dob", "dx", "drugs"]
+    assert state.outcome.status == "not_eligible"
+    # fifth birthday in March 2027: we promise only the first day after that month
+    assert state.outcome.recheck_after == date(2027, 4, 1)
+
+
+def test_waiting_period_plus_permanent_failure_has_no_recheck_date(demo):
+    state = Flow(demo).run({"dob": "2022-03", "dx": "yes", "drugs": ["bel"]}, today=TODAY)
+    assert state.outcome.failed == ["inc_age", "exc_drug"]
+    assert state.outcome.recheck_after is None
+
+
+def test_changing_an_earlier_answer_drops_answers_no_longer_reached(demo):
+    flow = Flow(demo)
+    before = flow.run({"dob": "2015-03", "dx": "yes", "drugs": ["bel"]}, today=TODAY)
+    assert before.outcome.status == "not_eligible"
+    after = flow.run({"dob": "2015-03", "dx": "unsure", "drugs": ["bel"]}, today=TODAY)
+    assert after.asked == ["dob", "dx"]
+    assert "drugs" not in after.values
+    assert after.outcome.status == "needs_review"
+
+
+def test_invalid_stored_answer_is_asked_again_not_used(demo):
+    state = Flow(demo).run({"dob": "2015-03", "dx": "maybe"}, today=TODAY)
+    assert state.question.id == "dx"
+    assert state.errors["dx"].code == "not_an_option"
+
+
+def test_flow_needs_an_explicit_today(demo):
+    with pytest.raises(ValueError, match="never reads the clock"):
+        Flow(demo).run({})
+
+
+def test_age_helper_for_the_under_14_handoff(demo):
+    assert Flow(demo).age({"dob": "2013-12"}, TODAY) == 12
+    assert Flow(demo).age({}, TODAY) is None
+
+
+def test_path_walk_reports_routes_and_shortest_per_outcome(demo):
+    report = check_flow(demo)
+    assert report.problems == []
+    assert report.paths == 2  # stop after the diagnosis, or go on to the medicines
+    assert report.longest == ("dob", "dx", "drugs")
+    assert report.shortest["not_eligible"] == ("dob", "dx")
+    assert set(report.shortest) == {"likely_eligible", "needs_review", "not_eligible"}
+
+
+# -- the README documents everything the engine accepts --------------------------------------
+
+
+def test_questions_readme_documents_every_sheet_column_type_and_function():
+    from prescreen.engine.expr import FUNCTIONS
+    from prescreen.engine.load import COLUMNS, CRITERION_KINDS, HOME_VALUES
+    from prescreen.engine.model import QUESTION_TYPES
+
+    readme = (ROOT / "questions" / "README.md").read_text(encoding="utf-8")
+    wanted = [f"`{sheet}.csv`" for sheet in COLUMNS]
+    for required, optional in COLUMNS.values():
+        wanted += [f"`{c}`" for c in (*required, *optional)]
+    wanted += [f"`{t}`" for t in QUESTION_TYPES]
+    wanted += [f"`{f}(" for f in FUNCTIONS]
+    wanted += [f"`{v}`" for v in (*CRITERION_KINDS, *HOME_VALUES, "respondent", "exclusive")]
+    wanted += ["`==`", "`!=`", "`<`", "`<=`", "`>`", "`>=`", "`in`", "`not in`", "`and`", "`or`"]
+    wanted += ["`not`", "`+`", "`-`"]
+    missing = [w for w in wanted if w not in readme]
+    assert missing == []
