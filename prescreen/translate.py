@@ -36,6 +36,11 @@ KEYWORDS = {
     "npgettext": ((1, "c"), 2, 3),
 }
 COMMENT_TAGS = ("TRANSLATORS:",)
+HEADER_COMMENT = """\
+# Interface translations of prescreen, domain '{domain}', locale '{locale}'.
+# English is the msgid. Fill in msgstr only; keep every %(name)s placeholder.
+# After changing source strings run `prescreen translate update`; the tests fail
+# while an entry here is missing, empty or fuzzy."""
 
 
 def _area(names: Iterable[str]) -> list[str]:
@@ -137,10 +142,20 @@ def update_command() -> None:
                     catalog = read_po(fh, locale=locale, domain=domain)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                catalog = Catalog(locale=locale, domain=domain, project="prescreen")
+                catalog = Catalog(
+                    locale=locale,
+                    domain=domain,
+                    header_comment=HEADER_COMMENT.format(domain=domain, locale=locale),
+                    project="prescreen",
+                    version="1",
+                    copyright_holder="the prescreen team",
+                    last_translator="the prescreen team",
+                    language_team=f"{locale} (prescreen)",
+                    fuzzy=False,
+                )
             # A fuzzy guess looks translated to a reviewer skimming the file
             # but is not shown at runtime; better an honest empty entry.
-            catalog.update(template, no_fuzzy_matching=True)
+            catalog.update(template, no_fuzzy_matching=True, update_creation_date=False)
             with open(path, "wb") as fh:
                 write_po(fh, catalog, width=100, sort_by_file=True, ignore_obsolete=True)
             missing = sum(1 for m in catalog if m.id and not m.string)
