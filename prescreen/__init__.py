@@ -11,9 +11,9 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, errors, home, i18n, security, store
+from . import config, errors, home, i18n, security, store, studies
 from .config import ROOT, ConfigError
-from .engine import StudyError, load_studies
+from .engine import StudyError
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -43,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     try:
-        app.extensions["studies"] = load_studies(app.config["QUESTIONS_DIR"])
+        app.extensions["studies"] = studies.load(app.config["QUESTIONS_DIR"])
     except StudyError as exc:
         raise ConfigError(f"a study fails its check:\n{exc}") from None
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import click
 from flask import Flask
-from flask.cli import FlaskGroup, NoAppException
+from flask.cli import FlaskGroup
 
 from . import ConfigError
 from .study_cli import questions_cli, screen_command
@@ -17,7 +18,9 @@ def _create_app() -> Flask:
     try:
         return create_app()
     except ConfigError as exc:
-        raise NoAppException(str(exc)) from None
+        # Not NoAppException: Flask would add "No such command" after our line.
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 main = FlaskGroup(create_app=_create_app, help="prescreen: pre-screening for clinical trials.")

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 import sqlite_utils
 from flask import Flask, current_app, g
+from flask.cli import AppGroup
 
 from . import migrations as _migrations_pkg
 
@@ -131,7 +132,7 @@ def backup(db: sqlite_utils.Database, target: str | os.PathLike[str]) -> str:
         dest.close()
 
 
-@click.group("db")
+@click.group("db", cls=AppGroup)
 def db_cli() -> None:
     """Create, migrate and back up the SQLite database."""
 
@@ -146,7 +147,10 @@ def init_command() -> None:
         applied = migrate(db)
     finally:
         db.close()
-    click.echo(f"{path}: {', '.join(applied) if applied else 'already up to date'}")
+    if applied:
+        click.echo(f"{path}: applied {', '.join(applied)}")
+    else:
+        click.echo(f"{path}: already up to date ({migration_modules()[-1][0]})")
 
 
 @db_cli.command("backup")

@@ -1,0 +1,79 @@
+"""Shared fixtures: every test gets a fresh app on its own temporary SQLite file.
+
+CSRF stays ON in the ``app`` fixture, as in production. A test that posts a
+form either fetches a real token with the ``csrf_token`` fixture or builds its own
+app with ``make_app(WTF_CSRF_ENABLED=False)`` when CSRF is beside its point.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from prescreen import create_app
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's PRESCREEN_* variables and FLASK_DEBUG out of every test."""
+    for key in list(os.environ):
+        if key.startswith("PRESCREEN_") or key in ("FLASK_DEBUG", "FLASK_APP"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Flask]:
+    """Return a factory for test apps on this test's temp instance folder and database."""
+
+    def factory(**overrides: Any) -> Flask:
+        config = {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE": str(tmp_path / "prescreen.sqlite3"),
+        }
+        config.update(overrides)
+        return create_app(config)
+
+    return factory
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    """A testing app with CSRF protection on."""
+    yield make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client for :func:`app`."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """A CLI runner for :func:`app`'s commands (``prescreen db init`` …)."""
+    return app.test_cli_runner()
+
+
+def read_csrf_token(client: FlaskClient, path: str, **kwargs: Any) -> str:
+    """GET *path* and return the CSRF token from its form, as a browser would post it."""
+    response = client.get(path, **kwargs)
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no csrf_token field on {path} ({response.status_code})"
+    return match.group(1)
+
+
+@pytest.fixture
+def csrf_token() -> Callable[..., str]:
+    """``csrf_token(client, "/s/x/")``: the token of the form on that page, for a real POST."""
+    return read_csrf_token

@@ -1,0 +1,187 @@
+"""The store: pragmas on every connection, transactions, migrations, audit, backup."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from prescreen import store
+from prescreen.store import audit, connect, migrate, transaction
+
+
+def _pragmas(db) -> dict[str, object]:
+    return {
+        name: db.execute(f"PRAGMA {name}").fetchone()[0]
+        for name in ("journal_mode", "busy_timeout", "synchronous", "foreign_keys")
+    }
+
+
+def test_every_connection_is_wal_full_sync_with_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    for _ in range(2):  # a fresh file, then an existing one
+        db = connect(path)
+        assert _pragmas(db) == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 2, "foreign_keys": 1}
+        db.close()
+
+
+def test_request_connection_has_the_same_pragmas_and_is_closed(app: Flask) -> None:
+    with app.test_request_context():
+        db = store.get_db()
+        assert store.get_db() is db
+        pragmas = _pragmas(db)
+    assert pragmas["journal_mode"] == "wal"
+    assert pragmas["busy_timeout"] >= 5000
+    assert pragmas["synchronous"] == 2
+    with pytest.raises(sqlite3.ProgrammingError):
+        db.execute("SELECT 1")
+
+
+def test_migrations_are_recorded_and_run_once(tmp_path: Path) -> None:
+    db = connect(tmp_path / "m.sqlite3")
+    applied = migrate(db)
+    assert applied[0] == "m0001_base"
+    assert applied == sorted(applied)
+    assert migrate(db) == []
+    recorded = [r["version"] for r in db.query("SELECT version FROM schema_migrations ORDER BY version")]
+    assert recorded == applied
+    assert {"screenings", "consents", "referrals", "contact_attempts", "notes", "users", "audit", "outbox"} <= set(
+        db.table_names()
+    )
+
+
+def _migrate_in_child(path: str) -> None:
+    db = connect(path)
+    migrate(db)
+    db.close()
+
+
+def test_workers_starting_together_migrate_exactly_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "race.sqlite3")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_migrate_in_child, args=(path,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    db = connect(path)
+    versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations").fetchall()]
+    assert len(versions) == len(set(versions)) == len(store.migration_modules())
+
+
+def _screening(db, token_hash: str = "t1") -> int:
+    now = store.utcnow()
+    return (
+        db.table("screenings")
+        .insert(
+            {
+                "token_hash": token_hash,
+                "study_id": "s",
+                "version": "v",
+                "locale": "zh",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        .last_pk
+    )
+
+
+def test_transaction_rolls_back_everything_on_error(tmp_path: Path) -> None:
+    db = connect(tmp_path / "t.sqlite3")
+    migrate(db)
+    with pytest.raises(RuntimeError), transaction(db):
+        _screening(db, "a")
+        raise RuntimeError("boom")
+    assert db.table("screenings").count == 0
+    with transaction(db):
+        _screening(db, "b")
+    assert db.table("screenings").count == 1
+    assert not db.conn.in_transaction
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(tmp_path: Path) -> None:
+    db = connect(tmp_path / "audit.sqlite3")
+    migrate(db)
+    row_id = audit.record(db, "user:1", "view_contact", "referral", 7, {"fields": ["phone"]})
+    row = db.table("audit").get(row_id)
+    expected = ("user:1", "view_contact", "referral", "7")
+    assert (row["actor"], row["action"], row["record_type"], row["record_id"]) == expected
+    assert row["at"].endswith("Z")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("UPDATE audit SET actor = 'someone else' WHERE id = ?", [row_id])
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("DELETE FROM audit WHERE id = ?", [row_id])
+    assert db.table("audit").count == 1
+
+
+def test_audit_record_joins_the_callers_transaction(tmp_path: Path) -> None:
+    db = connect(tmp_path / "audit2.sqlite3")
+    migrate(db)
+    with pytest.raises(RuntimeError), transaction(db):
+        audit.record(db, "system", "purge", "screening", 1)
+        raise RuntimeError("the change failed, so its audit row must not stay")
+    assert db.table("audit").count == 0
+
+
+def test_consents_cannot_be_updated_but_leave_with_their_screening(tmp_path: Path) -> None:
+    db = connect(tmp_path / "c.sqlite3")
+    migrate(db)
+    with transaction(db):
+        sid = _screening(db)
+        db.table("consents").insert(
+            {
+                "screening_id": sid,
+                "kind": "sensitive",
+                "text_version": "abc",
+                "locale": "zh",
+                "role": "guardian",
+                "created_at": store.utcnow(),
+            }
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="never updated"):
+        db.execute("UPDATE consents SET role = 'patient'")
+    with transaction(db):
+        db.execute("DELETE FROM screenings WHERE id = ?", [sid])
+    assert db.table("consents").count == 0
+
+
+def test_db_init_and_backup_commands(tmp_path: Path, make_app) -> None:
+    app = make_app(DATABASE=str(tmp_path / "sub" / "live.sqlite3"), MIGRATE_ON_START=False)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "init"])
+    assert result.exit_code == 0, result.output
+    assert "m0001_base" in result.output
+    assert "up to date" in runner.invoke(args=["db", "init"]).output
+    db = connect(app.config["DATABASE"])
+    with transaction(db):
+        _screening(db, "x")
+        _screening(db, "y")
+    target = tmp_path / "backup.sqlite3"
+    result = runner.invoke(args=["db", "backup", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "integrity_check ok" in result.output
+    copy = sqlite3.connect(target)
+    assert copy.execute("SELECT count(*) FROM screenings").fetchone()[0] == 2
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    copy.close()
+    again = runner.invoke(args=["db", "backup", str(target)])
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_sql_is_never_built_from_strings_and_debug_is_never_on() -> None:
+    """bandit B608 (SQL built by string formatting) and B201 (Flask debug=True) stay clean."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "bandit", "-q", "-r", str(root / "prescreen"), "-t", "B201,B608"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
