@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 5000
 
-.PHONY: run test lint translations db clean .venv
+.PHONY: run test lint translations db clean .venv bench-engine
 
 # Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
 .venv: $(STAMP)
@@ -42,6 +42,10 @@ lint: $(STAMP)
 
 test: $(STAMP) translations lint
 	$(BIN)/python -m pytest -q
+
+# Time the questionnaire engine on the real study (ratios to a same-run baseline).
+bench-engine: $(STAMP)
+	$(BIN)/python bench/engine_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

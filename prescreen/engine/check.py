@@ -71,10 +71,18 @@ class _Walker:
             tuple(sorted(name for name, last in live_until.items() if self.index.get(name, n) < i <= last))
             for i in range(n + 1)
         ]
-        self.decided_at: list[tuple[Any, ...]] = []
+        # per position: items wholly decided, and the decided arms of groups still open
+        self.decided_items: list[tuple[Any, ...]] = []
+        self.partial_groups: list[tuple[tuple[str, ...], ...]] = []
         for i in range(n + 1):
-            decided = [c for c in self.study.criteria if self.crit_last[c.id] < i]
-            self.decided_at.append(tuple(decided))
+            decided, partial = [], []
+            for item in self.flow.items:
+                if all(self.crit_last[c.id] < i for c in item.criteria):
+                    decided.append(item)
+                elif len(item.criteria) > 1:
+                    partial.append(tuple(c.id for c in item.criteria if self.crit_last[c.id] < i))
+            self.decided_items.append(tuple(decided))
+            self.partial_groups.append(tuple(partial))
         self.samples = {q.id: self._samples(q) for q in self.questions}
 
     def _numbers_for(self, question: Question) -> tuple[set[int], bool]:
@@ -119,15 +127,12 @@ class _Walker:
     def signature(self, i: int, values: Mapping[str, Any], statuses: Mapping[str, str]) -> Any:
         live = tuple(values.get(name) for name in self.live_at[i])
         fails = review = False
-        group_parts = []
-        for item in self.flow.items:
-            if all(self.crit_last[c.id] < i for c in item.criteria):
-                status = self.flow.item_status(item, statuses)
-                fails = fails or status == NOT_MET
-                review = review or status == REVIEW
-            elif len(item.criteria) > 1:
-                group_parts.append(tuple(statuses[c.id] for c in item.criteria if self.crit_last[c.id] < i))
-        return (i, live, fails, review, tuple(group_parts))
+        for item in self.decided_items[i]:
+            status = self.flow.item_status(item, statuses)
+            fails = fails or status == NOT_MET
+            review = review or status == REVIEW
+        groups = tuple(tuple(statuses[cid] for cid in arms) for arms in self.partial_groups[i])
+        return (i, live, fails, review, groups)
 
     def walk(self, i: int, values: dict[str, Any], statuses: dict[str, str]) -> frozenset[tuple[tuple[str, ...], str]]:
         env = self.flow.env(values, self.respondent, self.today)
@@ -149,6 +154,7 @@ class _Walker:
         dependents = self.flow.dependents.get(question.id, [])
         if not self.samples[question.id]:
             self.errors.append(f"question '{question.id}' has no answer a family could give")
+        children: dict[int, frozenset[tuple[tuple[str, ...], str]]] = {}
         for value in self.samples[question.id]:
             new_values = {**values, question.id: value}
             new_env = self.flow.env(new_values, self.respondent, self.today)
@@ -158,8 +164,10 @@ class _Walker:
             if self.flow.knocked_out(new_statuses, dependents):
                 result.add(((question.id,), self.flow.outcome(new_statuses, new_env).status))
                 continue
-            for suffix, outcome in self.walk(i + 1, new_values, new_statuses):
-                result.add(((question.id, *suffix), outcome))
+            child = self.walk(i + 1, new_values, new_statuses)
+            children[id(child)] = child  # many answers lead to the same situation: prefix it once
+        for child in children.values():
+            result.update(((question.id, *suffix), outcome) for suffix, outcome in child)
             if len(result) > MAX_ROUTES:
                 raise OverflowError
         frozen = frozenset(result)
