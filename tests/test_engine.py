@@ -329,3 +329,34 @@ def test_questions_readme_documents_every_sheet_column_type_and_function():
     wanted += ["`not`", "`+`", "`-`"]
     missing = [w for w in wanted if w not in readme]
     assert missing == []
+
+
+# -- the real study, exhaustively --------------------------------------------------------------
+
+REAL = ROOT / "questions" / "pumch-pediatric-sjogren"
+
+
+def test_real_study_every_route_ends_in_an_outcome():
+    report = check_flow(load_study(REAL))
+    assert report.problems == [] and report.never_asked == []
+    assert set(report.shortest) == {"likely_eligible", "needs_review", "not_eligible"}
+    assert report.paths > 100
+    print(f"\nreal study: {report.paths} routes, longest {len(report.longest)} questions")
+
+
+def test_several_waiting_periods_give_the_latest_recheck_date():
+    from test_cli import ELIGIBLE
+
+    study = load_study(REAL)
+    answers = {
+        **ELIGIBLE,
+        "rituximab": "yes",
+        "rituximab_last": "2026-08",  # + 6 months: from 2027-03-01
+        "vaccine": "live",
+        "vaccine_month": "2026-10",  # + 3 months: from 2027-02-01
+    }
+    outcome = Flow(study).run(answers, today=TODAY).outcome
+    assert outcome.status == "not_eligible"
+    assert set(outcome.failed) == {"exc_rituximab_6m", "exc_live_vaccine_3m"}
+    assert outcome.recheck_after == date(2027, 3, 1)
+    assert [r.recheck_after for r in outcome.reasons] == [date(2027, 3, 1), date(2027, 2, 1)]
