@@ -39,6 +39,7 @@ run: $(STAMP) translations db
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -r prescreen -ll
 
 test: $(STAMP) translations lint
 	$(BIN)/python -m pytest -q
