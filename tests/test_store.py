@@ -158,7 +158,7 @@ def test_db_init_and_backup_commands(tmp_path: Path, make_app) -> None:
     result = runner.invoke(args=["db", "init"])
     assert result.exit_code == 0, result.output
     assert "m0001_base" in result.output
-    assert "up to date" in runner.invoke(args=["db", "init"]).output
+    assert "schema up to date" in runner.invoke(args=["db", "init"]).output
     db = connect(app.config["DATABASE"])
     with transaction(db):
         _screening(db, "x")

@@ -150,7 +150,7 @@ def init_command() -> None:
     if applied:
         click.echo(f"{path}: applied {', '.join(applied)}")
     else:
-        click.echo(f"{path}: already up to date ({migration_modules()[-1][0]})")
+        click.echo(f"{path}: schema up to date (latest {migration_modules()[-1][0]})")
 
 
 @db_cli.command("backup")
