@@ -979,7 +979,12 @@ def test_families_can_always_say_they_are_not_sure(study: Study) -> None:
 
 
 def test_patient_voice_never_talks_about_your_child(study: Study) -> None:
+    """A teen answering for themself is "you"; a "why" is shown in both voices, so stays neutral."""
     for question in study.questions:
+        guardian_only = question.show_if is not None and "respondent == 'guardian'" in question.show_if.source
+        if not guardian_only:
+            assert "your child" not in question.why("en").lower(), question.id
+            assert "您" not in question.why("zh"), question.id
         assert "your child" not in question.text("patient", "en").lower(), question.id
         assert "孩子" not in question.text("patient", "zh"), question.id
         assert "您" not in question.text("patient", "zh"), question.id
