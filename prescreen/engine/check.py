@@ -47,7 +47,11 @@ class _Walker:
         self.today = today
         self.questions = study.questions
         self.index = {q.id: i for i, q in enumerate(self.questions)}
-        self.memo: dict[Any, frozenset[tuple[tuple[str, ...], str]]] = {}
+        self.memo: dict[Any, frozenset[int]] = {}
+        # routes are hash-consed: id -> (question, rest id) or ("", outcome) for the end, so
+        # extending a route is one dict lookup instead of copying a tuple
+        self.route_ids: dict[tuple[str, Any], int] = {}
+        self.routes: list[tuple[str, Any]] = []
         self.reached: set[str] = set()
         self.errors: list[str] = []
         self._prepare()
@@ -134,7 +138,24 @@ class _Walker:
         groups = tuple(tuple(statuses[cid] for cid in arms) for arms in self.partial_groups[i])
         return (i, live, fails, review, groups)
 
-    def walk(self, i: int, values: dict[str, Any], statuses: dict[str, str]) -> frozenset[tuple[tuple[str, ...], str]]:
+    def intern(self, head: str, rest: Any) -> int:
+        key = (head, rest)
+        found = self.route_ids.get(key)
+        if found is None:
+            found = self.route_ids[key] = len(self.routes)
+            self.routes.append(key)
+        return found
+
+    def decode(self, route: int) -> tuple[tuple[str, ...], str]:
+        """A route id as (question ids, outcome)."""
+        asked: list[str] = []
+        head, rest = self.routes[route]
+        while head:
+            asked.append(head)
+            head, rest = self.routes[rest]
+        return tuple(asked), rest
+
+    def walk(self, i: int, values: dict[str, Any], statuses: dict[str, str]) -> frozenset[int]:
         env = self.flow.env(values, self.respondent, self.today)
         n = len(self.questions)
         while i < n:
@@ -143,18 +164,18 @@ class _Walker:
                 break
             i += 1
         if i == n:
-            return frozenset({((), self.flow.outcome(statuses, env).status)})
+            return frozenset({self.intern("", self.flow.outcome(statuses, env).status)})
         key = self.signature(i, values, statuses)
         cached = self.memo.get(key)
         if cached is not None:
             return cached
         question = self.questions[i]
         self.reached.add(question.id)
-        result: set[tuple[tuple[str, ...], str]] = set()
+        result: set[int] = set()
         dependents = self.flow.dependents.get(question.id, [])
         if not self.samples[question.id]:
             self.errors.append(f"question '{question.id}' has no answer a family could give")
-        children: dict[int, frozenset[tuple[tuple[str, ...], str]]] = {}
+        children: dict[int, frozenset[int]] = {}
         for value in self.samples[question.id]:
             new_values = {**values, question.id: value}
             new_env = self.flow.env(new_values, self.respondent, self.today)
@@ -162,19 +183,21 @@ class _Walker:
             for criterion in dependents:
                 new_statuses[criterion.id] = self.flow.status(criterion, new_env)
             if self.flow.knocked_out(new_statuses, dependents):
-                result.add(((question.id,), self.flow.outcome(new_statuses, new_env).status))
+                end = self.intern("", self.flow.outcome(new_statuses, new_env).status)
+                result.add(self.intern(question.id, end))
                 continue
             child = self.walk(i + 1, new_values, new_statuses)
             children[id(child)] = child  # many answers lead to the same situation: prefix it once
+        qid, intern = question.id, self.intern
         for child in children.values():
-            result.update(((question.id, *suffix), outcome) for suffix, outcome in child)
+            result.update(intern(qid, rest) for rest in child)
             if len(result) > MAX_ROUTES:
                 raise OverflowError
         frozen = frozenset(result)
         self.memo[key] = frozen
         return frozen
 
-    def run(self) -> frozenset[tuple[tuple[str, ...], str]]:
+    def run(self) -> frozenset[int]:
         env = self.flow.env({}, self.respondent, self.today)
         statuses = {c.id: self.flow.status(c, env) for c in self.study.criteria}
         return self.walk(0, {}, statuses)
@@ -190,7 +213,7 @@ def check_flow(study: Study, today: date = WALK_TODAY) -> WalkReport:
     for respondent in VOICES:
         walker = _Walker(study, respondent, today)
         try:
-            routes |= walker.run()
+            routes |= {walker.decode(route) for route in walker.run()}
         except EvaluationError as error:
             report.problems.append(
                 Problem(questions_sheet, None, None, f"a path that never reaches an outcome: {error}")
