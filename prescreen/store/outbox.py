@@ -8,6 +8,7 @@ meaning (kind + recipient + subject matter), makes a repeated action queue nothi
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -55,3 +56,125 @@ def enqueue(
         return db.execute(sql, row).rowcount == 1
     with transaction(db):
         return db.execute(sql, row).rowcount == 1
+
+
+# -- the sender's side (prescreen mail send) --------------------------------------------------
+#
+# A row is claimed (claimed_by, claimed_until) in its own short transaction before it is handed
+# to SMTP, and marked sent right after. Two senders never hold the same row; a sender that dies
+# holding one leaves it pending, and once its claim runs out another sender delivers it: a crash
+# loses nothing and duplicates at most the one message that was in flight.
+
+
+def iso(moment: datetime) -> str:
+    """Format an aware datetime as our stored timestamp text (ISO-8601 UTC, seconds)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _as_dict(cursor: Any, row: Any) -> dict[str, Any]:
+    return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+
+def schedule(db: sqlite_utils.Database, key: str, when: datetime) -> None:
+    """Hold a queued row until *when* (a re-check reminder is due on the family's date, not now)."""
+    db.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE idempotency_key = ? AND status = 'pending'",
+        [iso(when), key],
+    )
+
+
+def replace_pending(
+    db: sqlite_utils.Database, key: str, *, to_addr: str, locale: str, subject: str, body_text: str,
+    body_html: str | None, headers: dict[str, Any] | None = None,
+) -> bool:
+    """Rewrite a still-pending row (a family asks again, perhaps with another address)."""
+    return (
+        db.execute(
+            "UPDATE outbox SET to_addr = ?, locale = ?, subject = ?, body_text = ?, body_html = ?, headers = ? "
+            "WHERE idempotency_key = ? AND status = 'pending'",
+            [to_addr, locale, subject, body_text, body_html,
+             json.dumps(headers or {}, ensure_ascii=False, sort_keys=True), key],
+        ).rowcount
+        == 1
+    )
+
+
+def claim_next(
+    db: sqlite_utils.Database, claimer: str, now: datetime, lease: timedelta
+) -> dict[str, Any] | None:
+    """Claim the next due row for *claimer*, or return None when nothing is due.
+
+    Rows to a suppressed address are marked ``suppressed`` on the way, never sent.
+    """
+    stamp = iso(now)
+    while True:
+        with transaction(db):
+            cursor = db.execute(
+                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at, id LIMIT 1",
+                [stamp, stamp],
+            )
+            found = cursor.fetchone()
+            if found is None:
+                return None
+            row = _as_dict(cursor, found)
+            barred = db.execute("SELECT 1 FROM suppressions WHERE email = ?", [row["to_addr"]]).fetchone()
+            if barred:
+                db.execute(
+                    "UPDATE outbox SET status = 'suppressed', last_error = 'address suppressed' WHERE id = ?",
+                    [row["id"]],
+                )
+                continue
+            db.execute(
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                [claimer, iso(now + lease), row["id"]],
+            )
+        row["headers"] = json.loads(row["headers"] or "{}")
+        return row
+
+
+def mark_sent(db: sqlite_utils.Database, row_id: int) -> None:
+    """Record a hand-off the server accepted."""
+    with transaction(db):
+        db.execute(
+            # A re-check reminder's address was kept only to send it: the family was told so.
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, "
+            "claimed_by = NULL, claimed_until = NULL, "
+            "to_addr = CASE WHEN kind = 'recheck-reminder' THEN 'deleted' ELSE to_addr END WHERE id = ?",
+            [utcnow(), row_id],
+        )
+
+
+def mark_retry(
+    db: sqlite_utils.Database, row_id: int, error: str, now: datetime, base: timedelta, max_attempts: int
+) -> str:
+    """Record a temporary failure: retry after ``base * 2**(attempts-1)``, or give up; returns the status."""
+    with transaction(db):
+        attempts = db.execute("SELECT attempts FROM outbox WHERE id = ?", [row_id]).fetchone()[0] + 1
+        status = "failed" if attempts >= max_attempts else "pending"
+        db.execute(
+            "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+            [status, attempts, error[:500], iso(now + base * 2 ** (attempts - 1)), row_id],
+        )
+    return status
+
+
+def mark_bounced(db: sqlite_utils.Database, row_id: int, error: str) -> None:
+    """Record a permanent failure and suppress the address, so nothing more is sent to it."""
+    with transaction(db):
+        row = db.execute("SELECT to_addr FROM outbox WHERE id = ?", [row_id]).fetchone()
+        db.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+            [error[:500], row_id],
+        )
+        db.execute(
+            "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
+            [row[0], f"bounce: {error[:180]}", utcnow()],
+        )
+
+
+def status_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """How many rows are in each status (for the sender's summary line)."""
+    return dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())

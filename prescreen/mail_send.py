@@ -1,0 +1,229 @@
+"""Delivering the outbox: ``prescreen mail send [--loop] [--batch N]``.
+
+One row at a time: claim it (a short transaction), hand it to the backend, mark it sent at once.
+A temporary failure (SMTP 4xx, no connection) is retried after a delay that doubles each time, up
+to ``MAIL_MAX_ATTEMPTS``; a permanent one (5xx) fails the row and suppresses the address. The
+sender kills cleanly between messages on SIGTERM; killed harder, it leaves at most the one row it
+was handing off to be sent again once its claim runs out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import smtplib
+import socket
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+
+import click
+import sqlite_utils
+from flask import Flask, current_app
+
+from .store import connect, outbox
+
+
+class TemporaryFailure(Exception):
+    """Try again later (4xx, connection refused or dropped, timeout)."""
+
+
+class PermanentFailure(Exception):
+    """The server refused the message for good (5xx): suppress the address."""
+
+
+class Backend(Protocol):
+    """Where messages go: a folder of .eml files or an SMTP server."""
+
+    def send(self, message: EmailMessage, to_addr: str, row_id: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def build_message(row: dict[str, Any], mail_from: str) -> EmailMessage:
+    """Turn an outbox row into a UTF-8 multipart message (text, plus HTML when there is one).
+
+    ``policy.SMTP`` gives CRLF line ends and RFC 2047-encoded headers, so a Chinese subject
+    arrives intact. The Message-ID comes from the idempotency key, so should a crash make us
+    send a row twice, mail programs can tell the two copies are one message.
+    """
+    message = EmailMessage(policy=policy.SMTP)
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    digest = hashlib.sha256(row["idempotency_key"].encode("utf-8")).hexdigest()[:32]
+    message["From"] = mail_from
+    message["To"] = row["to_addr"]
+    message["Subject"] = row["subject"]
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = f"<{digest}@{domain}>"
+    message["Content-Language"] = "zh-CN" if row["locale"] == "zh" else "en"
+    message["Auto-Submitted"] = "auto-generated"
+    for name, value in (row.get("headers") or {}).items():
+        message[name] = value
+    message.set_content(row["body_text"], charset="utf-8")
+    if row.get("body_html"):
+        message.add_alternative(row["body_html"], subtype="html", charset="utf-8")
+    return message
+
+
+class FileBackend:
+    """The embedded default: one ``<outbox id>.eml`` per row under ``<instance>/mail/``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, message: EmailMessage, to_addr: str, row_id: int) -> None:
+        # Named by row: a row sent again after a crash overwrites its file, never duplicates it.
+        target = self.folder / f"{row_id:08d}.eml"
+        partial = target.with_suffix(".eml.partial")
+        partial.write_bytes(message.as_bytes())
+        os.replace(partial, target)  # never a half-written .eml
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpBackend:
+    """SMTP with an optional STARTTLS and login; one connection kept for a whole batch."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.envelope_from = parseaddr(config["MAIL_FROM"])[1]
+        self.conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        conn = smtplib.SMTP(cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]), timeout=float(cfg["SMTP_TIMEOUT"]))
+        if cfg["SMTP_STARTTLS"]:
+            conn.starttls()
+        if cfg["SMTP_USERNAME"]:
+            conn.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"] or "")
+        return conn
+
+    def send(self, message: EmailMessage, to_addr: str, row_id: int) -> None:
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+            self.conn.send_message(message, from_addr=self.envelope_from, to_addrs=[to_addr])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise _classify(code, text) from None
+        except smtplib.SMTPSenderRefused as exc:
+            # Our own sender address was refused: our configuration, not the recipient's fault.
+            raise TemporaryFailure(f"{exc.smtp_code} sender refused: {_text(exc.smtp_error)}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise _classify(exc.smtp_code, exc.smtp_error) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.conn = None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _classify(code: int, text: bytes | str) -> Exception:
+    message = f"{code} {_text(text)}"
+    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
+
+
+def make_backend(app: Flask) -> Backend:
+    """The backend ``MAIL_BACKEND`` names."""
+    name = app.config["MAIL_BACKEND"]
+    if name == "file":
+        return FileBackend(Path(app.instance_path) / "mail")
+    if name == "smtp":
+        return SmtpBackend(app.config)
+    raise click.ClickException(f"PRESCREEN_MAIL_BACKEND must be 'file' or 'smtp', not {name!r}")
+
+
+def deliver_due(
+    app: Flask,
+    db: sqlite_utils.Database,
+    backend: Backend,
+    *,
+    batch: int = 50,
+    now: datetime | None = None,
+    stop: Any = None,
+) -> Counter[str]:
+    """Deliver up to *batch* due rows; return how many were sent, retried, failed or bounced."""
+    cfg = app.config
+    claimer = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+    lease = timedelta(seconds=int(cfg["MAIL_LEASE_SECONDS"]))
+    base = timedelta(seconds=int(cfg["MAIL_RETRY_SECONDS"]))
+    result: Counter[str] = Counter()
+    for _ in range(batch):
+        if stop is not None and stop():
+            break
+        moment = now or datetime.now(UTC)
+        row = outbox.claim_next(db, claimer, moment, lease)
+        if row is None:
+            break
+        try:
+            backend.send(build_message(row, cfg["MAIL_FROM"]), row["to_addr"], row["id"])
+        except PermanentFailure as exc:
+            outbox.mark_bounced(db, row["id"], str(exc))
+            result["bounced"] += 1
+        except Exception as exc:  # noqa: BLE001 — a bad row must not stop the queue; it is retried
+            status = outbox.mark_retry(db, row["id"], str(exc), moment, base, int(cfg["MAIL_MAX_ATTEMPTS"]))
+            result["failed" if status == "failed" else "retried"] += 1
+            if not isinstance(exc, TemporaryFailure):
+                app.logger.exception("outbox row %s could not be built or sent", row["id"])
+        else:
+            outbox.mark_sent(db, row["id"])
+            result["sent"] += 1
+    return result
+
+
+@click.group("mail")
+def mail_cli() -> None:
+    """Deliver the outbox (volunteer e-mails, re-check reminders, study-team alerts)."""
+
+
+@mail_cli.command("send")
+@click.option("--loop", is_flag=True, help="Keep running as a worker (stop with SIGTERM or Ctrl-C).")
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Rows per round.")
+def send_command(loop: bool, batch: int) -> None:
+    """Send every e-mail that is due, once; with --loop, keep doing so."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stopping = {"now": False}
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    backend = make_backend(app)
+    db = connect(app.config["DATABASE"])
+    try:
+        while True:
+            result = deliver_due(app, db, backend, batch=batch, stop=lambda: stopping["now"])
+            if result or not loop:
+                summary = ", ".join(f"{n} {what}" for what, n in sorted(result.items())) or "nothing due"
+                click.echo(f"mail: {summary}")
+            if not loop or stopping["now"]:
+                break
+            if sum(result.values()) < batch:
+                backend.close()
+                for _ in range(int(app.config["MAIL_POLL_SECONDS"]) * 10):
+                    if stopping["now"]:
+                        break
+                    time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        backend.close()
+        db.close()

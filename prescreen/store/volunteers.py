@@ -1,0 +1,276 @@
+"""Volunteers: sign-up, confirmation, preferences, tokens, unsubscribe and suppression.
+
+Every function joins the caller's transaction when there is one, so a sign-up, its token and its
+confirmation e-mail (an outbox row) commit together or not at all. Tokens are kept only as
+SHA-256 hashes: the raw token exists in the e-mail and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlite_utils
+
+from . import audit, transaction, utcnow
+
+#: Age bands a family may give (the same bands referrals use); None means "any study".
+AGE_BANDS: dict[str, tuple[int, int]] = {
+    "under-5": (0, 4),
+    "5-9": (5, 9),
+    "10-13": (10, 13),
+    "14-18": (14, 18),
+    "over-18": (19, 200),
+}
+#: Outbox kinds that exist only because someone follows categories; unsubscribing cancels them.
+VOLUNTEER_KINDS = ("volunteer-confirm", "volunteer-welcome", "volunteer-already", "study-posted")
+
+
+@contextmanager
+def joined(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Join the caller's transaction, or open one: callers compose several writes atomically."""
+    if db.conn.in_transaction:
+        yield db
+    else:
+        with transaction(db):
+            yield db
+
+
+def new_token() -> str:
+    """An unguessable token for a link (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """What we store instead of the token (a database copy must not unlock any link)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _row(db: sqlite_utils.Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
+    cursor = db.execute(sql, list(params))
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+
+def get(db: sqlite_utils.Database, volunteer_id: int) -> dict[str, Any] | None:
+    """The volunteer row with ``categories`` (a sorted list) added, or None."""
+    row = _row(db, "SELECT * FROM volunteers WHERE id = ?", [volunteer_id])
+    if row is not None:
+        row["categories"] = categories_of(db, volunteer_id)
+    return row
+
+
+def by_email(db: sqlite_utils.Database, email: str) -> dict[str, Any] | None:
+    """The volunteer with this address (case-insensitive), or None."""
+    row = _row(db, "SELECT id FROM volunteers WHERE email = ?", [email])
+    return get(db, row["id"]) if row else None
+
+
+def categories_of(db: sqlite_utils.Database, volunteer_id: int) -> list[str]:
+    """The category ids a volunteer follows."""
+    rows = db.execute(
+        "SELECT category_id FROM volunteer_categories WHERE volunteer_id = ? ORDER BY category_id", [volunteer_id]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _set_categories(db: sqlite_utils.Database, volunteer_id: int, categories: Iterable[str]) -> None:
+    db.execute("DELETE FROM volunteer_categories WHERE volunteer_id = ?", [volunteer_id])
+    for category in sorted(set(categories)):
+        db.execute(
+            "INSERT INTO volunteer_categories (volunteer_id, category_id) VALUES (?, ?)", [volunteer_id, category]
+        )
+
+
+def sign_up(
+    db: sqlite_utils.Database,
+    *,
+    email: str,
+    locale: str,
+    categories: Iterable[str],
+    age_band: str | None,
+    consent_version: str,
+    consent_locale: str,
+) -> tuple[int, str]:
+    """Record a sign-up; return ``(volunteer id, status before)`` (``new`` for a new address).
+
+    A confirmed volunteer's choices are left alone: whoever typed the address may not be its owner,
+    who changes them through the link in their e-mails. A pending or unsubscribed one starts again
+    as pending with the new choices, and is sent nothing but a fresh confirmation.
+    """
+    now = utcnow()
+    with joined(db):
+        existing = _row(db, "SELECT id, status FROM volunteers WHERE email = ?", [email])
+        if existing and existing["status"] == "confirmed":
+            return existing["id"], "confirmed"
+        fields = {
+            "locale": locale,
+            "age_band": age_band,
+            "status": "pending",
+            "consent_version": consent_version,
+            "consent_locale": consent_locale,
+            "consented_at": now,
+            "updated_at": now,
+        }
+        if existing:
+            volunteer_id = existing["id"]
+            db.execute(
+                "UPDATE volunteers SET locale = :locale, age_band = :age_band, status = :status, "
+                "consent_version = :consent_version, consent_locale = :consent_locale, "
+                "consented_at = :consented_at, updated_at = :updated_at, unsubscribed_at = NULL WHERE id = :id",
+                {**fields, "id": volunteer_id},
+            )
+            before = existing["status"]
+        else:
+            cursor = db.execute(
+                "INSERT INTO volunteers (email, locale, age_band, status, consent_version, consent_locale, "
+                "consented_at, created_at, updated_at) VALUES (:email, :locale, :age_band, :status, "
+                ":consent_version, :consent_locale, :consented_at, :created_at, :updated_at)",
+                {**fields, "email": email, "created_at": now},
+            )
+            volunteer_id = int(cursor.lastrowid or 0)
+            before = "new"
+        _set_categories(db, volunteer_id, categories)
+        audit.record(db, "volunteer", "volunteer.sign_up", "volunteer", volunteer_id)
+    return volunteer_id, before
+
+
+def add_token(
+    db: sqlite_utils.Database, volunteer_id: int, purpose: str, token: str, expires_at: str | None = None
+) -> None:
+    """Store a token's hash for *purpose* (``confirm`` or ``manage``)."""
+    with joined(db):
+        db.execute(
+            "INSERT INTO volunteer_tokens (token_hash, volunteer_id, purpose, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [hash_token(token), volunteer_id, purpose, utcnow(), expires_at],
+        )
+
+
+def by_token(db: sqlite_utils.Database, token: str, purpose: str) -> tuple[dict[str, Any] | None, bool]:
+    """Return ``(volunteer, expired)`` for a link's token; ``(None, False)`` if it is unknown."""
+    if not token or len(token) > 200:
+        return None, False
+    row = _row(
+        db,
+        "SELECT volunteer_id, expires_at FROM volunteer_tokens WHERE token_hash = ? AND purpose = ?",
+        [hash_token(token), purpose],
+    )
+    if row is None:
+        return None, False
+    expired = row["expires_at"] is not None and row["expires_at"] <= utcnow()
+    return get(db, row["volunteer_id"]), expired
+
+
+def confirm(db: sqlite_utils.Database, volunteer_id: int) -> bool:
+    """Mark a pending volunteer confirmed and spend their confirmation tokens; returns whether it changed."""
+    now = utcnow()
+    with joined(db):
+        changed = db.execute(
+            "UPDATE volunteers SET status = 'confirmed', confirmed_at = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'pending'",
+            [now, now, volunteer_id],
+        ).rowcount
+        db.execute("DELETE FROM volunteer_tokens WHERE volunteer_id = ? AND purpose = 'confirm'", [volunteer_id])
+        if changed:
+            audit.record(db, "volunteer", "volunteer.confirm", "volunteer", volunteer_id)
+    return bool(changed)
+
+
+def update_preferences(
+    db: sqlite_utils.Database, volunteer_id: int, *, locale: str, categories: Iterable[str], age_band: str | None
+) -> None:
+    """Change a volunteer's language, categories and age band (from their manage link)."""
+    with joined(db):
+        db.execute(
+            "UPDATE volunteers SET locale = ?, age_band = ?, updated_at = ? WHERE id = ?",
+            [locale, age_band, utcnow(), volunteer_id],
+        )
+        _set_categories(db, volunteer_id, categories)
+        audit.record(db, "volunteer", "volunteer.preferences", "volunteer", volunteer_id)
+
+
+def unsubscribe(db: sqlite_utils.Database, volunteer_id: int) -> bool:
+    """Stop all volunteer mail to this person; returns whether it changed anything.
+
+    Their categories and age band are deleted (nothing left to match on) and queued mails that
+    exist only because they followed categories are cancelled. The address stays, marked
+    unsubscribed, so nothing is ever sent to it again unless its owner confirms a new sign-up.
+    """
+    now = utcnow()
+    with joined(db):
+        row = _row(db, "SELECT email, status FROM volunteers WHERE id = ?", [volunteer_id])
+        if row is None or row["status"] == "unsubscribed":
+            return False
+        db.execute(
+            "UPDATE volunteers SET status = 'unsubscribed', unsubscribed_at = ?, updated_at = ?, age_band = NULL "
+            "WHERE id = ?",
+            [now, now, volunteer_id],
+        )
+        _set_categories(db, volunteer_id, [])
+        db.execute("DELETE FROM volunteer_tokens WHERE volunteer_id = ? AND purpose = 'confirm'", [volunteer_id])
+        db.execute(
+            "UPDATE outbox SET status = 'suppressed', last_error = 'unsubscribed' WHERE status = 'pending' "
+            "AND to_addr = ? COLLATE NOCASE AND kind IN (SELECT value FROM json_each(?))",
+            [row["email"], json.dumps(VOLUNTEER_KINDS)],
+        )
+        audit.record(db, "volunteer", "volunteer.unsubscribe", "volunteer", volunteer_id)
+    return True
+
+
+def is_suppressed(db: sqlite_utils.Database, email: str) -> bool:
+    """Whether a permanent bounce (or an operator) barred this address."""
+    return db.execute("SELECT 1 FROM suppressions WHERE email = ?", [email]).fetchone() is not None
+
+
+def suppress(db: sqlite_utils.Database, email: str, reason: str) -> None:
+    """Bar an address from all later sends (idempotent)."""
+    with joined(db):
+        db.execute(
+            "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
+            [email, reason[:200], utcnow()],
+        )
+
+
+def band_fits(band: str | None, min_age: int | None, max_age: int | None) -> bool:
+    """Whether an age band overlaps a study's age range (no band, or no range: it fits)."""
+    if band is None or band not in AGE_BANDS:
+        return True
+    low, high = AGE_BANDS[band]
+    return (min_age is None or high >= min_age) and (max_age is None or low <= max_age)
+
+
+def matching(
+    db: sqlite_utils.Database, categories: Iterable[str], min_age: int | None, max_age: int | None
+) -> list[dict[str, Any]]:
+    """Confirmed, not suppressed volunteers following any of *categories* whose age band fits."""
+    wanted = sorted(set(categories))
+    if not wanted:
+        return []
+    rows = db.execute(
+        "SELECT DISTINCT v.id, v.email, v.locale, v.age_band FROM volunteers v "
+        "JOIN volunteer_categories c ON c.volunteer_id = v.id "
+        "WHERE v.status = 'confirmed' AND c.category_id IN (SELECT value FROM json_each(?)) "
+        "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = v.email) ORDER BY v.id",
+        [json.dumps(wanted)],
+    ).fetchall()
+    found = [dict(zip(("id", "email", "locale", "age_band"), r, strict=True)) for r in rows]
+    return [v for v in found if band_fits(v["age_band"], min_age, max_age)]
+
+
+def record_reminder_consent(
+    db: sqlite_utils.Database, screening_id: int, text_version: str, locale: str, role: str
+) -> None:
+    """Keep the family's consent to a re-check reminder beside their screening's other consents."""
+    with joined(db):
+        db.execute(
+            "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) "
+            "VALUES (?, 'recheck_reminder', ?, ?, ?, ?)",
+            [screening_id, text_version, locale, role, utcnow()],
+        )
