@@ -33,6 +33,14 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": None,  # None: True in production, False otherwise
     "SESSION_COOKIE_NAME": None,  # None: "__Host-prescreen" in production
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session; a slow family is not a reason to fail
+    # Study-team accounts and follow-up (issue 5).
+    "STAFF_IDLE_MINUTES": 30,  # a staff session ends after this long without a request
+    "STAFF_MAX_HOURS": 12,  # and this long after sign-in, whatever happens
+    "LOGIN_MAX_FAILURES": 5,  # wrong passwords in a row before the account locks
+    "LOGIN_LOCK_MINUTES": 15,
+    "OVERDUE_WORKING_DAYS": 2,  # a new referral not contacted within this many working days stands out
+    "RETENTION_INCOMPLETE_DAYS": 30,  # `prescreen purge`: unfinished anonymous screenings
+    "RETENTION_CLOSED_REFERRAL_DAYS": 180,  # `prescreen purge`: referrals after they closed
 }
 
 

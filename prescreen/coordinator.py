@@ -1,0 +1,178 @@
+"""The study team's pages: the follow-up queue (this module) and, beside it, one family's page
+(``coordinator_family``), the log, funnel and exports (``coordinator_reports``) and the studies
+list (``coordinator_studies``). All share this blueprint, so every route sits behind the same
+login check and the same ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from .auth import login_manager
+from .engine import Study
+from .store import get_db, queue
+
+bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+
+STATUS_LABELS = {
+    "new": _l("New"),
+    "attempt_1": _l("Contact attempt 1"),
+    "attempt_2": _l("Contact attempt 2"),
+    "attempt_3": _l("Contact attempt 3"),
+    "unreachable": _l("Could not reach"),
+    "contacted": _l("Contacted"),
+    "visit_scheduled": _l("Screening visit scheduled"),
+    "enrolled": _l("Enrolled"),
+    "screen_failed": _l("Screen failed"),
+    "not_interested": _l("Not interested"),
+    "withdrawn": _l("Withdrawn"),
+}
+OUTCOME_LABELS = {
+    "likely_eligible": _l("Likely eligible"),
+    "needs_review": _l("Needs review"),
+    "not_eligible": _l("Not eligible"),
+}
+CHANNEL_LABELS = {"phone": _l("Phone"), "wechat": _l("WeChat"), "email": _l("E-mail")}
+RESULT_LABELS = {
+    "reached": _l("Reached the family"),
+    "no_answer": _l("No answer"),
+    "left_message": _l("Left a message"),
+    "wrong_details": _l("Wrong number or address"),
+}
+CRITERION_LABELS = {
+    "not_met": _l("Not met"),
+    "needs_review": _l("Needs review"),
+    "confirm_at_visit": _l("Confirm at the visit"),
+    "met": _l("Met"),
+}
+RESPONDENT_LABELS = {"guardian": _l("Parent or guardian"), "patient": _l("The patient")}
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+AGE_BAND_LABELS = {"under-5": _l("under 5"), "over-18": _l("over 18")}
+
+
+def utc_now() -> datetime:
+    """The request's notion of now (UTC)."""
+    return datetime.now(UTC)
+
+
+@bp.before_request
+def require_login() -> ResponseReturnValue | None:
+    """Every coordinator page needs a live staff session; anonymous requests go to sign-in."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Pages with families' data are never stored by a browser or proxy (ASVS 8.2.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Cookie"
+    return response
+
+
+def studies() -> dict[str, Study]:
+    """The studies this staff member may see, by id."""
+    allowed = current_user.visible_studies
+    every: dict[str, Study] = current_app.extensions["studies"]
+    return {sid: s for sid, s in every.items() if allowed is None or sid in allowed}
+
+
+def study_title(study_id: str, lang: str) -> str:
+    """A study's title in *lang*, or its id when the sheet is gone."""
+    study = current_app.extensions["studies"].get(study_id)
+    return study.text("title", lang) if study else study_id
+
+
+def require_admin() -> None:
+    """Admins only (exports with identifiers, the audit trail, opening and closing studies)."""
+    if not current_user.is_admin:
+        abort(403)
+
+
+def waiting(created_at: str, now: datetime | None = None) -> str:
+    """How long a family has been waiting, in whole days (hours on the first day)."""
+    delta = (now or utc_now()) - datetime.fromisoformat(created_at)
+    days = delta.days
+    if days < 1:
+        hours = max(int(delta.total_seconds() // 3600), 0)
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return ngettext("%(num)d day", "%(num)d days", days)
+
+
+def local_time(value: str | None) -> str:
+    """An ISO UTC timestamp as Beijing time, ``YYYY-MM-DD HH:MM`` (the team's clock)."""
+    if not value:
+        return ""
+    return datetime.fromisoformat(value).astimezone(queue.TEAM_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def age_band(value: str | None) -> str:
+    """An age band for display (``10-13`` stays as it is)."""
+    if not value:
+        return ""
+    return str(AGE_BAND_LABELS.get(value, value))
+
+
+def filters_from(args: Any) -> dict[str, str]:
+    """The queue's filters from the query string, unknown values dropped."""
+    allowed = studies()
+    status = args.get("status", "open")
+    return {
+        "study": args.get("study") if args.get("study") in allowed else "",
+        "status": status if status in ("open", "all", *queue.STATUSES) else "open",
+        "outcome": args.get("outcome") if args.get("outcome") in OUTCOME_LABELS else "",
+        "locale": args.get("locale") if args.get("locale") in LANGUAGE_NAMES else "",
+        "q": (args.get("q") or "").strip()[:20],
+    }
+
+
+@bp.get("/", endpoint="queue")
+def queue_page() -> str:
+    """The queue: referred families, oldest first; overdue ones stand out."""
+    filters = filters_from(request.args)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = dict(filters, status=None if filters["status"] == "all" else filters["status"])
+    rows, total, counts = queue.listing(get_db(), current_user.visible_studies, query, page)
+    now = utc_now()
+    days = int(current_app.config["OVERDUE_WORKING_DAYS"])
+    for row in rows:
+        row["overdue"] = queue.is_overdue(row, now, days)
+        row["waiting"] = waiting(row["created_at"], now)
+    pages = max((total + queue.PAGE_SIZE - 1) // queue.PAGE_SIZE, 1)
+    return render_template(
+        "coordinator/queue.html",
+        rows=rows,
+        total=total,
+        counts=counts,
+        filters=filters,
+        page=min(page, pages),
+        pages=pages,
+        studies=studies(),
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Template helpers and the ``prescreen purge`` command."""
+    from .purge import purge_command
+
+    app.jinja_env.filters.update(local_time=local_time, age_band=age_band)
+    app.jinja_env.globals.update(
+        status_labels=STATUS_LABELS,
+        outcome_labels=OUTCOME_LABELS,
+        language_names=LANGUAGE_NAMES,
+        study_title=study_title,
+    )
+    app.cli.add_command(purge_command)
+
+
+# The other pages attach their views to ``bp``; imported last because they import it.
+from . import coordinator_family, coordinator_reports, coordinator_studies  # noqa: E402, F401

@@ -1,0 +1,156 @@
+"""The pre-screening log (page and CSV), the funnel, exports and the audit trail.
+
+The log and its CSV are de-identified by construction: they read ``screening_log``, which holds
+no answer, name, phone, e-mail, WeChat id or free text. Exports with identifiers are for admins
+only and every one of them is audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from flask import Response, abort, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .coordinator import bp, require_admin, studies, utc_now
+from .i18n import current_locale
+from .store import audit, get_db, queue_reports
+
+LOG_PAGE = 50
+AUDIT_PAGE = 100
+#: Funnel stages in order, with their labels.
+STAGES = (
+    ("started", _l("Screenings started")),
+    ("completed", _l("Completed")),
+    ("likely_eligible", _l("Likely eligible")),
+    ("needs_review", _l("Needs review")),
+    ("not_eligible", _l("Not eligible")),
+    ("referred", _l("Referred")),
+    ("contacted", _l("Contacted")),
+    ("visit_scheduled", _l("Screening visit scheduled")),
+    ("enrolled", _l("Enrolled")),
+)
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_response(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str) -> Response:
+    """A UTF-8 CSV download (with a BOM, so Excel and WPS open Chinese text correctly)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
+    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def chosen_study() -> str | None:
+    """The ``?study=`` filter if it names a study this person may see."""
+    study = request.args.get("study")
+    return study if study in studies() else None
+
+
+@bp.get("/log")
+def log() -> str:
+    """The de-identified pre-screening log (ICH E6 8.3.20), newest first."""
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    study = chosen_study()
+    db = get_db()
+    total = queue_reports.log_count(db, current_user.visible_studies, study)
+    rows = queue_reports.log_rows(db, current_user.visible_studies, study, LOG_PAGE, (page - 1) * LOG_PAGE)
+    pages = max((total + LOG_PAGE - 1) // LOG_PAGE, 1)
+    return render_template(
+        "coordinator/log.html", rows=rows, total=total, page=page, pages=pages, study=study, studies=studies()
+    )
+
+
+@bp.get("/log.csv")
+def log_csv() -> Response:
+    """The de-identified log as CSV; failed criterion ids separated by ``;``."""
+    db = get_db()
+    study = chosen_study()
+    rows = queue_reports.log_rows(db, current_user.visible_studies, study)
+    for row in rows:
+        row["failed"] = ";".join(row["failed"])
+    audit.record(db, current_user.actor, "export.log", "study", study or "*", {"rows": len(rows)})
+    stamp = utc_now().strftime("%Y%m%d")
+    return csv_response(rows, queue_reports.LOG_COLUMNS, f"prescreening-log-{stamp}.csv")
+
+
+def bars(items: list[tuple[str, Any, int]], top: int, width: int = 360) -> list[dict[str, Any]]:
+    """Geometry of horizontal bars for the inline SVG (no chart library, no JavaScript)."""
+    scale = width / top if top else 0
+    return [
+        {"key": key, "label": label, "count": n, "width": round(n * scale, 1), "y": i * 36}
+        for i, (key, label, n) in enumerate(items)
+    ]
+
+
+@bp.get("/funnel")
+def funnel() -> str:
+    """Per study: started → completed → outcomes → referred → contacted → visit → enrolled."""
+    visible = studies()
+    study_id = chosen_study() or next(iter(visible), None)
+    if study_id is None:
+        abort(404)
+    data = queue_reports.funnel(get_db(), study_id)
+    counts = data["counts"]
+    stages = bars([(k, label, counts[k]) for k, label in STAGES], max(counts["started"], 1))
+    study = visible[study_id]
+    lang = current_locale()
+    reason_items = []
+    for criterion_id, n in data["reasons"]:
+        label = study.criterion(criterion_id).label(lang) if any(c.id == criterion_id for c in study.criteria) else ""
+        reason_items.append((criterion_id, label, n))
+    reasons = bars(reason_items, max((n for _k, _l, n in reason_items), default=1))
+    return render_template(
+        "coordinator/funnel.html",
+        study_id=study_id,
+        studies=visible,
+        stages=stages,
+        reasons=reasons,
+        counts=counts,
+    )
+
+
+@bp.get("/audit")
+def audit_trail() -> str:
+    """The audit trail, newest first (admins only)."""
+    require_admin()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows, total = queue_reports.audit_rows(get_db(), AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
+    pages = max((total + AUDIT_PAGE - 1) // AUDIT_PAGE, 1)
+    return render_template("coordinator/audit.html", rows=rows, total=total, page=page, pages=pages)
+
+
+@bp.get("/export/referrals.csv")
+def export_identified() -> Response:
+    """Referrals with contact details (admins only, audited)."""
+    require_admin()
+    study = chosen_study()
+    rows = queue_reports.identified(get_db(), study, current_user.actor)
+    stamp = utc_now().strftime("%Y%m%d")
+    return csv_response(rows, queue_reports.IDENTIFIED_COLUMNS, f"referrals-identified-{stamp}.csv")
+
+
+@bp.get("/referrals/<int:referral_id>/export.json")
+def export_subject(referral_id: int) -> Response:
+    """Everything stored about one family, for a data-subject request (admins only, audited)."""
+    require_admin()
+    record = queue_reports.subject_record(get_db(), referral_id, current_user.actor)
+    if record is None:
+        abort(404)
+    body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True)
+    response = Response(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="referral-{referral_id}.json"'
+    return response

@@ -1,0 +1,44 @@
+"""``prescreen purge``: apply the retention periods (run it daily from cron).
+
+Deletes unfinished anonymous screenings and closed referrals once their time is up, and expired
+staff sessions; the de-identified pre-screening log keeps counting them. ``--now`` moves the
+clock (to preview what a later run would delete, and for the tests).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import current_app
+
+from .store import get_db, queue_reports
+
+
+def run(now: datetime) -> dict[str, int]:
+    """Purge with the configured periods as of *now*; returns what was deleted."""
+    config = current_app.config
+    return queue_reports.purge(
+        get_db(),
+        now,
+        incomplete_days=int(config["RETENTION_INCOMPLETE_DAYS"]),
+        closed_days=int(config["RETENTION_CLOSED_REFERRAL_DAYS"]),
+        idle=timedelta(minutes=int(config["STAFF_IDLE_MINUTES"])),
+        absolute=timedelta(hours=int(config["STAFF_MAX_HOURS"])),
+    )
+
+
+@click.command("purge")
+@click.option("--now", "now_text", metavar="ISO-DATETIME", help="act as if it were this UTC time")
+def purge_command(now_text: str | None) -> None:
+    """Delete what the retention periods no longer allow us to keep."""
+    now = datetime.now(UTC)
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.ClickException(f"--now {now_text!r} is not an ISO date or datetime") from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+    counts = run(now)
+    click.echo(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))

@@ -1,0 +1,291 @@
+"""The coordinators' queue: listing, the status flow, contact attempts, notes, log, funnel, exports.
+
+Study limits are passed in as a JSON list and expanded by SQLite's ``json_each``, so every
+statement here is a fixed string with parameters, whatever the filter.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import sqlite_utils
+
+from . import audit, transaction, utcnow
+from .users import iso
+
+STATUSES = (
+    "new",
+    "attempt_1",
+    "attempt_2",
+    "attempt_3",
+    "unreachable",
+    "contacted",
+    "visit_scheduled",
+    "enrolled",
+    "screen_failed",
+    "not_interested",
+    "withdrawn",
+)
+CLOSED = frozenset({"enrolled", "screen_failed", "not_interested", "withdrawn", "unreachable"})
+OPEN = tuple(s for s in STATUSES if s not in CLOSED)
+CHANNELS = ("phone", "wechat", "email")
+RESULTS = ("reached", "no_answer", "left_message", "wrong_details")
+#: Where a status may go by hand; attempts move new → attempt_1 → 2 → 3 by themselves.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("contacted", "not_interested", "withdrawn"),
+    "attempt_1": ("contacted", "unreachable", "not_interested", "withdrawn"),
+    "attempt_2": ("contacted", "unreachable", "not_interested", "withdrawn"),
+    "attempt_3": ("contacted", "unreachable", "not_interested", "withdrawn"),
+    "unreachable": ("contacted",),
+    "contacted": ("visit_scheduled", "screen_failed", "not_interested", "withdrawn"),
+    "visit_scheduled": ("visit_scheduled", "enrolled", "screen_failed", "not_interested", "withdrawn"),
+    "enrolled": ("withdrawn",),
+    "screen_failed": (),
+    "not_interested": (),
+    "withdrawn": (),
+}
+NEXT_ATTEMPT = {"new": "attempt_1", "attempt_1": "attempt_2", "attempt_2": "attempt_3"}
+#: The study team works on Beijing time (China has no daylight saving time).
+TEAM_TZ = timezone(timedelta(hours=8))
+PAGE_SIZE = 25
+
+
+class FlowError(ValueError):
+    """A status change the flow does not allow (the view shows it as a form error)."""
+
+
+def _studies_param(studies: list[str] | None) -> str | None:
+    return None if studies is None else json.dumps(studies)
+
+
+# Three whole statements (no string assembly), sharing one WHERE clause.
+_LIST = """
+    SELECT r.id, r.reference, r.study_id, r.status, COALESCE(r.outcome, s.outcome) AS outcome, r.age_band,
+        r.created_at, r.visit_date, COALESCE(r.contact_locale, s.locale) AS locale,
+        (SELECT count(*) FROM contact_attempts a WHERE a.referral_id = r.id) AS attempts,
+        (SELECT max(at) FROM contact_attempts a WHERE a.referral_id = r.id) AS last_attempt_at
+    FROM referrals r JOIN screenings s ON s.id = r.screening_id
+    WHERE (:studies IS NULL OR r.study_id IN (SELECT value FROM json_each(:studies)))
+    AND (:study IS NULL OR r.study_id = :study)
+    AND (:outcome IS NULL OR COALESCE(r.outcome, s.outcome) = :outcome)
+    AND (:locale IS NULL OR COALESCE(r.contact_locale, s.locale) = :locale)
+    AND (:q IS NULL OR r.reference LIKE :q ESCAPE '\\')
+    AND (:status IS NULL OR r.status = :status)
+    AND (:open = 0 OR r.status NOT IN ('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable'))
+    ORDER BY r.created_at, r.id LIMIT :limit OFFSET :offset
+"""
+_COUNT = """
+    SELECT count(*) FROM referrals r JOIN screenings s ON s.id = r.screening_id
+    WHERE (:studies IS NULL OR r.study_id IN (SELECT value FROM json_each(:studies)))
+    AND (:study IS NULL OR r.study_id = :study)
+    AND (:outcome IS NULL OR COALESCE(r.outcome, s.outcome) = :outcome)
+    AND (:locale IS NULL OR COALESCE(r.contact_locale, s.locale) = :locale)
+    AND (:q IS NULL OR r.reference LIKE :q ESCAPE '\\')
+    AND (:status IS NULL OR r.status = :status)
+    AND (:open = 0 OR r.status NOT IN ('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable'))
+"""
+_COUNTS = """
+    SELECT r.status, count(*) FROM referrals r JOIN screenings s ON s.id = r.screening_id
+    WHERE (:studies IS NULL OR r.study_id IN (SELECT value FROM json_each(:studies)))
+    AND (:study IS NULL OR r.study_id = :study)
+    AND (:outcome IS NULL OR COALESCE(r.outcome, s.outcome) = :outcome)
+    AND (:locale IS NULL OR COALESCE(r.contact_locale, s.locale) = :locale)
+    AND (:q IS NULL OR r.reference LIKE :q ESCAPE '\\')
+    GROUP BY r.status
+"""
+
+
+def _params(studies: list[str] | None, filters: dict[str, Any]) -> dict[str, Any]:
+    q = (filters.get("q") or "").strip()
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    status = filters.get("status") or "open"
+    return {
+        "studies": _studies_param(studies),
+        "study": filters.get("study") or None,
+        "outcome": filters.get("outcome") or None,
+        "locale": filters.get("locale") or None,
+        "q": f"%{escaped}%" if q else None,
+        "status": status if status in STATUSES else None,
+        "open": 1 if status == "open" else 0,
+    }
+
+
+def listing(
+    db: sqlite_utils.Database, studies: list[str] | None, filters: dict[str, Any], page: int = 1
+) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+    """One page of referrals (oldest first), the number matching, and counts per status."""
+    params = _params(studies, filters)
+    total = db.execute(_COUNT, params).fetchone()[0]
+    rows = list(db.query(_LIST, {**params, "limit": PAGE_SIZE, "offset": (max(page, 1) - 1) * PAGE_SIZE}))
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update(dict(db.execute(_COUNTS, params).fetchall()))
+    return rows, total, counts
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """The moment *days* working days (Monday–Friday, Beijing time) after *start*."""
+    local = start.astimezone(TEAM_TZ)
+    while local.weekday() >= 5:  # a referral at the weekend starts counting on Monday morning
+        local = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0)
+    added = 0
+    while added < days:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            added += 1
+    return local.astimezone(UTC)
+
+
+def is_overdue(row: dict[str, Any], now: datetime, working_days: int) -> bool:
+    """No contact attempt yet and more than *working_days* working days since the referral."""
+    if row["status"] != "new" or row.get("attempts"):
+        return False
+    return now > add_working_days(datetime.fromisoformat(row["created_at"]), working_days)
+
+
+def referral(db: sqlite_utils.Database, referral_id: int, studies: list[str] | None) -> dict[str, Any] | None:
+    """One referral with its screening, or None when missing or outside *studies*."""
+    rows = list(
+        db.query(
+            "SELECT r.*, s.answers, s.version, s.locale AS screening_locale, s.respondent, s.criteria, "
+            "s.outcome AS screening_outcome, s.failed, s.completed_at, s.created_at AS screening_created_at "
+            "FROM referrals r JOIN screenings s ON s.id = r.screening_id WHERE r.id = :id "
+            "AND (:studies IS NULL OR r.study_id IN (SELECT value FROM json_each(:studies)))",
+            {"id": referral_id, "studies": _studies_param(studies)},
+        )
+    )
+    return rows[0] if rows else None
+
+
+def attempts(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]:
+    """Contact attempts of one referral, oldest first, with who made them."""
+    return list(
+        db.query(
+            "SELECT a.*, u.email AS user_email FROM contact_attempts a LEFT JOIN users u ON u.id = a.user_id "
+            "WHERE a.referral_id = ? ORDER BY a.at, a.id",
+            [referral_id],
+        )
+    )
+
+
+def notes(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]:
+    """Notes of one referral, oldest first."""
+    return list(
+        db.query(
+            "SELECT n.*, u.email AS user_email FROM notes n LEFT JOIN users u ON u.id = n.user_id "
+            "WHERE n.referral_id = ? ORDER BY n.created_at, n.id",
+            [referral_id],
+        )
+    )
+
+
+def history(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]:
+    """What happened to one referral, from the audit trail (codes only)."""
+    return list(
+        db.query(
+            "SELECT at, actor, action, detail FROM audit WHERE record_type = 'referral' AND record_id = ? ORDER BY id",
+            [str(referral_id)],
+        )
+    )
+
+
+def _set_status(db: sqlite_utils.Database, row: dict[str, Any], new: str, extra: dict[str, Any]) -> None:
+    now = utcnow()
+    closed_at = now if new in CLOSED else None
+    db.execute(
+        "UPDATE referrals SET status = :status, updated_at = :now, closed_at = :closed_at, "
+        "visit_date = COALESCE(:visit_date, visit_date), "
+        "screen_fail_criterion = COALESCE(:criterion, screen_fail_criterion) WHERE id = :id",
+        {
+            "status": new,
+            "now": now,
+            "closed_at": closed_at,
+            "visit_date": extra.get("visit_date"),
+            "criterion": extra.get("criterion"),
+            "id": row["id"],
+        },
+    )
+
+
+def change_status(
+    db: sqlite_utils.Database,
+    referral_id: int,
+    new: str,
+    actor: str,
+    *,
+    visit_date: date | None = None,
+    criterion: str | None = None,
+) -> None:
+    """Move a referral along the flow; raises :class:`FlowError` for a step it does not allow."""
+    with transaction(db):
+        row = db.execute("SELECT id, status FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        if row is None:
+            raise FlowError("missing")
+        old = row[1]
+        if new not in TRANSITIONS.get(old, ()):
+            raise FlowError("not_allowed")
+        if new == "visit_scheduled" and visit_date is None:
+            raise FlowError("visit_date")
+        if new == "screen_failed" and not criterion:
+            raise FlowError("criterion")
+        extra = {"visit_date": visit_date.isoformat() if visit_date else None, "criterion": criterion}
+        _set_status(db, {"id": referral_id}, new, extra)
+        detail: dict[str, Any] = {"from": old, "to": new}
+        if criterion:
+            detail["criterion"] = criterion
+        audit.record(db, actor, "referral.status", "referral", referral_id, detail)
+
+
+def add_attempt(
+    db: sqlite_utils.Database,
+    referral_id: int,
+    user_id: int,
+    channel: str,
+    result: str,
+    at: datetime,
+    actor: str,
+) -> str:
+    """Record one contact attempt and advance the status; returns the new status."""
+    if channel not in CHANNELS or result not in RESULTS:
+        raise FlowError("attempt")
+    with transaction(db):
+        row = db.execute("SELECT status FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        if row is None:
+            raise FlowError("missing")
+        old = row[0]
+        db.table("contact_attempts").insert(
+            {"referral_id": referral_id, "user_id": user_id, "channel": channel, "result": result, "at": iso(at)}
+        )
+        new = old
+        if result == "reached" and (old in NEXT_ATTEMPT or old in ("attempt_3", "unreachable")):
+            new = "contacted"
+        elif result != "reached" and old in NEXT_ATTEMPT:
+            new = NEXT_ATTEMPT[old]
+        db.execute(
+            "UPDATE referrals SET first_contact_at = COALESCE(first_contact_at, ?), updated_at = ? WHERE id = ?",
+            [iso(at), utcnow(), referral_id],
+        )
+        if new != old:
+            _set_status(db, {"id": referral_id}, new, {})
+        audit.record(
+            db,
+            actor,
+            "referral.attempt",
+            "referral",
+            referral_id,
+            {"channel": channel, "result": result, "from": old, "to": new},
+        )
+    return new
+
+
+def add_note(db: sqlite_utils.Database, referral_id: int, user_id: int, body: str, actor: str) -> None:
+    """Add a note; the audit row says a note was added, never what it says."""
+    with transaction(db):
+        note_id = (
+            db.table("notes")
+            .insert({"referral_id": referral_id, "user_id": user_id, "body": body, "created_at": utcnow()})
+            .last_pk
+        )
+        db.execute("UPDATE referrals SET updated_at = ? WHERE id = ?", [utcnow(), referral_id])
+        audit.record(db, actor, "referral.note", "referral", referral_id, {"note": note_id})

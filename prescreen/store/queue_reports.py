@@ -1,0 +1,197 @@
+"""Reading the queue as a whole: the de-identified log, the funnel, exports, the audit trail, purge.
+
+The log and the funnel read ``screening_log`` only (see migration m0004): it holds codes and
+days, never an answer or a contact detail, and it outlives the screenings it describes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from . import audit, transaction
+from .queue import _studies_param
+from .users import iso
+
+#: The columns of the de-identified pre-screening log, in CSV order (ICH E6 8.3.20).
+LOG_COLUMNS = (
+    "screening_id",
+    "started_on",
+    "completed_on",
+    "study_id",
+    "version",
+    "locale",
+    "respondent",
+    "status",
+    "outcome",
+    "failed",
+    "referral_status",
+)
+#: Referral columns in the admins' identified export.
+IDENTIFIED_COLUMNS = (
+    "reference",
+    "study_id",
+    "status",
+    "outcome",
+    "age_band",
+    "guardian_name",
+    "phone",
+    "email",
+    "wechat",
+    "best_time",
+    "contact_locale",
+    "created_at",
+    "first_contact_at",
+    "visit_date",
+    "screen_fail_criterion",
+)
+
+
+def log_rows(
+    db: sqlite_utils.Database, studies: list[str] | None, study: str | None = None, limit: int = -1, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Log rows, newest first; ``failed`` decoded to a list of criterion ids."""
+    rows = list(
+        db.query(
+            "SELECT screening_id, started_on, completed_on, study_id, version, locale, respondent, status, "
+            "outcome, failed, referral_status FROM screening_log "
+            "WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies))) "
+            "AND (:study IS NULL OR study_id = :study) "
+            "ORDER BY started_on DESC, screening_id DESC LIMIT :limit OFFSET :offset",
+            {"studies": _studies_param(studies), "study": study, "limit": limit, "offset": offset},
+        )
+    )
+    for row in rows:
+        row["failed"] = json.loads(row["failed"] or "[]")
+    return rows
+
+
+def log_count(db: sqlite_utils.Database, studies: list[str] | None, study: str | None = None) -> int:
+    """How many log rows the reader may see."""
+    return db.execute(
+        "SELECT count(*) FROM screening_log "
+        "WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies))) "
+        "AND (:study IS NULL OR study_id = :study)",
+        {"studies": _studies_param(studies), "study": study},
+    ).fetchone()[0]
+
+
+def funnel(db: sqlite_utils.Database, study_id: str) -> dict[str, Any]:
+    """Counts per funnel stage for one study, and the most common reasons for *not eligible*."""
+    row = db.execute(
+        "SELECT count(*), sum(status = 'completed'), sum(outcome = 'likely_eligible' AND status = 'completed'), "
+        "sum(outcome = 'needs_review' AND status = 'completed'), "
+        "sum(outcome = 'not_eligible' AND status = 'completed'), "
+        "sum(referred), sum(contacted), sum(visit_scheduled), sum(enrolled) "
+        "FROM screening_log WHERE study_id = ?",
+        [study_id],
+    ).fetchone()
+    names = (
+        "started",
+        "completed",
+        "likely_eligible",
+        "needs_review",
+        "not_eligible",
+        "referred",
+        "contacted",
+        "visit_scheduled",
+        "enrolled",
+    )
+    counts = {name: int(value or 0) for name, value in zip(names, row, strict=True)}
+    reasons = db.execute(
+        "SELECT j.value, count(*) AS n FROM screening_log l, json_each(l.failed) j "
+        "WHERE l.study_id = ? AND l.outcome = 'not_eligible' AND l.status = 'completed' "
+        "GROUP BY j.value ORDER BY n DESC, j.value LIMIT 8",
+        [study_id],
+    ).fetchall()
+    return {"counts": counts, "reasons": [(criterion, n) for criterion, n in reasons]}
+
+
+def identified(db: sqlite_utils.Database, study_id: str | None, actor: str) -> list[dict[str, Any]]:
+    """Referrals with contact details (admins only; the caller checks). Audited with the count only."""
+    with transaction(db):
+        rows = list(
+            db.query(
+                "SELECT reference, study_id, status, outcome, age_band, guardian_name, phone, email, wechat, "
+                "best_time, contact_locale, created_at, first_contact_at, visit_date, screen_fail_criterion "
+                "FROM referrals WHERE (:study IS NULL OR study_id = :study) ORDER BY created_at, id",
+                {"study": study_id},
+            )
+        )
+        audit.record(db, actor, "export.identified", "study", study_id or "*", {"rows": len(rows)})
+    return rows
+
+
+def subject_record(db: sqlite_utils.Database, referral_id: int, actor: str) -> dict[str, Any] | None:
+    """Everything stored about one family (data-subject access, PIPL 45), audited."""
+    with transaction(db):
+        referral = db.execute("SELECT screening_id FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        if referral is None:
+            return None
+        screening_id = referral[0]
+
+        def rows(sql: str, key: int) -> list[dict[str, Any]]:
+            return list(db.query(sql, [key]))
+
+        screening = rows("SELECT * FROM screenings WHERE id = ?", screening_id)[0]
+        screening.pop("token_hash", None)  # a secret of the family's browser, not data about them
+        ref = rows("SELECT * FROM referrals WHERE id = ?", referral_id)[0]
+        ref.pop("withdraw_token_hash", None)
+        record = {
+            "screening": screening,
+            "consents": rows("SELECT * FROM consents WHERE screening_id = ? ORDER BY id", screening_id),
+            "referral": ref,
+            "contact_attempts": rows(
+                "SELECT id, channel, result, at FROM contact_attempts WHERE referral_id = ? ORDER BY id", referral_id
+            ),
+            "notes": rows("SELECT id, body, created_at FROM notes WHERE referral_id = ? ORDER BY id", referral_id),
+        }
+        audit.record(db, actor, "export.subject", "referral", referral_id)
+    return record
+
+
+def audit_rows(db: sqlite_utils.Database, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """A page of the audit trail, newest first, and the total."""
+    total = db.execute("SELECT count(*) FROM audit").fetchone()[0]
+    rows = list(db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset]))
+    return rows, total
+
+
+def purge(
+    db: sqlite_utils.Database,
+    now: datetime,
+    incomplete_days: int,
+    closed_days: int,
+    idle: timedelta,
+    absolute: timedelta,
+    actor: str = "system:purge",
+) -> dict[str, int]:
+    """Apply retention at *now*; the de-identified ``screening_log`` rows stay. Audited with counts.
+
+    - incomplete screenings (never finished, no referral) untouched for ``incomplete_days``;
+    - closed referrals ``closed_days`` after they closed: the screening, answers, consents,
+      contact details, attempts and notes go together (``ON DELETE CASCADE``);
+    - staff sessions past their limits.
+    """
+    with transaction(db):
+        incomplete = db.execute(
+            "DELETE FROM screenings WHERE status != 'completed' AND updated_at < ? "
+            "AND id NOT IN (SELECT screening_id FROM referrals)",
+            [iso(now - timedelta(days=incomplete_days))],
+        ).rowcount
+        closed = db.execute(
+            "DELETE FROM screenings WHERE id IN "
+            "(SELECT screening_id FROM referrals WHERE status IN "
+            "('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable') "
+            "AND COALESCE(closed_at, updated_at) < ?)",
+            [iso(now - timedelta(days=closed_days))],
+        ).rowcount
+        from .sessions import purge_expired
+
+        sessions = purge_expired(db, now, idle, absolute)
+        counts = {"incomplete_screenings": incomplete, "closed_referrals": closed, "staff_sessions": sessions}
+        audit.record(db, actor, "purge", "retention", None, counts)
+    return counts

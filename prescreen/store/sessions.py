@@ -1,0 +1,75 @@
+"""Server-side staff sessions: the cookie holds an opaque random id, the database holds the rest.
+
+Only the SHA-256 of the id is stored, so a copy of the database does not hand out live sessions.
+Deleting the row (logout, idle or absolute expiry, a disabled account) ends the session at once,
+even for someone replaying a copied cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from . import transaction
+from .users import iso
+
+#: How often (at most) a request refreshes ``last_seen_at``; saves a write on every click.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def create(db: sqlite_utils.Database, user_id: int, now: datetime) -> str:
+    """Start a session for *user_id* and return its new random id (for the cookie)."""
+    session_id = secrets.token_urlsafe(32)
+    with transaction(db):
+        db.table("staff_sessions").insert(
+            {"id_hash": _hash(session_id), "user_id": user_id, "created_at": iso(now), "last_seen_at": iso(now)}
+        )
+    return session_id
+
+
+def load(
+    db: sqlite_utils.Database, session_id: str, now: datetime, idle: timedelta, absolute: timedelta
+) -> dict[str, Any] | None:
+    """The active user of a live session, or None (an expired session is deleted on the way)."""
+    rows = list(
+        db.query(
+            "SELECT s.id_hash, s.created_at, s.last_seen_at, u.* FROM staff_sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
+            [_hash(session_id)],
+        )
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    created = datetime.fromisoformat(row["created_at"])
+    seen = datetime.fromisoformat(row["last_seen_at"])
+    if not row["active"] or now - seen > idle or now - created > absolute:
+        end(db, session_id)
+        return None
+    if now - seen >= TOUCH_EVERY:
+        with transaction(db):
+            db.execute("UPDATE staff_sessions SET last_seen_at = ? WHERE id_hash = ?", [iso(now), row["id_hash"]])
+    return row
+
+
+def end(db: sqlite_utils.Database, session_id: str) -> None:
+    """Delete the session (logout); a replayed cookie then finds nothing."""
+    with transaction(db):
+        db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", [_hash(session_id)])
+
+
+def purge_expired(db: sqlite_utils.Database, now: datetime, idle: timedelta, absolute: timedelta) -> int:
+    """Delete every session past its idle or absolute limit (inside the caller's transaction)."""
+    cursor = db.execute(
+        "DELETE FROM staff_sessions WHERE last_seen_at < ? OR created_at < ?",
+        [iso(now - idle), iso(now - absolute)],
+    )
+    return cursor.rowcount
