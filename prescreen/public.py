@@ -1,0 +1,209 @@
+"""The families' side: study pages, who is filling in, consent, and the chat questionnaire.
+
+Everything works as plain HTML forms (POST, then a redirect, so refresh and back never resubmit);
+``static/chat.js`` only enhances it. The session cookie holds one opaque random token; the
+screening row is found by the token's SHA-256. Health answers never appear in a URL, a cookie
+or a log line: which question is being changed, and whether the result just changed, are kept
+on the screening row (see ``m0003_public``). Views are split by meaning: the chat itself is in
+:mod:`prescreen.public_chat`, the referral and withdrawal in :mod:`prescreen.public_referral`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from .engine import Study
+from .i18n import current_locale
+from .limits import limiter_for, public_post_limit
+from .public_forms import RESPONDENTS, ConsentForm
+from .public_text import consent_version, notice_context, template_i18n
+from .store import get_db
+from .store import referrals as referral_store
+from .store import screenings as screening_store
+from .store import studies as study_store
+
+bp = Blueprint("public", __name__)
+#: The one thing the chat keeps in the session cookie: the screening's opaque token.
+SESSION_KEY = "screening"
+
+
+# -- helpers shared by the public views ------------------------------------------------------
+def study_or_404(study_id: str) -> Study:
+    """The loaded study with this id, or a 404 page."""
+    study = current_app.extensions["studies"].get(study_id)
+    if study is None:
+        abort(404)
+    return study
+
+
+def is_recruiting(study: Study) -> bool:
+    """Whether the study takes new screenings now (an admin may have closed it in the app)."""
+    return study_store.status(get_db(), study.id, study.status) == "recruiting"
+
+
+def session_token() -> str | None:
+    """The screening token in the session cookie, if any."""
+    token = session.get(SESSION_KEY)
+    return token if isinstance(token, str) and 10 < len(token) < 100 else None
+
+
+def current_screening() -> dict[str, Any] | None:
+    """The session's screening (id, study_id, locale, outcome, recheck_after, status), or None.
+
+    Used by the volunteer reminder page; never returns answers.
+    """
+    row = g.get("screening") if "screening" in g else screening_store.by_token(get_db(), session_token())
+    if row is None:
+        return None
+    return {k: row[k] for k in ("id", "study_id", "locale", "outcome", "recheck_after", "status")}
+
+
+def screening_for(study: Study) -> dict[str, Any] | None:
+    """The session's screening if it belongs to *study*."""
+    row = g.get("screening")
+    return row if row is not None and row["study_id"] == study.id else None
+
+
+def require_screening(study: Study) -> dict[str, Any]:
+    """The session's screening of *study*, or stop with a redirect to the study page."""
+    row = screening_for(study)
+    if row is None:
+        abort(redirect(url_for("public.study", study_id=study.id, missing=1), 303))
+    return row
+
+
+def see_other(endpoint: str, **values: Any) -> Response:
+    """A 303 redirect: after a POST the browser GETs the next page (post/redirect/get)."""
+    return redirect(url_for(endpoint, **values), 303)
+
+
+def has_endpoint(name: str) -> bool:
+    """Whether another area's page exists yet (volunteer sign-up, reminders)."""
+    return name in current_app.view_functions
+
+
+# -- request hooks ---------------------------------------------------------------------------
+@bp.before_request
+def load_screening() -> None:
+    """Find the session's screening once per request; its language is the default locale."""
+    token = session_token()
+    g.screening = screening_store.by_token(get_db(), token) if token else None
+    if g.screening is not None:
+        g.screening_locale = g.screening["locale"]
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Chat pages hold a family's answers: never keep them in a shared cache."""
+    if request.endpoint != "public.study":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.context_processor
+def fast_translations() -> dict[str, Any]:
+    """Cheap ``_()`` for every public template (see :mod:`prescreen.public_text`)."""
+    return {**template_i18n(), "lang": current_locale(), "has_endpoint": has_endpoint}
+
+
+# -- the study page, who is filling in, consent ----------------------------------------------
+@bp.get("/s/<study_id>/")
+def study(study_id: str) -> str:
+    """What the study is for, who runs it, what taking part involves; or that it is closed."""
+    study = study_or_404(study_id)
+    return render_template(
+        "public/study.html",
+        study=study,
+        recruiting=is_recruiting(study),
+        screening=screening_for(study),
+        missing=request.args.get("missing") == "1",
+        deleted=request.args.get("deleted") == "1",
+    )
+
+
+@bp.get("/s/<study_id>/start")
+def who(study_id: str) -> str | Response:
+    """Who is filling in: a parent or guardian, or the patient (the voice of every question)."""
+    study = study_or_404(study_id)
+    if not is_recruiting(study):
+        return see_other("public.study", study_id=study.id)
+    return render_template("public/who.html", study=study)
+
+
+@bp.route("/s/<study_id>/consent", methods=["GET", "POST"])
+def consent(study_id: str) -> str | Response | tuple[str, int]:
+    """The separate consent to health information, unticked; agreeing starts the screening."""
+    study = study_or_404(study_id)
+    if not is_recruiting(study):
+        return see_other("public.study", study_id=study.id)
+    form = ConsentForm()
+    if request.method == "GET":
+        respondent = request.args.get("as", "")
+        if respondent not in RESPONDENTS:
+            return see_other("public.who", study_id=study.id)
+        form.respondent.data = respondent
+    elif form.validate_on_submit():
+        locale = current_locale()
+        _id, token = screening_store.create(
+            get_db(),
+            study_id=study.id,
+            version=study.version,
+            locale=locale,
+            respondent=form.respondent.data,
+            consent_version=consent_version("health"),
+            resume_days=int(current_app.config["RESUME_DAYS"]),
+        )
+        session[SESSION_KEY] = token
+        return see_other("public.chat", study_id=study.id)
+    elif form.respondent.data not in RESPONDENTS:
+        return see_other("public.who", study_id=study.id)
+    page = render_template("public/consent.html", study=study, form=form, **notice_context())
+    return (page, 400) if form.errors else page
+
+
+@bp.get("/r/<token>")
+def resume(token: str) -> str | Response | tuple[str, int]:
+    """Open a screening from its resume link (in any browser); expired links say so kindly."""
+    row = screening_store.by_token(get_db(), token) if len(token) < 100 else None
+    if row is None or row["study_id"] not in current_app.extensions["studies"]:
+        return render_template("public/expired.html"), 404
+    session[SESSION_KEY] = token
+    g.screening = row
+    if row["status"] == "completed":
+        return see_other("public.result", study_id=row["study_id"])
+    return see_other("public.chat", study_id=row["study_id"])
+
+
+@bp.post("/s/<study_id>/forget")
+def forget(study_id: str) -> Response:
+    """Delete this screening's answers now (before any referral; after one, use the withdraw link)."""
+    study = study_or_404(study_id)
+    row = screening_for(study)
+    if row is not None:
+        if referral_store.by_screening(get_db(), row["id"]):
+            return see_other("public.sent", study_id=study.id)
+        screening_store.delete(get_db(), row["id"])
+    session.pop(SESSION_KEY, None)
+    return see_other("public.study", study_id=study.id, deleted=1)
+
+
+def init_app(app: Flask) -> None:
+    """Rate-limit every public POST per client, counted across workers (see prescreen.limits)."""
+    limiter_for(app).limit(public_post_limit, methods=["POST"], scope="public-post")(bp)
+
+
+from . import public_chat, public_referral  # noqa: E402,F401 — they add their views to ``bp``

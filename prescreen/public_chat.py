@@ -1,0 +1,310 @@
+"""The chat: one question at a time, the transcript, changing an answer, hand-off, result, summary.
+
+The flow is recomputed from the stored answers on every request (the engine is a pure function),
+so a changed answer re-branches naturally and answers to questions no longer reached are kept
+but never used. Each form carries the screening's ``step``; a POST whose step is stale (a
+double tap, a replayed request, a second tab) records nothing and just shows where things are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, render_template, request
+from flask_babel import gettext as _
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from .engine import CONFIRM, REVIEW, AnswerError, Flow, Month, Question, State, Study
+from .i18n import current_locale
+from .public import bp, has_endpoint, require_screening, see_other, session_token, study_or_404
+from .public_forms import GuardianForm
+from .public_text import consent_version, long_date, month_text, notice_context, render_in, today
+from .store import get_db
+from .store import referrals as referral_store
+from .store import screenings as screening_store
+
+#: The age under which a patient may not fill this in alone (PIPL art. 31).
+GUARDIAN_AGE = 14
+
+
+def flow_state(study: Study, row: dict[str, Any]) -> State:
+    """Where this screening stands today."""
+    return Flow(study).run(row["answers"], respondent=row["respondent"] or "guardian", today=today())
+
+
+def stored_value(question: Question, value: Any) -> Any:
+    """What goes in the answers JSON: option values, ``YYYY-MM`` or an integer, never display text."""
+    if question.type == "multiple":
+        return sorted(value)
+    if question.type == "month":
+        return str(value)
+    return value
+
+
+def answer_text(question: Question, raw: Any, lang: str) -> str:
+    """A stored answer as the family sees it in their own language."""
+    if question.type == "single":
+        choice = question.choice(raw)
+        return choice.label(lang) if choice else ""
+    if question.type == "multiple":
+        values = [raw] if isinstance(raw, str) else raw
+        labels = [c.label(lang) for c in question.choices if c.value in values]
+        return ("；" if lang == "zh" else "; ").join(labels)
+    if question.type == "month":
+        try:
+            return month_text(raw, lang)
+        except (ValueError, TypeError):
+            return str(raw)
+    unit = question.unit(lang)
+    return f"{raw} {unit}".strip() if lang == "en" else f"{raw}{unit}"
+
+
+def transcript(study: Study, state: State, answers: dict[str, Any], voice: str, lang: str) -> list[dict[str, str]]:
+    """The questions asked on the current route, each with the family's answer."""
+    items = []
+    for qid in state.asked:
+        question = study.question(qid)
+        items.append(
+            {"id": qid, "text": question.text(voice, lang), "answer": answer_text(question, answers[qid], lang)}
+        )
+    return items
+
+
+def error_text(error: AnswerError, question: Question, lang: str) -> str:
+    """A translated sentence for an engine answer error (families never see an engine code)."""
+    code = error.code
+    if code == "required":
+        if question.type in ("single", "multiple"):
+            return _("Please choose an answer.")
+        return _("Please fill this in.")
+    if code == "exclusive":
+        return _("“Not sure” and “None” cannot be ticked together with other answers. Please choose again.")
+    if code == "not_a_number":
+        return _("Please type a whole number, like 12.")
+    if code == "out_of_range":
+        return _("Please type a number from %(min)s to %(max)s.", min=question.min, max=question.max)
+    if code == "bad_month":
+        return _("Please give the year and month, like 2015-06.")
+    if code == "future_month":
+        return _("That month is in the future. Please check the year.")
+    return _("That answer is not one of the options. Please choose again.")
+
+
+def render_chat(
+    study: Study, row: dict[str, Any], state: State, *, error: str = "", raw: Any = None, status: int = 200
+):
+    """The chat page: transcript, then the current (or the changed) question."""
+    lang = current_locale()
+    voice = row["respondent"] or "guardian"
+    editing = row["editing"] if row["editing"] in state.asked else None
+    question = study.question(editing) if editing else state.question
+    asked = state.asked[: state.asked.index(editing)] if editing else state.asked
+    items = [i for i in transcript(study, state, row["answers"], voice, lang) if i["id"] in asked]
+    current = row["answers"].get(question.id) if question and raw is None else raw
+    if question is not None and question.type == "multiple" and isinstance(current, str):
+        current = [current]
+    notice = row["notice"]
+    if notice:
+        screening_store.clear_notice(get_db(), row["id"])
+    locked = referral_store.by_screening(get_db(), row["id"]) is not None
+    page = render_template(
+        "public/chat.html",
+        study=study,
+        row=row,
+        items=items,
+        question=question,
+        voice=voice,
+        current=current,
+        editing=editing,
+        error=error,
+        remaining=state.remaining if not editing else None,
+        notice=notice,
+        locked=locked,
+        resume_url=resume_url(),
+        max_month=str(Month.of(today())),
+    )
+    return page, status
+
+
+def resume_url() -> str:
+    """The resume link shown to the family (the token is their key; never a name or an answer)."""
+    from flask import url_for
+
+    token = session_token()
+    return url_for("public.resume", token=token, _external=True) if token else ""
+
+
+@bp.get("/s/<study_id>/chat")
+def chat(study_id: str) -> Any:
+    """The conversation so far and the next question (or the result when there is none)."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    if row["status"] == "handoff":
+        return see_other("public.handoff", study_id=study.id)
+    if g.get("lang_chosen") and g.lang_chosen != row["locale"]:
+        screening_store.set_locale(get_db(), row["id"], g.lang_chosen)
+    state = flow_state(study, row)
+    if state.question is None and row["editing"] not in state.asked:
+        return see_other("public.result", study_id=study.id)
+    return render_chat(study, row, state)
+
+
+@bp.post("/s/<study_id>/answer")
+def answer(study_id: str) -> Any:
+    """Record one answer (a new one, or a change to an earlier one) and move on."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    if row["status"] == "handoff":
+        return see_other("public.handoff", study_id=study.id)
+    if request.form.get("step") != str(row["step"]):
+        # A double tap or a replayed form: the first one counted; show where things stand.
+        return see_other("public.chat", study_id=study.id)
+    if referral_store.by_screening(get_db(), row["id"]):
+        return see_other("public.result", study_id=study.id)
+    state = flow_state(study, row)
+    qid = request.form.get("q", "")
+    next_id = state.question.id if state.question else None
+    if qid != next_id and qid not in state.asked:
+        return render_chat(
+            study, row, state, error=_("Something went wrong with that answer. Please answer again."), status=400
+        )
+    question = study.question(qid)
+    raw: Any = request.form.getlist("value") if question.type == "multiple" else request.form.get("value", "")
+    if question.type == "multiple":
+        raw = raw[:50]
+    try:
+        value = question.parse(raw, today())
+    except AnswerError as exc:
+        row = {**row, "editing": qid if qid != next_id else None}
+        return render_chat(study, row, state, error=error_text(exc, question, current_locale()), raw=raw, status=400)
+    answers = {**row["answers"], qid: stored_value(question, value)}
+    flow = Flow(study)
+    voice = row["respondent"] or "guardian"
+    if voice == "patient":
+        age = flow.age(answers, today())
+        if age is not None and age < GUARDIAN_AGE:
+            screening_store.hand_off(get_db(), row["id"], row["step"])
+            return see_other("public.handoff", study_id=study.id)
+    new = flow.run(answers, respondent=voice, today=today())
+    notice = None
+    if qid != next_id:
+        before = (state.outcome or state.provisional).status
+        after = (new.outcome or new.provisional).status
+        if before != after or (state.outcome is None) != (new.outcome is None):
+            notice = "result_changed" if new.outcome else "flow_changed"
+    outcome = None
+    if new.outcome is not None:
+        outcome = {
+            "status": new.outcome.status,
+            "criteria": new.outcome.criteria,
+            "failed": new.outcome.failed,
+            "recheck_after": new.outcome.recheck_after.isoformat() if new.outcome.recheck_after else None,
+        }
+    screening_store.save_step(
+        get_db(),
+        row["id"],
+        row["step"],
+        answers=answers,
+        version=study.version,
+        locale=current_locale(),
+        outcome=outcome,
+        notice=notice,
+        resume_days=int(current_app.config["RESUME_DAYS"]),
+    )
+    return see_other("public.result" if new.outcome else "public.chat", study_id=study.id)
+
+
+@bp.post("/s/<study_id>/change")
+def change(study_id: str) -> Response:
+    """Start (or cancel) changing an earlier answer; the question id travels in the body only."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    if request.form.get("step") == str(row["step"]) and not referral_store.by_screening(get_db(), row["id"]):
+        qid = request.form.get("q", "")
+        state = flow_state(study, row)
+        screening_store.set_editing(get_db(), row["id"], row["step"], qid if qid in state.asked else None)
+    return see_other("public.chat", study_id=study.id)
+
+
+@bp.route("/s/<study_id>/handoff", methods=["GET", "POST"])
+def handoff(study_id: str) -> Any:
+    """A patient under 14: ask kindly to continue with a parent or guardian."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    if row["status"] != "handoff":
+        return see_other("public.chat", study_id=study.id)
+    form = GuardianForm()
+    if form.validate_on_submit():
+        screening_store.guardian_takes_over(
+            get_db(), row["id"], row["step"], consent_version("health"), current_locale()
+        )
+        return see_other("public.chat", study_id=study.id)
+    page = render_template("public/handoff.html", study=study, form=form, **notice_context())
+    return (page, 400) if form.errors else page
+
+
+def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -> dict[str, Any]:
+    """Everything the result page and the printed summary say, in *lang*."""
+    outcome = state.outcome
+    assert outcome is not None  # noqa: S101 — callers only come here with a finished flow
+    review = [study.criterion(c).label(lang) for c, s in outcome.criteria.items() if s == REVIEW]
+    confirm = [study.criterion(c).label(lang) for c, s in outcome.criteria.items() if s == CONFIRM]
+    voice = row["respondent"] or "guardian"
+    return {
+        "study": study,
+        "outcome": outcome,
+        "reasons": [r.text(lang) for r in outcome.reasons],
+        "review": review,
+        "confirm": confirm,
+        "recheck": long_date(outcome.recheck_after, lang),
+        "items": transcript(study, state, row["answers"], voice, lang),
+        "centre": study.text("centre", lang),
+        "address": study.text("address", lang),
+        "today": long_date(today(), lang),
+        "voice": voice,
+    }
+
+
+@bp.get("/s/<study_id>/result")
+def result(study_id: str) -> Any:
+    """The result in plain words, the reasons, and the next step."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    state = flow_state(study, row)
+    if state.outcome is None:
+        return see_other("public.chat", study_id=study.id)
+    if g.get("lang_chosen") and g.lang_chosen != row["locale"]:
+        screening_store.set_locale(get_db(), row["id"], g.lang_chosen)
+    notice = row["notice"]
+    if notice:
+        screening_store.clear_notice(get_db(), row["id"])
+    config = current_app.config
+    contact = {k: config.get(f"STUDY_CONTACT_{k.upper()}") for k in ("phone", "email", "wechat")}
+    return render_template(
+        "public/result.html",
+        row=row,
+        notice=notice,
+        referral=referral_store.by_screening(get_db(), row["id"]),
+        contact={k: v for k, v in contact.items() if v},
+        resume_url=resume_url(),
+        reminder=has_endpoint("volunteer.reminder") and state.outcome.recheck_after is not None,
+        signup=has_endpoint("volunteer.signup"),
+        **result_context(study, row, state, current_locale()),
+    )
+
+
+@bp.get("/s/<study_id>/summary")
+def summary(study_id: str) -> Any:
+    """A printable summary for the family's own doctor: their language first, then the other."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    state = flow_state(study, row)
+    if state.outcome is None:
+        return see_other("public.chat", study_id=study.id)
+    first = current_locale()
+    bodies = [
+        Markup(render_in(lang, "public/_summary_body.html", **result_context(study, row, state, lang)))  # noqa: S704 — our own rendered template
+        for lang in (first, "en" if first == "zh" else "zh")
+    ]
+    return render_template("public/summary.html", study=study, bodies=bodies)

@@ -1,0 +1,121 @@
+"""The fixed screens' forms: consent, referral, withdraw, the guardian taking over.
+
+Error messages are lazy (``_l``) so they render in the request's language. Every free-text field
+has a length cap before any parsing (ASVS 5.1.x), and unknown extra fields are simply not read.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+RESPONDENTS = ("guardian", "patient")
+BEST_TIMES = ("morning", "afternoon", "evening", "any")
+RELATIONSHIPS = ("mother", "father", "guardian", "self")
+#: WeChat IDs: 6-20 characters, starting with a letter (letters, digits, _ and -); many
+#: families' WeChat is found by their mobile number, so digits alone are accepted too.
+WECHAT_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]{5,19}|\+?[0-9]{6,20})$")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ConsentForm(FlaskForm):
+    """The separate consent to health information about a child (unticked by default)."""
+
+    respondent = HiddenField(validators=[DataRequired()])
+    agree = BooleanField(validators=[DataRequired(_l("Please tick the box to agree, or leave this page."))])
+
+    def validate_respondent(self, field: HiddenField) -> None:
+        if field.data not in RESPONDENTS:
+            raise ValidationError(_l("Please choose who is filling in the questions."))
+
+
+class GuardianForm(FlaskForm):
+    """A parent or guardian continues for a patient under 14, with their own consent."""
+
+    agree = BooleanField(
+        validators=[DataRequired(_l("Please tick the box to confirm you are the parent or guardian and agree."))]
+    )
+
+
+class WithdrawForm(FlaskForm):
+    """Confirm withdrawing (one button; the token is in the URL)."""
+
+
+class ReferralForm(FlaskForm):
+    """Contact details for the study team, with the explicit share consent."""
+
+    name = StringField(
+        validators=[
+            DataRequired(_l("Please write a name the team can ask for.")),
+            Length(max=80, message=_l("Please keep the name under 80 characters.")),
+        ]
+    )
+    relationship = RadioField(
+        choices=[(r, r) for r in RELATIONSHIPS],
+        validators=[InputRequired(_l("Please say who you are to the child."))],
+    )
+    phone = StringField(
+        validators=[
+            DataRequired(_l("Please give a mobile number.")),
+            Length(max=32, message=_l("That number is too long.")),
+        ]
+    )
+    email = StringField(validators=[Optional(), Length(max=254, message=_l("That e-mail address is too long."))])
+    wechat = StringField(validators=[Optional(), Length(max=40, message=_l("That WeChat ID is too long."))])
+    best_time = RadioField(
+        choices=[(t, t) for t in BEST_TIMES],
+        default="any",
+        validators=[InputRequired(_l("Please choose when to call."))],
+    )
+    language = RadioField(choices=[("zh", "zh"), ("en", "en")], validators=[InputRequired()])
+    share = BooleanField(validators=[DataRequired(_l("Please tick the box so we may send your details."))])
+    guardian = BooleanField()
+
+    def __init__(self, *args: object, under_14: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.under_14 = under_14
+
+    def validate_name(self, field: StringField) -> None:
+        field.data = " ".join((field.data or "").split())
+        if CONTROL_RE.search(field.data):
+            raise ValidationError(_l("Please write the name in plain text."))
+
+    def validate_relationship(self, field: RadioField) -> None:
+        if self.under_14 and field.data == "self":
+            raise ValidationError(_l("For a child under 14, a parent or guardian must send the details."))
+
+    def validate_phone(self, field: StringField) -> None:
+        """Chinese mobiles as typed (``138 1234 5678``); other countries with ``+`` and code."""
+        raw = (field.data or "").strip()
+        try:
+            number = phonenumbers.parse(raw, "CN")
+        except phonenumbers.NumberParseException:
+            raise ValidationError(_l("Please check the mobile number.")) from None
+        if not phonenumbers.is_valid_number(number):
+            raise ValidationError(
+                _l("Please check the mobile number. For a number outside China, start with + and the country code.")
+            )
+        field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def validate_email(self, field: StringField) -> None:
+        raw = (field.data or "").strip()
+        try:
+            field.data = validate_email(raw, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValidationError(_l("Please check the e-mail address, e.g. name@example.com.")) from None
+
+    def validate_wechat(self, field: StringField) -> None:
+        raw = (field.data or "").strip()
+        if not WECHAT_RE.match(raw):
+            raise ValidationError(_l("A WeChat ID has 6 to 20 letters, numbers, _ or -, and starts with a letter."))
+        field.data = raw
+
+    def validate_guardian(self, field: BooleanField) -> None:
+        if self.under_14 and not field.data:
+            raise ValidationError(_l("For a child under 14, please confirm you are the parent or guardian and agree."))

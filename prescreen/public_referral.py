@@ -1,0 +1,143 @@
+"""The referral offer (likely eligible / needs review), its confirmation, and withdrawing it.
+
+A family that does not qualify is never asked for a name or number. The referral, its consents,
+the audit row and the study team's alert are written in one transaction
+(:func:`prescreen.store.referrals.create`); the alert names no one and holds no health data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, render_template, session, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from .engine import LIKELY_ELIGIBLE, NEEDS_REVIEW, Flow
+from .i18n import current_locale
+from .public import SESSION_KEY, bp, require_screening, see_other, session_token, study_or_404
+from .public_chat import GUARDIAN_AGE, flow_state
+from .public_forms import ReferralForm, WithdrawForm
+from .public_text import consent_version, notice_context, today
+from .store import get_db
+from .store import referrals as referral_store
+from .store import screenings as screening_store
+
+
+def age_band(age: int | None) -> str:
+    """The age band the team sees on a referral (never the date of birth)."""
+    if age is None:
+        return "unknown"
+    if age < 5:
+        return "under-5"
+    if age <= 9:
+        return "5-9"
+    if age <= 13:
+        return "10-13"
+    if age <= 18:
+        return "14-18"
+    return "over-18"
+
+
+def team_alert(row: dict[str, Any]) -> referral_store.Alert | None:
+    """The study team's "new referral" e-mail, Chinese first then English; None if no address."""
+    to_addr = current_app.config.get("STUDY_TEAM_EMAIL")
+    if not to_addr:
+        return None
+    parts: dict[str, tuple[str, str]] = {}
+    for lang in ("zh", "en"):
+        with force_locale(lang):
+            parts[lang] = (
+                _("A new referral is waiting"),
+                _("A family has sent their details for a study. Open the referral to see it: {url}"),
+            )
+    subject = f"{parts['zh'][0]} / {parts['en'][0]}"
+    body = f"{parts['zh'][1]}\n\n{parts['en'][1]}\n"
+    return referral_store.Alert(to_addr=to_addr, subject=subject, body=body, base_url=current_app.config["PUBLIC_URL"])
+
+
+@bp.route("/s/<study_id>/refer", methods=["GET", "POST"])
+def refer(study_id: str) -> Any:
+    """Offer to send the family's contact details to the study team."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    state = flow_state(study, row)
+    if state.outcome is None or state.outcome.status not in (LIKELY_ELIGIBLE, NEEDS_REVIEW):
+        return see_other("public.result", study_id=study.id)
+    if referral_store.by_screening(get_db(), row["id"]):
+        return see_other("public.sent", study_id=study.id)
+    age = Flow(study).age(row["answers"], today())
+    under_14 = age is not None and age < GUARDIAN_AGE
+    form = ReferralForm(under_14=under_14)
+    if not form.is_submitted():
+        form.language.data = current_locale()
+        form.relationship.data = "self" if row["respondent"] == "patient" else None
+    if form.validate_on_submit():
+        contact = referral_store.Contact(
+            name=form.name.data,
+            relationship=form.relationship.data,
+            phone=form.phone.data,
+            email=form.email.data or None,
+            wechat=form.wechat.data or None,
+            best_time=form.best_time.data,
+            locale=form.language.data,
+        )
+        referral_store.create(
+            get_db(),
+            screening={**row, "outcome": state.outcome.status},
+            contact=contact,
+            age_band=age_band(age),
+            consent_version=consent_version("share"),
+            guardian_consent=under_14 and bool(form.guardian.data),
+            alert=team_alert(row),
+            withdraw_token=screening_store.withdraw_token(session_token() or ""),
+        )
+        return see_other("public.sent", study_id=study.id)
+    page = render_template(
+        "public/refer.html",
+        study=study,
+        form=form,
+        under_14=under_14,
+        adult=age is not None and age >= 18,
+        outcome=state.outcome,
+        guardian_required=under_14,
+        **notice_context(),
+    )
+    return (page, 400) if form.errors else page
+
+
+@bp.get("/s/<study_id>/sent")
+def sent(study_id: str) -> Any:
+    """The reference code and the withdraw link (shown again whenever the family comes back)."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    referral = referral_store.by_screening(get_db(), row["id"])
+    if referral is None:
+        return see_other("public.result", study_id=study.id)
+    token = screening_store.withdraw_token(session_token() or "")
+    config = current_app.config
+    contact = {k: config.get(f"STUDY_CONTACT_{k.upper()}") for k in ("phone", "email", "wechat")}
+    return render_template(
+        "public/sent.html",
+        study=study,
+        referral=referral,
+        withdraw_url=url_for("public.withdraw", token=token, _external=True),
+        contact={k: v for k, v in contact.items() if v},
+        centre=study.text("centre", current_locale()),
+    )
+
+
+@bp.route("/withdraw/<token>", methods=["GET", "POST"])
+def withdraw(token: str) -> Any:
+    """Withdraw a referral: contact details and answers are erased; the team sees "withdrawn"."""
+    referral = referral_store.by_withdraw_token(get_db(), token)
+    if referral is None:
+        return render_template("public/withdraw.html", referral=None, form=None), 404
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        referral_store.withdraw(get_db(), token)
+        screening = g.get("screening")
+        if screening is not None and screening["id"] == referral["screening_id"]:
+            session.pop(SESSION_KEY, None)
+        return see_other("public.withdraw", token=token)
+    return render_template("public/withdraw.html", referral=referral, form=form)

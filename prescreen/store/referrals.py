@@ -1,0 +1,199 @@
+"""Referrals: a family's contact details for the study team, only with their explicit consent.
+
+:func:`create` writes the referral, the share consent (and a guardian's consent for a child under
+14), an audit row and the study team's alert e-mail in ONE transaction, so the team is never
+alerted about a referral that was not stored, nor a referral stored without its consent.
+:func:`withdraw` erases the contact details and the answers behind them; the audit row names the
+action and the record id only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from . import audit, outbox, transaction, utcnow
+from .screenings import add_consent
+
+SHARE = "share"  # "yes, share this with the study team"
+GUARDIAN_SHARE = "guardian_share"  # a parent or guardian agrees for a child under 14 (PIPL art. 31)
+#: Easy to read aloud on the phone: no 0/O or 1/I.
+ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What the family typed on the referral form (already validated and normalised)."""
+
+    name: str
+    relationship: str
+    phone: str
+    email: str | None
+    wechat: str | None
+    best_time: str
+    locale: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """The study team's "a new referral is waiting" e-mail (no name, no health data)."""
+
+    to_addr: str
+    subject: str
+    body: str  # may contain "{id}" and "{url}" placeholders, filled in once the id is known
+    base_url: str
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_reference() -> str:
+    """A short reference a family can quote on the phone, e.g. ``PS-7KQ2M9``."""
+    return "PS-" + "".join(secrets.choice(ALPHABET) for _ in range(6))
+
+
+def create(
+    db: sqlite_utils.Database,
+    *,
+    screening: dict[str, Any],
+    contact: Contact,
+    age_band: str,
+    consent_version: str,
+    guardian_consent: bool,
+    alert: Alert | None,
+    withdraw_token: str,
+) -> tuple[dict[str, Any], bool]:
+    """Store a referral with its consents, audit row and alert; idempotent per screening.
+
+    Returns ``(referral row, created)``; ``created`` is False when the screening already had a
+    referral (a double POST), and the existing row is returned. *withdraw_token* is derived from
+    the screening token by the caller (so the confirmation page can show it again); only its
+    hash is stored.
+    """
+    token = withdraw_token
+    existing = by_screening(db, screening["id"])
+    if existing:
+        return existing, False
+    now = utcnow()
+    role = screening["respondent"] or "guardian"
+    for _attempt in range(5):
+        reference = new_reference()
+        try:
+            with transaction(db):
+                if by_screening(db, screening["id"]):
+                    break
+                cursor = db.execute(
+                    "INSERT INTO referrals (screening_id, study_id, reference, withdraw_token_hash, guardian_name, "
+                    "relationship, phone, email, wechat, best_time, contact_locale, status, outcome, age_band, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?)",
+                    [
+                        screening["id"],
+                        screening["study_id"],
+                        reference,
+                        _hash(token),
+                        contact.name,
+                        contact.relationship,
+                        contact.phone,
+                        contact.email,
+                        contact.wechat,
+                        contact.best_time,
+                        contact.locale,
+                        screening["outcome"],
+                        age_band,
+                        now,
+                        now,
+                    ],
+                )
+                referral_id = int(cursor.lastrowid or 0)
+                add_consent(db, screening["id"], SHARE, consent_version, contact.locale, role)
+                if guardian_consent:
+                    add_consent(db, screening["id"], GUARDIAN_SHARE, consent_version, contact.locale, "guardian")
+                audit.record(
+                    db, "family", "referral.create", "referral", referral_id, {"outcome": screening["outcome"]}
+                )
+                if alert is not None:
+                    url = f"{alert.base_url.rstrip('/')}/coordinator/referrals/{referral_id}"
+                    outbox.enqueue(
+                        db,
+                        key=f"referral-alert:{referral_id}",
+                        kind="referral-alert",
+                        to_addr=alert.to_addr,
+                        locale="zh",
+                        subject=alert.subject,
+                        body_text=alert.body.replace("{url}", url).replace("{id}", str(referral_id)),
+                    )
+        except sqlite3.IntegrityError as exc:
+            if "reference" in str(exc):
+                continue  # a reference collision: draw another one
+            break  # the screening got its referral from a concurrent request
+        else:
+            row = by_screening(db, screening["id"])
+            if row and row["id"] == referral_id:
+                return row, True
+            break
+    row = by_screening(db, screening["id"])
+    if row is None:
+        raise RuntimeError("could not create a referral")
+    return row, False
+
+
+_COLUMNS = ("id", "screening_id", "study_id", "reference", "status", "outcome", "age_band", "created_at")
+
+
+def by_screening(db: sqlite_utils.Database, screening_id: int) -> dict[str, Any] | None:
+    """The referral made from a screening, if any (without contact details)."""
+    raw = db.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM referrals WHERE screening_id = ?",  # noqa: S608 — fixed column list
+        [screening_id],
+    ).fetchone()
+    return dict(zip(_COLUMNS, raw, strict=True)) if raw else None
+
+
+def by_withdraw_token(db: sqlite_utils.Database, token: str | None) -> dict[str, Any] | None:
+    """The referral a withdraw link points at, if the token is right."""
+    if not token or len(token) > 100:
+        return None
+    raw = db.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM referrals WHERE withdraw_token_hash = ?",  # noqa: S608
+        [_hash(token)],
+    ).fetchone()
+    return dict(zip(_COLUMNS, raw, strict=True)) if raw else None
+
+
+def contact_of(db: sqlite_utils.Database, referral_id: int) -> dict[str, Any] | None:
+    """The stored contact details (for tests and the data-subject export), or None."""
+    cols = ("guardian_name", "relationship", "phone", "email", "wechat", "best_time", "contact_locale")
+    raw = db.execute(f"SELECT {', '.join(cols)} FROM referrals WHERE id = ?", [referral_id]).fetchone()  # noqa: S608
+    return dict(zip(cols, raw, strict=True)) if raw else None
+
+
+def withdraw(db: sqlite_utils.Database, token: str) -> bool:
+    """Erase a referral's contact details and the screening's answers; returns whether it did.
+
+    The referral row stays (status ``withdrawn``) so the team sees not to call; the screening
+    keeps only its anonymous outcome for the pre-screening counts.
+    """
+    referral = by_withdraw_token(db, token)
+    if referral is None or referral["status"] == "withdrawn":
+        return False
+    now = utcnow()
+    with transaction(db):
+        db.execute(
+            "UPDATE referrals SET guardian_name = NULL, relationship = NULL, phone = NULL, email = NULL, "
+            "wechat = NULL, best_time = NULL, status = 'withdrawn', updated_at = ? WHERE id = ?",
+            [now, referral["id"]],
+        )
+        db.execute(
+            "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL, "
+            "editing = NULL, notice = NULL, expires_at = ?, updated_at = ? WHERE id = ?",
+            [now, now, referral["screening_id"]],
+        )
+        db.execute("DELETE FROM notes WHERE referral_id = ?", [referral["id"]])
+        audit.record(db, "family", "referral.withdraw", "referral", referral["id"])
+    return True

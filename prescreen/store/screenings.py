@@ -1,0 +1,230 @@
+"""Anonymous screenings: one row per family's walk through a study, keyed by a hash of its token.
+
+The token (random, in the session cookie and the resume link) is never stored; only its SHA-256
+is. Answers are option values / ``YYYY-MM`` / integers in a JSON object, with the questionnaire
+version beside them, so a row reads the same in either language and against the exact wording
+that was shown. ``step`` counts accepted writes: a form carries the step it was rendered at, and
+a replayed or double-tapped POST (same step) changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from . import audit, transaction, utcnow
+
+#: Consent kinds written by the chat (consents.kind).
+HEALTH_DATA = "health_data"  # before any health question (PIPL art. 28-30)
+GUARDIAN_TAKEOVER = "guardian_takeover"  # a parent continues for a child under 14 (art. 31)
+
+_COLUMNS = (
+    "id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
+    "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice"
+)
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a screening token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def withdraw_token(token: str) -> str:
+    """The withdraw link's token, derived one-way from the screening token.
+
+    Whoever holds the screening (session or resume link) can show the link again; the link alone
+    cannot open the screening.
+    """
+    digest = hashlib.sha256(b"withdraw:" + token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
+
+
+def new_token() -> str:
+    """An unguessable token (192 bits) for the session cookie and the resume link."""
+    return secrets.token_urlsafe(24)
+
+
+def expiry(days: int) -> str:
+    """ISO UTC time *days* from now: when an untouched screening's resume link stops working."""
+    at = datetime.now(UTC) + timedelta(days=int(days))
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _row(raw: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    row = dict(zip([c.strip() for c in _COLUMNS.split(",")], raw, strict=True))
+    row["answers"] = json.loads(row["answers"] or "{}")
+    return row
+
+
+def create(
+    db: sqlite_utils.Database,
+    *,
+    study_id: str,
+    version: str,
+    locale: str,
+    respondent: str,
+    consent_version: str,
+    resume_days: int,
+) -> tuple[int, str]:
+    """Start a screening and record its health-data consent, in one transaction.
+
+    Returns ``(screening id, token)``; the token goes to the session and the resume link.
+    """
+    token = new_token()
+    now = utcnow()
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT INTO screenings (token_hash, study_id, version, locale, respondent, answers, status, "
+            "step, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, '{}', 'in_progress', 0, ?, ?, ?)",
+            [token_hash(token), study_id, version, locale, respondent, now, now, expiry(resume_days)],
+        )
+        screening_id = int(cursor.lastrowid or 0)
+        add_consent(db, screening_id, HEALTH_DATA, consent_version, locale, respondent)
+    return screening_id, token
+
+
+def add_consent(
+    db: sqlite_utils.Database, screening_id: int, kind: str, text_version: str, locale: str, role: str
+) -> int:
+    """Record what was agreed (inside the caller's transaction); consent rows are never updated."""
+    cursor = db.execute(
+        "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [screening_id, kind, text_version, locale, role, utcnow()],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def by_token(db: sqlite_utils.Database, token: str | None) -> dict[str, Any] | None:
+    """The screening for *token*, or None if unknown or past its expiry."""
+    if not token:
+        return None
+    raw = db.execute(
+        f"SELECT {_COLUMNS} FROM screenings WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?)",  # noqa: S608 — fixed column list
+        [token_hash(token), utcnow()],
+    ).fetchone()
+    return _row(raw)
+
+
+def get(db: sqlite_utils.Database, screening_id: int) -> dict[str, Any] | None:
+    """The screening with this id (for tests and the referral step)."""
+    raw = db.execute(f"SELECT {_COLUMNS} FROM screenings WHERE id = ?", [screening_id]).fetchone()  # noqa: S608
+    return _row(raw)
+
+
+def consents(db: sqlite_utils.Database, screening_id: int) -> list[dict[str, Any]]:
+    """Every consent recorded for a screening, oldest first."""
+    rows = db.execute(
+        "SELECT id, kind, text_version, locale, role, created_at FROM consents WHERE screening_id = ? ORDER BY id",
+        [screening_id],
+    ).fetchall()
+    return [dict(zip(("id", "kind", "text_version", "locale", "role", "created_at"), r, strict=True)) for r in rows]
+
+
+def save_step(
+    db: sqlite_utils.Database,
+    screening_id: int,
+    expected_step: int,
+    *,
+    answers: dict[str, Any],
+    version: str,
+    locale: str,
+    outcome: dict[str, Any] | None,
+    notice: str | None,
+    resume_days: int,
+) -> bool:
+    """Store the answers after one accepted answer, and the outcome if the walk is finished.
+
+    Writes only if the row is still at ``expected_step`` (the step the form was rendered at),
+    so a replayed or double POST records nothing; returns whether it wrote.
+    """
+    now = utcnow()
+    finished = outcome is not None
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE screenings SET answers = ?, version = ?, locale = ?, step = step + 1, editing = NULL, notice = ?, "
+            "status = ?, outcome = ?, criteria = ?, failed = ?, recheck_after = ?, "
+            "completed_at = CASE WHEN ? THEN COALESCE(completed_at, ?) ELSE NULL END, "
+            "updated_at = ?, expires_at = ? WHERE id = ? AND step = ? AND status != 'handoff'",
+            [
+                json.dumps(answers, ensure_ascii=False, sort_keys=True),
+                version,
+                locale,
+                notice,
+                "completed" if finished else "in_progress",
+                outcome["status"] if finished else None,
+                json.dumps(outcome["criteria"], sort_keys=True) if finished else None,
+                json.dumps(outcome["failed"]) if finished else None,
+                outcome["recheck_after"] if finished else None,
+                finished,
+                now,
+                now,
+                expiry(resume_days),
+                screening_id,
+                expected_step,
+            ],
+        )
+        return cursor.rowcount == 1
+
+
+def set_editing(db: sqlite_utils.Database, screening_id: int, expected_step: int, question_id: str | None) -> bool:
+    """Mark which earlier answer the family is changing (None: stop changing)."""
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE screenings SET editing = ?, step = step + 1, updated_at = ? WHERE id = ? AND step = ?",
+            [question_id, utcnow(), screening_id, expected_step],
+        )
+        return cursor.rowcount == 1
+
+
+def clear_notice(db: sqlite_utils.Database, screening_id: int) -> None:
+    """Forget a one-off notice once it has been shown."""
+    with transaction(db):
+        db.execute("UPDATE screenings SET notice = NULL WHERE id = ? AND notice IS NOT NULL", [screening_id])
+
+
+def set_locale(db: sqlite_utils.Database, screening_id: int, locale: str) -> None:
+    """Remember the language the family chose (for the result page, e-mails and the team)."""
+    with transaction(db):
+        db.execute("UPDATE screenings SET locale = ? WHERE id = ? AND locale != ?", [locale, screening_id, locale])
+
+
+def hand_off(db: sqlite_utils.Database, screening_id: int, expected_step: int) -> bool:
+    """A patient under 14 stops: their answers are erased (no guardian consent yet, PIPL art. 31)."""
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE screenings SET status = 'handoff', answers = '{}', editing = NULL, step = step + 1, "
+            "updated_at = ? WHERE id = ? AND step = ?",
+            [utcnow(), screening_id, expected_step],
+        )
+        return cursor.rowcount == 1
+
+
+def guardian_takes_over(
+    db: sqlite_utils.Database, screening_id: int, expected_step: int, consent_version: str, locale: str
+) -> bool:
+    """A parent or guardian continues a handed-off screening, with their own consent recorded."""
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE screenings SET status = 'in_progress', respondent = 'guardian', answers = '{}', "
+            "step = step + 1, locale = ?, updated_at = ? WHERE id = ? AND step = ? AND status = 'handoff'",
+            [locale, utcnow(), screening_id, expected_step],
+        )
+        if cursor.rowcount != 1:
+            return False
+        add_consent(db, screening_id, GUARDIAN_TAKEOVER, consent_version, locale, "guardian")
+        return True
+
+
+def delete(db: sqlite_utils.Database, screening_id: int) -> None:
+    """Delete a screening the family asked us to forget (consents go with it); audited without values."""
+    with transaction(db):
+        db.execute("DELETE FROM screenings WHERE id = ?", [screening_id])
+        audit.record(db, "family", "screening.delete", "screening", screening_id)

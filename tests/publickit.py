@@ -1,0 +1,127 @@
+"""Walk the real study through the Flask test client, the way a family's browser would (JS off)."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from flask.testing import FlaskClient
+
+STUDY = "pumch-pediatric-sjogren"
+BASE = f"/s/{STUDY}"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+ASK_RE = re.compile(
+    r'<form method="post" action="[^"]*/answer" class="ask".*?name="step" value="(\d+)">'
+    r'<input type="hidden" name="q" value="([^"]+)">',
+    re.S,
+)
+
+
+def months_ago(n: int, today: date | None = None) -> str:
+    """``YYYY-MM`` of *n* months before today (Beijing dates are within a day of this)."""
+    day = today or date.today()
+    ordinal = day.year * 12 + day.month - 1 - n
+    return f"{ordinal // 12:04d}-{ordinal % 12 + 1:02d}"
+
+
+def born_years_ago(years: int) -> str:
+    """A birth month making the child *years* old (plus a few months) today."""
+    return months_ago(years * 12 + 3)
+
+
+def likely_answers() -> dict[str, Any]:
+    """A 10-year-old whose answers rule nothing out: *likely eligible*."""
+    return {
+        "dob": born_years_ago(10),
+        "diagnosis": "yes",
+        "consent_guardian": "yes",
+        "consent_teen": "yes_parent",
+        "rituximab": "no",
+        "biologics": ["none"],
+        "other_autoimmune": "no",
+        "drugs": ["steroid", "mtx"],
+        "tx_duration": "more_3m",
+        "steroid_other": "no",
+        "systemic": ["joints"],
+        "markers": ["igg_high"],
+        "other_trial": "no",
+        "history": ["none"],
+        "hcv_hiv": ["negative"],
+        "hbv": "negative",
+        "tb": "no",
+        "infection_now": "no",
+        "suppressive": "no",
+        "hospital": "no",
+        "iv_drugs": "no",
+        "vaccine": "no",
+        "infection_risk": ["none"],
+        "kidney": "no",
+        "other_illness": "no",
+        "abnormal_lab": "no",
+        "ss_findings": ["antibodies"],
+        "lab_report": "no",
+    }
+
+
+def review_answers() -> dict[str, Any]:
+    """Nothing fails but the hepatitis B result is unknown: *needs review*."""
+    return {**likely_answers(), "hbv": "not_sure"}
+
+
+def waiting_answers() -> dict[str, Any]:
+    """Rituximab two months ago: *not eligible* until 6 months have passed (a re-check date)."""
+    return {**likely_answers(), "rituximab": "yes", "rituximab_last": months_ago(2)}
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    """The CSRF token of the form on *path*."""
+    match = CSRF_RE.search(client.get(path).get_data(as_text=True))
+    assert match, f"no form on {path}"
+    return match.group(1)
+
+
+def start(client: FlaskClient, respondent: str = "guardian", lang: str = "en") -> None:
+    """Choose who is filling in and agree to the consent (both plain GET/POST)."""
+    token = csrf(client, f"{BASE}/consent?as={respondent}&lang={lang}")
+    response = client.post(f"{BASE}/consent", data={"csrf_token": token, "respondent": respondent, "agree": "y"})
+    assert response.status_code == 303, response.status_code
+    assert response.headers["Location"].endswith(f"{BASE}/chat")
+
+
+def current(client: FlaskClient) -> tuple[str, str, str] | None:
+    """``(question id, step, csrf)`` of the question on the chat page, or None at the result."""
+    page = client.get(f"{BASE}/chat")
+    if page.status_code == 303:
+        return None
+    body = page.get_data(as_text=True)
+    match = ASK_RE.search(body)
+    assert match, body[-2000:]
+    return html.unescape(match.group(2)), match.group(1), CSRF_RE.search(body).group(1)
+
+
+def answer(client: FlaskClient, value: Any, *, q: str | None = None, step: str | None = None, **extra: Any):
+    """Post *value* for the current question (or the given one); returns the response."""
+    qid, cur_step, token = current(client) or ("", "0", csrf(client, f"{BASE}/result"))
+    data: dict[str, Any] = {"csrf_token": token, "step": step or cur_step, "q": q or qid, "value": value}
+    data.update(extra)
+    return client.post(f"{BASE}/answer", data=data)
+
+
+def walk(client: FlaskClient, answers: dict[str, Any], limit: int = 60) -> list[str]:
+    """Answer every question asked from *answers* until the result; returns the ids asked."""
+    asked = []
+    for _ in range(limit):
+        now = current(client)
+        if now is None:
+            return asked
+        qid = now[0]
+        asked.append(qid)
+        response = answer(client, answers[qid])
+        assert response.status_code == 303, (qid, response.status_code, response.get_data(as_text=True)[-1500:])
+    raise AssertionError("the walk did not end")
+
+
+def expect_date(days: int = 0) -> date:
+    return date.today() + timedelta(days=days)
