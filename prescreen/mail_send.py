@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import click
 import sqlite_utils
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from .store import connect, outbox
 
@@ -189,7 +190,7 @@ def deliver_due(
     return result
 
 
-@click.group("mail")
+@click.group("mail", cls=AppGroup)
 def mail_cli() -> None:
     """Deliver the outbox (volunteer e-mails, re-check reminders, study-team alerts)."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import sqlite_utils
 from flask import current_app
+from flask.cli import AppGroup
 
 from .engine import Category, Study, load_categories
 from .mail_render import queue_study_posted
@@ -75,7 +76,7 @@ def _study(study_id: str) -> Study:
     return known[study_id]
 
 
-@click.group("studies")
+@click.group("studies", cls=AppGroup)
 def studies_cli() -> None:
     """Open (publish) or close recruiting for a study."""
 

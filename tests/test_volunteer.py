@@ -79,9 +79,7 @@ def test_signup_sends_exactly_one_confirmation_and_nothing_else(client: FlaskCli
     assert all(token not in hashes for token in links(app, "parent@example.com").values())
 
 
-def test_same_response_and_no_duplicate_whether_or_not_the_address_is_known(
-    client: FlaskClient, app: Flask
-) -> None:
+def test_same_response_and_no_duplicate_whether_or_not_the_address_is_known(client: FlaskClient, app: Flask) -> None:
     first = sign_up(client, "known@example.com")
     confirm(client, app, "known@example.com")
     again = sign_up(client, "Known@Example.com", categories=["asthma"], language="en")

@@ -84,24 +84,36 @@ def schedule(db: sqlite_utils.Database, key: str, when: datetime) -> None:
 
 
 def replace_pending(
-    db: sqlite_utils.Database, key: str, *, to_addr: str, locale: str, subject: str, body_text: str,
-    body_html: str | None, headers: dict[str, Any] | None = None,
+    db: sqlite_utils.Database,
+    key: str,
+    *,
+    to_addr: str,
+    locale: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None,
+    headers: dict[str, Any] | None = None,
 ) -> bool:
     """Rewrite a still-pending row (a family asks again, perhaps with another address)."""
     return (
         db.execute(
             "UPDATE outbox SET to_addr = ?, locale = ?, subject = ?, body_text = ?, body_html = ?, headers = ? "
             "WHERE idempotency_key = ? AND status = 'pending'",
-            [to_addr, locale, subject, body_text, body_html,
-             json.dumps(headers or {}, ensure_ascii=False, sort_keys=True), key],
+            [
+                to_addr,
+                locale,
+                subject,
+                body_text,
+                body_html,
+                json.dumps(headers or {}, ensure_ascii=False, sort_keys=True),
+                key,
+            ],
         ).rowcount
         == 1
     )
 
 
-def claim_next(
-    db: sqlite_utils.Database, claimer: str, now: datetime, lease: timedelta
-) -> dict[str, Any] | None:
+def claim_next(db: sqlite_utils.Database, claimer: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
     """Claim the next due row for *claimer*, or return None when nothing is due.
 
     Rows to a suppressed address are marked ``suppressed`` on the way, never sent.
