@@ -33,6 +33,15 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": None,  # None: True in production, False otherwise
     "SESSION_COOKIE_NAME": None,  # None: "__Host-prescreen" in production
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session; a slow family is not a reason to fail
+    # Public chat (issue 4). Contacts are shown to families only when set; nothing is invented.
+    "STUDY_CONTACT_PHONE": None,
+    "STUDY_CONTACT_EMAIL": None,
+    "STUDY_CONTACT_WECHAT": None,
+    "PRIVACY_CONTACT": None,  # named in the privacy notice; unset: "the study team at PUMCH"
+    "STUDY_TEAM_EMAIL": None,  # gets "a new referral is waiting"; unset: no alert is queued
+    "PUBLIC_POST_LIMIT": "60 per minute",  # per client, across all workers (prescreen.limits)
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": None,  # None: prescreen+sqlite://<instance>/ratelimit.sqlite3
     # Study-team accounts and follow-up (issue 5).
     "STAFF_IDLE_MINUTES": 30,  # a staff session ends after this long without a request
     "STAFF_MAX_HOURS": 12,  # and this long after sign-in, whatever happens
