@@ -6,7 +6,6 @@ can answer RCPT with a scripted code first (451, 550) to play a greylisting or a
 
 from __future__ import annotations
 
-import asyncio
 import email
 import re
 import socket
@@ -308,7 +307,8 @@ def test_a_550_fails_the_row_and_suppresses_the_address_for_later_sends(
     queue(app, "referral-alert:6", to_addr="Gone@Example.com")
     assert send(app) == {}
     statuses = rows(app, "SELECT idempotency_key, status FROM outbox ORDER BY id")
-    assert statuses == [("referral-alert:4", "failed"), ("referral-alert:5", "sent"), ("referral-alert:6", "suppressed")]
+    expected = [("referral-alert:4", "failed"), ("referral-alert:5", "sent"), ("referral-alert:6", "suppressed")]
+    assert statuses == expected
     assert [r[0] for r in recorder.messages] == [["fine@example.com"]]
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from test_mail import Recorder, mail_app, queue, rows, send, smtp_server  # noqa: F401 — fixture reused
+from test_mail import Recorder, mail_app, queue, rows, send
+from test_mail import smtp_server as smtp_server  # noqa: F401 — the fixture, reused
 
 PRESCREEN = str(Path(sys.executable).parent / "prescreen")
 
@@ -58,7 +59,10 @@ class Stalling(Recorder):
 
 @pytest.mark.parametrize(("where", "expected_total"), [("rcpt", 5), ("data", 6)])
 def test_sender_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(
-    make_app: Callable[..., Flask], smtp_server: Callable[..., Any], tmp_path: Path, where: str, expected_total: int
+    make_app: Callable[..., Flask],
+    smtp_server: Callable[..., Any],  # noqa: F811 — the fixture imported above
+    where: str,
+    expected_total: int,
 ) -> None:
     handler = Stalling(nth=3, where=where)
     _, port = smtp_server(handler=handler)
