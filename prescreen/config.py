@@ -50,6 +50,21 @@ DEFAULTS: dict[str, Any] = {
     "OVERDUE_WORKING_DAYS": 2,  # a new referral not contacted within this many working days stands out
     "RETENTION_INCOMPLETE_DAYS": 30,  # `prescreen purge`: unfinished anonymous screenings
     "RETENTION_CLOSED_REFERRAL_DAYS": 180,  # `prescreen purge`: referrals after they closed
+    # Mail (issue 6): "file" writes .eml files into <instance>/mail/ (no server needed); "smtp" sends.
+    "MAIL_BACKEND": "file",
+    "MAIL_FROM": "Clinical trial pre-screening <noreply@localhost>",
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT": 30,
+    "PUBLIC_URL": "http://localhost:5000",  # absolute links in e-mails; https in production
+    "MAIL_MAX_ATTEMPTS": 8,  # temporary failures (4xx, no connection) before a row is given up
+    "MAIL_RETRY_SECONDS": 60,  # first retry delay; doubles on every further failure
+    "MAIL_LEASE_SECONDS": 120,  # how long a sender holds a claimed row before another may take it
+    "MAIL_POLL_SECONDS": 10,  # `mail send --loop`: pause between empty rounds
+    "VOLUNTEER_CONFIRM_HOURS": 48,  # a sign-up confirmation link expires after this
 }
 
 
