@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask.cli import AppGroup
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -177,7 +178,7 @@ def no_store(response: Response) -> Response:
     return response
 
 
-@click.group("users")
+@click.group("users", cls=AppGroup)
 def users_cli() -> None:
     """Create and disable study-team accounts (there is no sign-up page)."""
 

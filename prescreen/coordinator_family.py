@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from .coordinator import (
@@ -40,8 +41,8 @@ GROUPS = ("not_met", "needs_review", "confirm_at_visit", "met")
 class AttemptForm(FlaskForm):
     """One contact attempt: when, how, and what happened."""
 
-    channel = SelectField(_l("Channel"), choices=list(CHANNEL_LABELS.items()))
-    result = SelectField(_l("Outcome of the attempt"), choices=list(RESULT_LABELS.items()))
+    channel = SelectField(_l("Channel"), choices=[SelectChoice(k, v) for k, v in CHANNEL_LABELS.items()])
+    result = SelectField(_l("Outcome of the attempt"), choices=[SelectChoice(k, v) for k, v in RESULT_LABELS.items()])
     at = DateTimeLocalField(_l("When (Beijing time; empty means now)"), validators=[Optional()])
 
 
@@ -124,9 +125,11 @@ def screening_view(study: Study, row: dict[str, Any], lang: str) -> dict[str, An
 def forms_for(row: dict[str, Any], study: Study | None, lang: str) -> dict[str, FlaskForm]:
     """The three action forms, with the choices this referral allows now."""
     status_form = StatusForm(prefix="status")
-    status_form.status.choices = [(s, STATUS_LABELS[s]) for s in queue.TRANSITIONS.get(row["status"], ())]
+    status_form.status.choices = [SelectChoice(s, STATUS_LABELS[s]) for s in queue.TRANSITIONS.get(row["status"], ())]
     criteria = study.criteria if study else ()
-    status_form.criterion.choices = [("", "—")] + [(c.id, f"{c.id} · {c.label(lang)}") for c in criteria]
+    status_form.criterion.choices = [SelectChoice("", "—")] + [
+        SelectChoice(c.id, f"{c.id} · {c.label(lang)}") for c in criteria
+    ]
     return {"attempt": AttemptForm(prefix="attempt"), "status": status_form, "note": NoteForm(prefix="note")}
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .store import get_db, queue_reports
 
@@ -29,6 +30,7 @@ def run(now: datetime) -> dict[str, int]:
 
 
 @click.command("purge")
+@with_appcontext
 @click.option("--now", "now_text", metavar="ISO-DATETIME", help="act as if it were this UTC time")
 def purge_command(now_text: str | None) -> None:
     """Delete what the retention periods no longer allow us to keep."""

@@ -1,0 +1,372 @@
+"""The coordinator pages on a real app, real database and the real study, signed in for real."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from coordkit import NOT_ELIGIBLE, REVIEW, STUDY_ID, add_referral, add_screening, add_user, csrf, days_ago, db_of, login
+from flask import Flask
+from flask.testing import FlaskClient
+from studykit import write_study
+
+from prescreen.config import ROOT
+
+
+@pytest.fixture
+def admin(app: Flask, client: FlaskClient) -> FlaskClient:
+    add_user(app, "admin@pumch.example", "admin")
+    assert login(client, "admin@pumch.example").status_code == 302
+    return client
+
+
+@pytest.fixture
+def coord(app: Flask, client: FlaskClient) -> FlaskClient:
+    add_user(app)
+    assert login(client).status_code == 302
+    return client
+
+
+def audit_rows(app: Flask, action: str) -> list[dict]:
+    db = db_of(app)
+    try:
+        return list(db.query("SELECT * FROM audit WHERE action = ? ORDER BY id", [action]))
+    finally:
+        db.close()
+
+
+def post(client: FlaskClient, path: str, form_page: str, prefix: str, data: dict) -> object:
+    token = csrf(client, form_page, prefix)
+    return client.post(path, data={f"{prefix}csrf_token": token, **data})
+
+
+def coordinator_urls(app: Flask) -> list[tuple[str, str]]:
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/coordinator"):
+            continue
+        path = rule.rule.replace("<int:referral_id>", "1").replace("<study_id>", STUDY_ID)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            out.append((method, path))
+    return out
+
+
+def test_every_coordinator_route_sends_anonymous_requests_to_login(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(WTF_CSRF_ENABLED=False)  # so a POST reaches the login check, not the CSRF check
+    add_referral(app)
+    client = app.test_client()
+    urls = coordinator_urls(app)
+    assert len(urls) >= 12
+    for method, path in urls:
+        response = client.open(path, method=method)
+        assert response.status_code == 302, (method, path)
+        assert response.location.startswith("/staff/login"), (method, path)
+    db = db_of(app)
+    assert db.execute("SELECT count(*) FROM contact_attempts").fetchone()[0] == 0
+    db.close()
+
+
+def test_coordinator_pages_are_never_cached(admin: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app)
+    for method, path in coordinator_urls(app):
+        if method == "GET":
+            response = admin.get(path.replace("/1", f"/{ref['id']}"))
+            assert response.status_code == 200, path
+            assert response.headers["Cache-Control"] == "no-store", path
+
+
+def test_a_coordinator_of_another_study_gets_404(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    questions = tmp_path / "questions"
+    shutil.copytree(ROOT / "questions" / STUDY_ID, questions / STUDY_ID)
+    write_study(tmp_path, "demo")
+    app = make_app(QUESTIONS_DIR=str(questions))
+    ref = add_referral(app, phone="+8613911112222")
+    add_user(app, "demo@pumch.example", studies=["demo"])
+    client = app.test_client()
+    login(client, "demo@pumch.example")
+    assert client.get(f"/coordinator/referrals/{ref['id']}").status_code == 404
+    assert client.get(f"/coordinator/referrals/{ref['id']}?contact=show").status_code == 404
+    assert ref["reference"] not in client.get("/coordinator/?status=all").get_data(as_text=True)
+    assert "+8613911112222" not in client.get(f"/coordinator/?q={ref['reference']}").get_data(as_text=True)
+    token = csrf(client, "/coordinator/")
+    response = client.post(
+        f"/coordinator/referrals/{ref['id']}/attempts",
+        data={"attempt-csrf_token": token, "attempt-channel": "phone", "attempt-result": "reached"},
+    )
+    assert response.status_code in (400, 404)
+    assert client.get(f"/coordinator/log.csv?study={STUDY_ID}").get_data(as_text=True).count("\n") == 1
+    assert client.get("/coordinator/export/referrals.csv").status_code == 403
+    assert client.get("/coordinator/audit").status_code == 403
+
+
+def test_queue_lists_oldest_first_and_marks_overdue(coord: FlaskClient, app: Flask) -> None:
+    new = add_referral(app, at=days_ago(0.1), reference="PS-NEW111")
+    old = add_referral(app, REVIEW, at=days_ago(6), reference="PS-OLD222", locale="en")
+    html = coord.get("/coordinator/").get_data(as_text=True)
+    assert html.index("PS-OLD222") < html.index("PS-NEW111")
+    rows = re.findall(r"<tr( class=\"overdue\")?>\s*<th scope=\"row\"><a [^>]*>(PS-\w+)", html)
+    assert ("overdue" in rows[0][0], rows[0][1]) == (True, "PS-OLD222")
+    assert ("overdue" in rows[1][0], rows[1][1]) == (False, "PS-NEW111")
+    assert "2 families" in html
+    # filters and search
+    assert "PS-NEW111" not in coord.get("/coordinator/?outcome=needs_review").get_data(as_text=True)
+    assert "PS-OLD222" in coord.get("/coordinator/?locale=en").get_data(as_text=True)
+    assert "PS-OLD222" not in coord.get("/coordinator/?locale=zh").get_data(as_text=True)
+    found = coord.get("/coordinator/?q=new111").get_data(as_text=True)
+    assert "PS-NEW111" in found and "PS-OLD222" not in found
+    assert "PS-NEW111" not in coord.get("/coordinator/?q=%25").get_data(as_text=True)
+    assert old["id"] != new["id"]
+
+
+def test_queue_paginates_and_counts_per_status(coord: FlaskClient, app: Flask) -> None:
+    for i in range(27):
+        add_referral(app, at=days_ago(30 - i), reference=f"PS-P{i:04d}")
+    first = coord.get("/coordinator/").get_data(as_text=True)
+    second = coord.get("/coordinator/?page=2").get_data(as_text=True)
+    assert "PS-P0000" in first and "PS-P0025" not in first
+    assert "PS-P0025" in second and "PS-P0000" not in second
+    assert "Page 2 of 2" in second
+    assert re.search(r"New <strong>27</strong>", first)
+
+
+def test_status_flow_attempts_visit_and_audit(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app)
+    page = f"/coordinator/referrals/{ref['id']}"
+    for expected in ("attempt_1", "attempt_2"):
+        response = post(
+            coord, f"{page}/attempts", page, "attempt-", {"attempt-channel": "phone", "attempt-result": "no_answer"}
+        )
+        assert response.status_code == 302
+        assert status_of(app, ref["id"]) == expected
+    post(coord, f"{page}/attempts", page, "attempt-", {"attempt-channel": "wechat", "attempt-result": "reached"})
+    assert status_of(app, ref["id"]) == "contacted"
+    # a visit needs its date; enrolling straight from contacted is not a step of the flow
+    response = post(coord, f"{page}/status", page, "status-", {"status-status": "visit_scheduled"})
+    assert response.status_code == 400 and "Enter the date" in response.get_data(as_text=True)
+    response = post(coord, f"{page}/status", page, "status-", {"status-status": "enrolled"})
+    assert response.status_code == 400
+    response = post(
+        coord,
+        f"{page}/status",
+        page,
+        "status-",
+        {"status-status": "visit_scheduled", "status-visit_date": "2026-12-03"},
+    )
+    assert response.status_code == 302
+    assert status_of(app, ref["id"]) == "visit_scheduled"
+    response = post(coord, f"{page}/status", page, "status-", {"status-status": "screen_failed"})
+    assert response.status_code == 400
+    response = post(
+        coord,
+        f"{page}/status",
+        page,
+        "status-",
+        {"status-status": "screen_failed", "status-criterion": "exc_hbv_sab_cab"},
+    )
+    assert response.status_code == 302
+    db = db_of(app)
+    row = db.execute("SELECT status, visit_date, screen_fail_criterion, closed_at FROM referrals").fetchone()
+    db.close()
+    assert row[:3] == ("screen_failed", "2026-12-03", "exc_hbv_sab_cab") and row[3]
+    assert [json.loads(a["detail"])["to"] for a in audit_rows(app, "referral.status")] == [
+        "visit_scheduled",
+        "screen_failed",
+    ]
+    attempts = audit_rows(app, "referral.attempt")
+    assert len(attempts) == 3 and all(a["actor"].startswith("user:") for a in attempts)
+    html = coord.get(page).get_data(as_text=True)
+    assert "This referral is closed." in html
+
+
+def status_of(app: Flask, referral_id: int) -> str:
+    db = db_of(app)
+    try:
+        return db.execute("SELECT status FROM referrals WHERE id = ?", [referral_id]).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_contact_details_show_only_on_request_and_each_view_is_audited(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app, phone="+8613700001111")
+    page = f"/coordinator/referrals/{ref['id']}"
+    assert "+8613700001111" not in coord.get(page).get_data(as_text=True)
+    assert audit_rows(app, "referral.view_contact") == []
+    assert "+8613700001111" in coord.get(page + "?contact=show").get_data(as_text=True)
+    rows = audit_rows(app, "referral.view_contact")
+    assert len(rows) == 1 and rows[0]["record_id"] == str(ref["id"]) and rows[0]["detail"] is None
+    assert "+8613700001111" not in json.dumps(rows)
+
+
+def test_family_page_shows_checklist_groups_and_answers_in_both_languages(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app, REVIEW, locale="zh")
+    html = coord.get(f"/coordinator/referrals/{ref['id']}").get_data(as_text=True)
+    study = app.extensions["studies"][STUDY_ID]
+    hbv = study.question("hbv")
+    assert hbv.text("guardian", "zh") in html and hbv.text("guardian", "en") in html
+    assert hbv.choice("cab_only").label("zh") in html and hbv.choice("cab_only").label("en") in html
+    headings = re.findall(r'<h3 class="group-(\w+)">', html)
+    assert headings == ["not_met", "needs_review", "confirm_at_visit", "met"]
+    review = html.split('class="group-needs_review"')[1].split('class="group-confirm_at_visit"')[0]
+    assert "exc_hbv_sab_cab" in review
+    assert study.criterion("exc_hbv_sab_cab").wording in html
+
+
+def test_notes_are_kept_and_audited_without_their_text(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app)
+    page = f"/coordinator/referrals/{ref['id']}"
+    body = "妈妈说周三下午方便 <script>alert(1)</script>"
+    assert post(coord, f"{page}/notes", page, "note-", {"note-body": body}).status_code == 302
+    html = coord.get(page).get_data(as_text=True)
+    assert "妈妈说周三下午方便 &lt;script&gt;" in html
+    rows = audit_rows(app, "referral.note")
+    assert len(rows) == 1 and "妈妈" not in (rows[0]["detail"] or "")
+
+
+def test_the_log_csv_holds_no_identifier(coord: FlaskClient, app: Flask) -> None:
+    contact = {
+        "name": "李华妈妈",
+        "phone": "+8613612345678",
+        "email": "lihua.mum@example.cn",
+        "wechat": "wxid_lihua_mum",
+    }
+    ref = add_referral(app, REVIEW, **contact)
+    add_screening(app, NOT_ELIGIBLE)
+    add_screening(app, complete=False)
+    page = f"/coordinator/referrals/{ref['id']}"
+    post(coord, f"{page}/notes", page, "note-", {"note-body": "call back 下午三点 private note"})
+    response = coord.get("/coordinator/log.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(rows) == 3
+    assert {r["outcome"] for r in rows} == {"needs_review", "not_eligible", ""}
+    assert any(r["failed"] == "exc_prior_belimumab" for r in rows)
+    assert any(r["referral_status"] == "new" for r in rows)
+    secrets_ = [*contact.values(), ref["reference"], "下午三点", "private note", "工作日晚上", "2015-03", "cab_only"]
+    for value in secrets_:
+        assert value not in text, value
+        assert value not in coord.get("/coordinator/log").get_data(as_text=True), value
+    assert audit_rows(app, "export.log")
+
+
+def test_identified_export_is_for_admins_and_audited(app: Flask, client: FlaskClient) -> None:
+    add_referral(app, phone="+8613512340000", name="=HYPERLINK(evil)")
+    add_user(app)
+    add_user(app, "admin@pumch.example", "admin")
+    login(client)
+    assert client.get("/coordinator/export/referrals.csv").status_code == 403
+    assert client.get("/coordinator/referrals/1/export.json").status_code == 403
+    assert audit_rows(app, "export.identified") == []
+    admin = app.test_client()
+    login(admin, "admin@pumch.example")
+    text = admin.get("/coordinator/export/referrals.csv").get_data(as_text=True)
+    assert "+8613512340000" in text and "'=HYPERLINK(evil)" in text
+    rows = audit_rows(app, "export.identified")
+    assert len(rows) == 1 and json.loads(rows[0]["detail"]) == {"rows": 1}
+    assert "+8613512340000" not in json.dumps(rows)
+
+
+def test_subject_export_holds_everything_about_one_family_and_nobody_else(admin: FlaskClient, app: Flask) -> None:
+    mine = add_referral(app, phone="+8613000000001", email="mine@example.cn", wechat="wx_mine")
+    add_referral(app, phone="+8613000000002", email="other@example.cn", wechat="wx_other")
+    page = f"/coordinator/referrals/{mine['id']}"
+    post(admin, f"{page}/notes", page, "note-", {"note-body": "my note"})
+    record = json.loads(admin.get(f"{page}/export.json").get_data(as_text=True))
+    assert record["referral"]["phone"] == "+8613000000001"
+    assert record["referral"]["wechat"] == "wx_mine" and record["referral"]["email"] == "mine@example.cn"
+    assert json.loads(record["screening"]["answers"])["dob"] == "2015-03"
+    assert record["notes"][0]["body"] == "my note"
+    dump = json.dumps(record)
+    assert "+8613000000002" not in dump and "wx_other" not in dump and "token_hash" not in dump
+    assert audit_rows(app, "export.subject")[0]["record_id"] == str(mine["id"])
+
+
+def test_funnel_counts_every_stage_as_inline_svg(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app)
+    add_screening(app, NOT_ELIGIBLE)
+    add_screening(app, complete=False)
+
+    def stage(name: str) -> int:
+        html = coord.get("/coordinator/funnel").get_data(as_text=True)
+        assert "<svg" in html and "<script" not in html
+        return int(re.search(rf'data-stage="{name}">(\d+)<', html).group(1))
+
+    assert (stage("started"), stage("completed"), stage("referred"), stage("contacted")) == (3, 2, 1, 0)
+    page = f"/coordinator/referrals/{ref['id']}"
+    post(coord, f"{page}/attempts", page, "attempt-", {"attempt-channel": "phone", "attempt-result": "reached"})
+    post(
+        coord,
+        f"{page}/status",
+        page,
+        "status-",
+        {"status-status": "visit_scheduled", "status-visit_date": "2026-12-01"},
+    )
+    assert (stage("contacted"), stage("visit_scheduled"), stage("enrolled")) == (1, 1, 0)
+    assert "exc_prior_belimumab" in coord.get("/coordinator/funnel").get_data(as_text=True)
+
+
+def test_admin_closes_and_opens_recruiting_coordinators_cannot(app: Flask, client: FlaskClient) -> None:
+    from prescreen.store import studies
+
+    add_user(app)
+    add_user(app, "admin@pumch.example", "admin")
+    login(client)
+    token = csrf(client, "/coordinator/studies")
+    response = client.post(f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "close"})
+    assert response.status_code == 403
+    admin = app.test_client()
+    login(admin, "admin@pumch.example")
+    token = csrf(admin, "/coordinator/studies")
+    admin.post(f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "close"})
+    db = db_of(app)
+    assert studies.status(db, STUDY_ID, "recruiting") == "closed"
+    assert "Open recruiting" in admin.get("/coordinator/studies").get_data(as_text=True)
+    admin.post(f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "open"})
+    assert studies.status(db, STUDY_ID, "recruiting") == "recruiting"
+    actions = [r[0] for r in db.execute("SELECT action FROM audit WHERE record_type = 'study' ORDER BY id")]
+    db.close()
+    # opening went through prescreen.notify.publish_study (volunteers are told), closing did not
+    assert actions == ["study.closed", "study.recruiting", "study.publish"]
+
+
+def test_a_withdrawn_family_leaves_a_log_row_but_no_answers(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app, phone="+8613800009999")
+    db = db_of(app)
+    db.execute(
+        "UPDATE referrals SET guardian_name = NULL, phone = NULL, email = NULL, wechat = NULL, status = 'withdrawn' "
+        "WHERE id = ?",
+        [ref["id"]],
+    )
+    db.execute(
+        "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL WHERE id = ?", [ref["screening_id"]]
+    )
+    log = db.execute("SELECT outcome, referral_status FROM screening_log").fetchone()
+    db.close()
+    assert log == ("likely_eligible", "withdrawn")
+    html = coord.get(f"/coordinator/referrals/{ref['id']}?contact=show").get_data(as_text=True)
+    assert "+8613800009999" not in html
+    assert "deleted at the family" in html
+
+
+def test_screening_log_cannot_hold_a_contact_column() -> None:
+    from prescreen.store.migrations import m0004_coordinator
+
+    schema = " ".join(m0004_coordinator.STATEMENTS).lower()
+    log_table = schema.split("create table screening_log")[1].split(")")[0]
+    for word in ("name", "phone", "email", "wechat", "answers", "body", "reference"):
+        assert word not in log_table
+
+
+def test_audit_table_refuses_update_and_delete(app: Flask) -> None:
+    db = db_of(app)
+    db.execute("INSERT INTO audit (at, actor, action, record_type) VALUES ('x', 'y', 'z', 'w')")
+    for sql in ("UPDATE audit SET action = 'changed'", "DELETE FROM audit"):
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute(sql)
+    db.close()
