@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 
 from .store import get_db
+from .store import studies as studies_store
 
 bp = Blueprint("home", __name__)
 
@@ -12,9 +13,10 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 def index() -> str:
     """List the studies that are recruiting, in the visitor's language."""
-    studies = [
-        s for s in current_app.extensions["studies"].values() if s.meta.get("status", "recruiting") == "recruiting"
-    ]
+    loaded = current_app.extensions["studies"]
+    # An admin may open or close recruiting in the app; the sheet's status is only the start.
+    current = studies_store.statuses(get_db(), {sid: s.status for sid, s in loaded.items()})
+    studies = [s for sid, s in loaded.items() if current[sid] == "recruiting"]
     return render_template("index.html", studies=studies)
 
 

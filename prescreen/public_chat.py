@@ -105,7 +105,7 @@ def render_chat(
     if question is not None and question.type == "multiple" and isinstance(current, str):
         current = [current]
     notice = row["notice"]
-    if notice:
+    if notice and not notice.startswith("was:"):
         screening_store.clear_notice(get_db(), row["id"])
     locked = referral_store.by_screening(get_db(), row["id"]) is not None
     page = render_template(
@@ -135,6 +135,22 @@ def resume_url() -> str:
     return url_for("public.resume", token=token, _external=True) if token else ""
 
 
+def result_notice(previous: str | None, state: State, new: State, *, changed: bool) -> str | None:
+    """What to tell the family after a change to an answer given after they saw a result.
+
+    ``was:<status>`` rides along while the re-branched flow asks more questions; once it ends,
+    ``result_changed`` is shown if the result differs from the one they had seen.
+    """
+    seen = previous[4:] if previous and previous.startswith("was:") else None
+    if changed and state.outcome is not None:
+        seen = state.outcome.status
+    if seen is None:
+        return None
+    if new.outcome is None:
+        return f"was:{seen}"
+    return "result_changed" if new.outcome.status != seen else None
+
+
 @bp.get("/s/<study_id>/chat")
 def chat(study_id: str) -> Any:
     """The conversation so far and the next question (or the result when there is none)."""
@@ -142,7 +158,7 @@ def chat(study_id: str) -> Any:
     row = require_screening(study)
     if row["status"] == "handoff":
         return see_other("public.handoff", study_id=study.id)
-    if g.get("lang_chosen") and g.lang_chosen != row["locale"]:
+    if current_locale() != row["locale"] and g.get("lang_chosen"):
         screening_store.set_locale(get_db(), row["id"], g.lang_chosen)
     state = flow_state(study, row)
     if state.question is None and row["editing"] not in state.asked:
@@ -187,12 +203,7 @@ def answer(study_id: str) -> Any:
             screening_store.hand_off(get_db(), row["id"], row["step"])
             return see_other("public.handoff", study_id=study.id)
     new = flow.run(answers, respondent=voice, today=today())
-    notice = None
-    if qid != next_id:
-        before = (state.outcome or state.provisional).status
-        after = (new.outcome or new.provisional).status
-        if before != after or (state.outcome is None) != (new.outcome is None):
-            notice = "result_changed" if new.outcome else "flow_changed"
+    notice = result_notice(row["notice"], state, new, changed=qid != next_id)
     outcome = None
     if new.outcome is not None:
         outcome = {
@@ -274,7 +285,7 @@ def result(study_id: str) -> Any:
     state = flow_state(study, row)
     if state.outcome is None:
         return see_other("public.chat", study_id=study.id)
-    if g.get("lang_chosen") and g.lang_chosen != row["locale"]:
+    if current_locale() != row["locale"] and g.get("lang_chosen"):
         screening_store.set_locale(get_db(), row["id"], g.lang_chosen)
     notice = row["notice"]
     if notice:

@@ -66,8 +66,8 @@ def likely_answers() -> dict[str, Any]:
 
 
 def review_answers() -> dict[str, Any]:
-    """Nothing fails but the hepatitis B result is unknown: *needs review*."""
-    return {**likely_answers(), "hbv": "not_sure"}
+    """Nothing fails but nobody knows about tuberculosis: *needs review*."""
+    return {**likely_answers(), "tb": "not_sure"}
 
 
 def waiting_answers() -> dict[str, Any]:

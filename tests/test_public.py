@@ -1,0 +1,476 @@
+"""The families' chat questionnaire through the real Flask test client and a real SQLite file.
+
+JavaScript is irrelevant here: every step is a plain form POST answered by a redirect, exactly what
+a phone with scripts off does. Walks use the real study (questions/pumch-pediatric-sjogren).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from publickit import (
+    BASE,
+    STUDY,
+    answer,
+    born_years_ago,
+    csrf,
+    current,
+    likely_answers,
+    months_ago,
+    review_answers,
+    start,
+    waiting_answers,
+    walk,
+)
+
+from prescreen.store import connect
+from prescreen.store import studies as study_store
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """CSRF on (as in production); rate limiting off except in its own tests."""
+    return make_app(RATELIMIT_ENABLED=False)
+
+
+def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(app.config["DATABASE"])
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def count(app: Flask, table: str) -> int:
+    return rows(app, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608 — test helper, fixed names
+
+
+def screening(app: Flask) -> dict[str, Any]:
+    (raw,) = rows(app, "SELECT answers, version, locale, respondent, status, outcome, step FROM screenings")
+    keys = ("answers", "version", "locale", "respondent", "status", "outcome", "step")
+    row = dict(zip(keys, raw, strict=True))
+    row["answers"] = json.loads(row["answers"])
+    return row
+
+
+def page(client: FlaskClient, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return response.get_data(as_text=True)
+
+
+# -- study page, home, who is filling in -----------------------------------------------------
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("zh-CN", "北京协和医院"),
+        ("zh-TW,en;q=0.5", "北京协和医院"),
+        ("zh-Hans-CN", "北京协和医院"),
+        ("en", "Peking Union"),
+    ],
+)
+def test_study_page_follows_accept_language_and_names_the_centre(client, accept, expected):
+    body = client.get(f"{BASE}/", headers={"Accept-Language": accept}).get_data(as_text=True)
+    assert expected in body
+    assert 'class="lang-switch"' in body
+    assert "100730" in body
+
+
+def test_home_links_the_recruiting_study_and_hides_a_closed_one(app, client):
+    assert f'href="{BASE}/"' in page(client, "/")
+    db = connect(app.config["DATABASE"])
+    study_store.set_status(db, STUDY, "closed", "test")
+    db.close()
+    assert f'href="{BASE}/"' not in page(client, "/")
+
+
+def test_closed_study_says_so_kindly_and_accepts_no_new_screening(app, client):
+    token = csrf(client, f"{BASE}/consent?as=guardian")
+    db = connect(app.config["DATABASE"])
+    study_store.set_status(db, STUDY, "closed", "test")
+    db.close()
+    body = page(client, f"{BASE}/?lang=zh")
+    assert "这项研究目前暂不招募新的受试者" in body
+    assert "/volunteer/" in body
+    assert "开始答题" not in body
+    response = client.post(f"{BASE}/consent", data={"csrf_token": token, "respondent": "guardian", "agree": "y"})
+    assert response.status_code == 303
+    assert count(app, "screenings") == 0
+    assert client.get(f"{BASE}/start").status_code == 303
+
+
+def test_unknown_study_is_404(client):
+    assert client.get("/s/no-such-study/").status_code == 404
+
+
+def test_who_is_filling_in_offers_both_roles(client):
+    body = page(client, f"{BASE}/start?lang=zh")
+    assert "as=guardian" in body and "as=patient" in body
+    assert "未满 14 岁" in body
+
+
+# -- consent ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_consent_box_renders_unticked(client, lang):
+    body = page(client, f"{BASE}/consent?as=guardian&lang={lang}")
+    assert 'type="checkbox" id="agree" name="agree" value="y">' in body
+    assert "checked" not in body
+
+
+NOTICE = {
+    "en": [
+        "Purpose:",
+        "Why it is needed:",
+        "What it could mean for you:",
+        "How long:",
+        "Where it is kept:",
+        "mainland China",
+        "Withdraw or delete:",
+        "Questions or complaints:",
+        "You can say no:",
+        "Peking Union Medical College Hospital",
+    ],
+    "zh": [
+        "目的",
+        "为什么需要",
+        "影响",
+        "保存期限",
+        "保存地点",
+        "中国大陆",
+        "撤回或删除",
+        "投诉",
+        "可以不同意",
+        "北京协和医院",
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_notice_names_purpose_necessity_impact_retention_place_withdrawal_complaints_refusal(client, lang):
+    body = page(client, f"{BASE}/consent?as=guardian&lang={lang}")
+    missing = [item for item in NOTICE[lang] if item not in body]
+    assert missing == []
+
+
+def test_privacy_contact_comes_from_config_and_nothing_is_invented(make_app):
+    app = make_app(RATELIMIT_ENABLED=False, PRIVACY_CONTACT="PUMCH privacy office")
+    body = page(app.test_client(), f"{BASE}/consent?as=guardian")
+    assert "contact PUMCH privacy office." in body
+    plain = page(make_app(RATELIMIT_ENABLED=False).test_client(), f"{BASE}/consent?as=guardian&lang=zh")
+    assert "请联系北京协和医院的研究团队" in plain
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_consent_without_the_box_is_a_form_error_and_writes_no_row(app, client, lang):
+    token = csrf(client, f"{BASE}/consent?as=guardian&lang={lang}")
+    response = client.post(f"{BASE}/consent", data={"csrf_token": token, "respondent": "guardian"})
+    assert response.status_code == 400
+    assert 'role="alert"' in response.get_data(as_text=True)
+    assert count(app, "screenings") == 0 and count(app, "consents") == 0
+
+
+def test_consent_with_a_made_up_role_starts_nothing(app, client):
+    token = csrf(client, f"{BASE}/consent?as=guardian")
+    response = client.post(f"{BASE}/consent", data={"csrf_token": token, "respondent": "doctor", "agree": "y"})
+    assert response.status_code == 303
+    assert count(app, "screenings") == 0
+
+
+def test_post_without_csrf_token_is_400_and_stores_nothing(app, client):
+    response = client.post(f"{BASE}/consent", data={"respondent": "guardian", "agree": "y"})
+    assert response.status_code == 400
+    assert count(app, "screenings") == 0
+    start(client)
+    qid, step, _token = current(client)
+    response = client.post(f"{BASE}/answer", data={"step": step, "q": qid, "value": born_years_ago(9)})
+    assert response.status_code == 400
+    assert screening(app)["answers"] == {}
+
+
+def test_csrf_token_from_another_session_is_refused(app, client):
+    other = app.test_client()
+    foreign = csrf(other, f"{BASE}/consent?as=guardian")
+    csrf(client, f"{BASE}/consent?as=guardian")
+    response = client.post(f"{BASE}/consent", data={"csrf_token": foreign, "respondent": "guardian", "agree": "y"})
+    assert response.status_code == 400
+    assert count(app, "screenings") == 0
+
+
+def test_consent_row_records_version_locale_role_and_time_and_cannot_be_updated(app, client):
+    start(client, "guardian", "zh")
+    ((kind, version, locale, role, created),) = rows(
+        app, "SELECT kind, text_version, locale, role, created_at FROM consents"
+    )
+    assert (kind, locale, role) == ("health_data", "zh", "guardian")
+    assert version.startswith("health-") and len(version) == len("health-") + 16
+    assert created.endswith("Z")
+    conn = sqlite3.connect(app.config["DATABASE"])
+    with pytest.raises(sqlite3.IntegrityError, match="never updated"):
+        conn.execute("UPDATE consents SET locale = 'en'")
+    conn.close()
+
+
+def test_consent_version_changes_when_the_notice_changes(make_app):
+    one = make_app(RATELIMIT_ENABLED=False)
+    two = make_app(RATELIMIT_ENABLED=False, PRIVACY_CONTACT="someone else")
+    versions = []
+    for app in (one, two):
+        with app.test_request_context():
+            from prescreen.public_text import consent_version
+
+            versions.append(consent_version("health"))
+    assert versions[0] != versions[1]
+
+
+# -- the chat ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("respondent", "lang", "first_question"),
+    [
+        ("guardian", "en", "In what month and year was your child born?"),
+        ("patient", "en", "In what month and year were you born?"),
+        ("guardian", "zh", "孩子是哪年哪月出生的？"),
+        ("patient", "zh", "你是哪年哪月出生的？"),
+    ],
+)
+def test_first_question_speaks_in_the_respondents_voice_and_language(client, respondent, lang, first_question):
+    start(client, respondent, lang)
+    body = page(client, f"{BASE}/chat")
+    assert first_question in body
+    assert '<details class="why">' in body
+    assert 'name="q" value="dob"' in body
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_guardian_walks_to_likely_eligible_with_js_off(app, client, lang):
+    start(client, "guardian", lang)
+    asked = walk(client, likely_answers())
+    body = page(client, f"{BASE}/result")
+    assert ("Your child may be able to join this study" if lang == "en" else "孩子可能可以参加这项研究") in body
+    assert f"{BASE}/refer" in body
+    row = screening(app)
+    assert row["outcome"] == "likely_eligible" and row["status"] == "completed"
+    expected = {q: sorted(v) if isinstance(v, list) else v for q, v in likely_answers().items() if q in asked}
+    assert row["answers"] == expected  # option values, never display text
+    assert row["step"] == len(asked)
+    assert len(row["version"]) == 16
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_needs_review_is_framed_as_the_team_checking(app, client, lang):
+    start(client, "guardian", lang)
+    walk(client, review_answers())
+    body = page(client, f"{BASE}/result")
+    assert (
+        "The study team needs to check a few things with you" if lang == "en" else "研究团队需要和您核实几个问题"
+    ) in body
+    assert f"{BASE}/refer" in body
+    assert screening(app)["outcome"] == "needs_review"
+
+
+def test_teen_in_english_reaches_not_eligible_with_a_recheck_date(app, client):
+    start(client, "patient", "en")
+    answers = {**waiting_answers(), "dob": born_years_ago(15)}
+    walk(client, answers)
+    body = page(client, f"{BASE}/result")
+    assert "This study is not a fit right now" in body
+    assert "The last rituximab dose must be more than 6 months ago" in body or "rituximab" in body.lower()
+    recheck = rows(app, "SELECT recheck_after FROM screenings")[0][0]
+    day = date.fromisoformat(recheck)
+    assert f"{day.day} {day.strftime('%B')} {day.year}" in body
+    assert f"{BASE}/refer" not in body  # no name or number is asked of families who do not qualify
+
+
+def test_recheck_date_is_written_the_chinese_way(app, client):
+    start(client, "guardian", "zh")
+    walk(client, waiting_answers())
+    body = page(client, f"{BASE}/result")
+    day = date.fromisoformat(rows(app, "SELECT recheck_after FROM screenings")[0][0])
+    assert f"{day.year}年{day.month}月{day.day}日" in body
+
+
+def test_progress_hint_counts_down(client):
+    start(client)
+    assert "questions left" in page(client, f"{BASE}/chat")
+    start(client, "guardian", "zh")
+    assert "大约还剩" in page(client, f"{BASE}/chat")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "Please fill this in."),
+        ("2015-13", "Please give the year and month"),
+        ("2999-01", "That month is in the future"),
+        ("<script>alert(1)</script>", "Please give the year and month"),
+    ],
+)
+def test_a_bad_month_gets_a_translated_message_and_stores_nothing(app, client, value, message):
+    start(client)
+    response = answer(client, value)
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert message in body and "<script>alert" not in body
+    assert screening(app)["answers"] == {} and screening(app)["step"] == 0
+
+
+def test_tampered_option_value_is_refused_and_stores_nothing(app, client):
+    start(client, "guardian", "zh")
+    answer(client, born_years_ago(9))
+    response = answer(client, "definitely")
+    assert response.status_code == 400
+    assert "这个答案不在选项中" in response.get_data(as_text=True)
+    assert screening(app)["answers"] == {"dob": born_years_ago(9)}
+
+
+def test_tampered_question_id_is_refused(app, client):
+    start(client)
+    response = answer(client, "yes", q="hbv")
+    assert response.status_code == 400
+    assert screening(app)["answers"] == {}
+
+
+def test_exclusive_and_other_options_together_are_refused(app, client):
+    start(client)
+    walk_to = likely_answers()
+    for qid in ("dob", "diagnosis", "consent_guardian", "rituximab"):
+        assert answer(client, walk_to[qid]).status_code == 303
+    response = answer(client, ["none", "belimumab"])
+    assert response.status_code == 400
+    assert "biologics" not in screening(app)["answers"]
+
+
+def test_double_post_records_the_answer_once(app, client):
+    start(client)
+    qid, step, token = current(client)
+    data = {"csrf_token": token, "step": step, "q": qid, "value": born_years_ago(9)}
+    first = client.post(f"{BASE}/answer", data=data)
+    second = client.post(f"{BASE}/answer", data={**data, "value": born_years_ago(12)})
+    assert first.status_code == second.status_code == 303
+    row = screening(app)
+    assert row["step"] == 1 and row["answers"] == {"dob": born_years_ago(9)}
+
+
+def test_changing_an_earlier_answer_rebranches_and_says_the_result_changed(app, client):
+    start(client)
+    walk(client, likely_answers())
+    assert screening(app)["outcome"] == "likely_eligible"
+    token = csrf(client, f"{BASE}/result")
+    step = str(screening(app)["step"])
+    response = client.post(f"{BASE}/change", data={"csrf_token": token, "step": step, "q": "rituximab"})
+    assert response.status_code == 303 and "rituximab" not in response.headers["Location"]
+    body = page(client, f"{BASE}/chat")
+    assert "Changing your answer" in body and 'name="q" value="rituximab"' in body
+    assert answer(client, "yes").status_code == 303
+    assert "flow_changed" not in page(client, f"{BASE}/chat")  # the notice is a sentence, not a code
+    assert answer(client, months_ago(1)).status_code == 303
+    body = page(client, f"{BASE}/result")
+    assert "Your change has altered the result." in body
+    assert screening(app)["outcome"] == "not_eligible"
+    # the notice is shown once
+    assert "Your change has altered the result." not in page(client, f"{BASE}/result")
+
+
+def test_keeping_the_earlier_answer_cancels_the_change(app, client):
+    start(client)
+    walk(client, likely_answers())
+    token = csrf(client, f"{BASE}/result")
+    client.post(f"{BASE}/change", data={"csrf_token": token, "step": str(screening(app)["step"]), "q": "dob"})
+    client.post(f"{BASE}/change", data={"csrf_token": token, "step": str(screening(app)["step"]), "q": ""})
+    assert client.get(f"{BASE}/chat").status_code == 303
+
+
+def test_switching_language_mid_chat_keeps_every_answer(app, client):
+    start(client, "guardian", "en")
+    answers = likely_answers()
+    for qid in ("dob", "diagnosis", "consent_guardian", "rituximab", "biologics"):
+        assert answer(client, answers[qid]).status_code == 303
+    before = screening(app)["answers"]
+    body = page(client, f"{BASE}/chat?lang=zh")
+    assert "孩子是哪年哪月出生的？" in body and "都没用过" in body and "没用过" in body
+    assert screening(app)["answers"] == before
+    assert screening(app)["locale"] == "zh"
+
+
+def test_patient_under_14_is_handed_to_a_guardian_and_their_answer_is_not_kept(app, client):
+    start(client, "patient", "en")
+    response = answer(client, born_years_ago(12))
+    assert response.status_code == 303 and response.headers["Location"].endswith("/handoff")
+    body = page(client, f"{BASE}/handoff")
+    assert "under 14" in body
+    row = screening(app)
+    assert row["status"] == "handoff" and row["answers"] == {}
+    assert client.get(f"{BASE}/chat").headers["Location"].endswith("/handoff")
+    token = csrf(client, f"{BASE}/handoff")
+    assert client.post(f"{BASE}/handoff", data={"csrf_token": token}).status_code == 400
+    assert client.post(f"{BASE}/handoff", data={"csrf_token": token, "agree": "y"}).status_code == 303
+    assert "In what month and year was your child born?" in page(client, f"{BASE}/chat")
+    kinds = rows(app, "SELECT kind, role FROM consents ORDER BY id")
+    assert kinds == [("health_data", "patient"), ("guardian_takeover", "guardian")]
+
+
+def test_patient_of_15_answers_in_their_own_voice(client):
+    start(client, "patient", "zh")
+    answer(client, born_years_ago(15))
+    body = page(client, f"{BASE}/chat")
+    assert "医生有没有诊断过你是干燥综合征" in body
+
+
+# -- resume -----------------------------------------------------------------------------------
+def resume_link(client: FlaskClient) -> str:
+    body = page(client, f"{BASE}/chat")
+    marker = 'id="resume-url" value="'
+    return body[body.index(marker) + len(marker) :].split('"', 1)[0]
+
+
+def test_resume_link_opens_the_same_screening_in_a_fresh_browser(app, client):
+    start(client)
+    answer(client, born_years_ago(9))
+    link = resume_link(client)
+    path = link.split("localhost", 1)[1]
+    assert path.startswith("/r/") and len(path) > 30
+    fresh = app.test_client()
+    response = fresh.get(path)
+    assert response.status_code == 303
+    assert "Has a doctor said your child has" in page(fresh, f"{BASE}/chat")
+
+
+def test_expired_or_unknown_resume_link_says_so(app, client):
+    start(client)
+    link = resume_link(client).split("localhost", 1)[1]
+    conn = sqlite3.connect(app.config["DATABASE"])
+    conn.execute("UPDATE screenings SET expires_at = '2000-01-01T00:00:00Z'")
+    conn.commit()
+    conn.close()
+    response = app.test_client().get(link)
+    assert response.status_code == 404
+    assert "This link no longer works" in response.get_data(as_text=True)
+    assert app.test_client().get("/r/not-a-real-token-at-all").status_code == 404
+
+
+def test_delete_my_answers_removes_the_screening(app, client):
+    start(client)
+    answer(client, born_years_ago(9))
+    token = csrf(client, f"{BASE}/chat")
+    response = client.post(f"{BASE}/forget", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert count(app, "screenings") == 0 and count(app, "consents") == 0
+    assert rows(app, "SELECT action, detail FROM audit WHERE action = 'screening.delete'") == [
+        ("screening.delete", None)
+    ]
+
+
+# -- the printed summary ----------------------------------------------------------------------
+def test_summary_shows_answers_and_result_in_both_languages(client):
+    start(client, "guardian", "zh")
+    walk(client, likely_answers())
+    body = page(client, f"{BASE}/summary")
+    assert body.index("预筛查小结") < body.index("Pre-screening summary")
+    assert "孩子是哪年哪月出生的？" in body and "In what month and year was your child born?" in body
+    assert 'lang="en"' in body and 'lang="zh-CN"' in body
