@@ -19,6 +19,7 @@ from . import csrf
 from .config import ConfigError
 from .engine import StudyError, load_categories
 from .i18n import current_locale
+from .limits import limiter_for, public_post_limit
 from .mail import mail_cli, queue_already_signed_up, queue_confirmation, reminder_message
 from .notify import categories, studies_cli
 from .store import get_db, outbox, utcnow, volunteers
@@ -229,7 +230,7 @@ def reminder() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    """Load the category taxonomy once, and add ``prescreen mail`` and ``prescreen studies``."""
+    """Load the category taxonomy once, add ``prescreen mail`` and ``prescreen studies``, rate-limit posts."""
     path = Path(app.config["QUESTIONS_DIR"]) / "categories.csv"
     try:
         app.extensions["categories"] = load_categories(path) if path.exists() else []
@@ -237,3 +238,11 @@ def init_app(app: Flask) -> None:
         raise ConfigError(f"questions/categories.csv has problems:\n{exc}") from None
     app.cli.add_command(mail_cli)
     app.cli.add_command(studies_cli)
+    # Sign-ups and reminders count toward the same per-client allowance as the chat's posts. The
+    # one-click unsubscribe does not: mail providers post it from a few shared servers.
+    limiter_for(app).limit(
+        public_post_limit,
+        methods=["POST"],
+        scope="public-post",
+        exempt_when=lambda: request.endpoint == "volunteer.unsubscribe",
+    )(bp)

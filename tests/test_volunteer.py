@@ -224,3 +224,14 @@ def test_signing_up_again_after_unsubscribing_needs_a_new_confirmation(client: F
     sign_up(client, "back@example.com", categories=["lupus"])
     assert rows(app, "SELECT status FROM volunteers") == [("pending",)]
     assert rows(app, "SELECT count(*) FROM volunteers") == [(1,)]
+
+
+def test_sign_up_posts_are_rate_limited_but_one_click_unsubscribe_is_not(make_app: Callable[..., Flask]) -> None:
+    app = make_app(PUBLIC_URL="https://prescreen.test", PUBLIC_POST_LIMIT="3 per minute")
+    client = app.test_client()
+    sign_up(client, "r@example.com")
+    path = links(app, "r@example.com")["unsubscribe"]
+    assert [sign_up(client, f"r{n}@example.com").status_code for n in range(3)] == [302, 302, 429]
+    cookieless = app.test_client(use_cookies=False)
+    answers = [cookieless.post(path, data={"List-Unsubscribe": "One-Click"}).status_code for _ in range(5)]
+    assert answers == [200] * 5
