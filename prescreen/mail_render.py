@@ -136,8 +136,9 @@ def study_context(study: Study, locale: str) -> dict[str, str]:
     return {
         "title": study.text("title", locale),
         "summary": study.text("summary", locale),
-        "centre": study.meta.get(f"centre::{locale}", ""),
-        "address": study.meta.get(f"address::{locale}", ""),
+        "where": ("，" if locale == "zh" else ", ").join(
+            filter(None, (study.meta.get(f"centre::{locale}"), study.meta.get(f"address::{locale}")))
+        ),
         "study_url": public_path(f"/s/{study.id}/"),
     }
 

@@ -31,6 +31,12 @@ from flask.cli import AppGroup
 from .store import connect, outbox
 
 
+#: CRLF and RFC 2047 for non-ASCII, as ``policy.SMTP``, but folding only past 998 characters
+#: (RFC 5322's limit): folded at 78, a long ASCII header such as ``List-Unsubscribe`` is turned
+#: into encoded words, and mail programs no longer find the ``<https://…>`` in it.
+SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
 class TemporaryFailure(Exception):
     """Try again later (4xx, connection refused or dropped, timeout)."""
 
@@ -54,7 +60,7 @@ def build_message(row: dict[str, Any], mail_from: str) -> EmailMessage:
     arrives intact. The Message-ID comes from the idempotency key, so should a crash make us
     send a row twice, mail programs can tell the two copies are one message.
     """
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=SMTP_POLICY)
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
     digest = hashlib.sha256(row["idempotency_key"].encode("utf-8")).hexdigest()[:32]
     message["From"] = mail_from
@@ -62,13 +68,15 @@ def build_message(row: dict[str, Any], mail_from: str) -> EmailMessage:
     message["Subject"] = row["subject"]
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = f"<{digest}@{domain}>"
-    message["Content-Language"] = "zh-CN" if row["locale"] == "zh" else "en"
     message["Auto-Submitted"] = "auto-generated"
     for name, value in (row.get("headers") or {}).items():
         message[name] = value
-    message.set_content(row["body_text"], charset="utf-8")
+    # base64: 7-bit safe through any relay, even one without 8BITMIME.
+    message.set_content(row["body_text"], charset="utf-8", cte="base64")
     if row.get("body_html"):
-        message.add_alternative(row["body_html"], subtype="html", charset="utf-8")
+        message.add_alternative(row["body_html"], subtype="html", charset="utf-8", cte="base64")
+    # After set_content, which drops every Content-* header set before it.
+    message["Content-Language"] = "zh-CN" if row["locale"] == "zh" else "en"
     return message
 
 

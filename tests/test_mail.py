@@ -196,6 +196,9 @@ def check_headers_and_privacy(message: EmailMessage, raw: bytes, address: str, p
     assert re.search(rb"^Subject: =\?utf-8\?", raw, re.M | re.I) or address.startswith("en-")
     assert [a for _, a in getaddresses([str(message["To"])])] == [address]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert re.search(rb"^List-Unsubscribe: <https://prescreen\.test/volunteer/unsubscribe/", raw, re.M), "not encoded"
+    assert re.search(rb"^Content-Language: (zh-CN|en)\r?$", raw, re.M)
+    assert all(byte < 128 for byte in raw), "7-bit clean on the wire"
     targets = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
     assert [t.split(":", 1)[0] for t in targets] == ["https", "mailto"]
     text, html = body(message), body(message, "html")
