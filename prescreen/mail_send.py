@@ -30,7 +30,6 @@ from flask.cli import AppGroup
 
 from .store import connect, outbox
 
-
 #: CRLF and RFC 2047 for non-ASCII, as ``policy.SMTP``, but folding only past 998 characters
 #: (RFC 5322's limit): folded at 78, a long ASCII header such as ``List-Unsubscribe`` is turned
 #: into encoded words, and mail programs no longer find the ``<https://…>`` in it.
