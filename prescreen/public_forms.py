@@ -57,7 +57,7 @@ class ReferralForm(FlaskForm):
         ]
     )
     relationship = RadioField(
-        choices=[(r, r) for r in RELATIONSHIPS],
+        choices=list(RELATIONSHIPS),
         validators=[InputRequired(_l("Please say who you are to the child."))],
     )
     phone = StringField(
@@ -69,11 +69,11 @@ class ReferralForm(FlaskForm):
     email = StringField(validators=[Optional(), Length(max=254, message=_l("That e-mail address is too long."))])
     wechat = StringField(validators=[Optional(), Length(max=40, message=_l("That WeChat ID is too long."))])
     best_time = RadioField(
-        choices=[(t, t) for t in BEST_TIMES],
+        choices=list(BEST_TIMES),
         default="any",
         validators=[InputRequired(_l("Please choose when to call."))],
     )
-    language = RadioField(choices=[("zh", "zh"), ("en", "en")], validators=[InputRequired()])
+    language = RadioField(choices=["zh", "en"], validators=[InputRequired()])
     share = BooleanField(validators=[DataRequired(_l("Please tick the box so we may send your details."))])
     guardian = BooleanField()
 
