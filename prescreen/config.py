@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_LEASE_SECONDS": 120,  # how long a sender holds a claimed row before another may take it
     "MAIL_POLL_SECONDS": 10,  # `mail send --loop`: pause between empty rounds
     "VOLUNTEER_CONFIRM_HOURS": 48,  # a sign-up confirmation link expires after this
+    "MAIL_KEEP_DAYS": 30,  # after this, a sent e-mail's address and body are blanked (its key stays)
 }
 
 

@@ -28,7 +28,7 @@ import sqlite_utils
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .store import connect, outbox
+from .store import connect, outbox, volunteers
 
 #: CRLF and RFC 2047 for non-ASCII, as ``policy.SMTP``, but folding only past 998 characters
 #: (RFC 5322's limit): folded at 78, a long ASCII header such as ``List-Unsubscribe`` is turned
@@ -197,6 +197,20 @@ def deliver_due(
     return result
 
 
+def tidy(app: Flask, db: sqlite_utils.Database, now: datetime | None = None) -> dict[str, int]:
+    """Retention for mail, run by every sender round (the volunteer area's recurring job).
+
+    Unconfirmed sign-ups go once their links expire; finished outbox rows lose their address and
+    body after ``MAIL_KEEP_DAYS``.
+    """
+    moment = now or datetime.now(UTC)
+    keep = timedelta(days=int(app.config["MAIL_KEEP_DAYS"]))
+    return {
+        "unconfirmed": volunteers.purge_unconfirmed(db, outbox.iso(moment)),
+        "scrubbed": outbox.scrub_finished(db, outbox.iso(moment - keep)),
+    }
+
+
 @click.group("mail", cls=AppGroup)
 def mail_cli() -> None:
     """Deliver the outbox (volunteer e-mails, re-check reminders, study-team alerts)."""
@@ -218,6 +232,7 @@ def send_command(loop: bool, batch: int) -> None:
     db = connect(app.config["DATABASE"])
     try:
         while True:
+            tidy(app, db)
             result = deliver_due(app, db, backend, batch=batch, stop=lambda: stopping["now"])
             if result or not loop:
                 summary = ", ".join(f"{n} {what}" for what, n in sorted(result.items())) or "nothing due"

@@ -205,6 +205,7 @@ def reminder() -> Any:
     when = _recheck_date(screening)
     if screening is None or when is None:
         return render_template("volunteer/reminder_none.html")
+    g.screening_locale = screening.get("locale")  # the page and the e-mail speak the chat's language
     form = ReminderForm()
     shown = format_date(when, format="long")
     if form.validate_on_submit():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from prescreen.mail_send import tidy
 from prescreen.store import connect
 
 SIGNUP = {"language": "zh", "categories": ["sjogren"], "age_band": "10-13", "consent": "y"}
@@ -235,3 +237,23 @@ def test_sign_up_posts_are_rate_limited_but_one_click_unsubscribe_is_not(make_ap
     cookieless = app.test_client(use_cookies=False)
     answers = [cookieless.post(path, data={"List-Unsubscribe": "One-Click"}).status_code for _ in range(5)]
     assert answers == [200] * 5
+
+
+def test_retention_drops_unconfirmed_sign_ups_and_blanks_old_mail_but_keeps_its_key(
+    client: FlaskClient, app: Flask
+) -> None:
+    sign_up(client, "kept@example.com")
+    confirm(client, app, "kept@example.com")
+    sign_up(client, "never@example.com")
+    db = connect(app.config["DATABASE"])
+    db.execute("UPDATE outbox SET status = 'sent', sent_at = '2020-01-01T00:00:00Z' WHERE to_addr = 'kept@example.com'")
+    assert tidy(app, db) == {"unconfirmed": 0, "scrubbed": 1}, "the new sign-up's link is still valid"
+    later = datetime.now(UTC) + timedelta(hours=49)
+    assert tidy(app, db, now=later) == {"unconfirmed": 1, "scrubbed": 0}
+    assert db.execute("SELECT email FROM volunteers").fetchall() == [("kept@example.com",)]
+    scrubbed = db.execute("SELECT idempotency_key, to_addr, body_text FROM outbox WHERE status = 'sent'").fetchall()
+    assert [(to, text) for _, to, text in scrubbed] == [("deleted", "")]
+    assert scrubbed[0][0].startswith("volunteer-confirm:")
+    never = db.execute("SELECT status FROM outbox WHERE to_addr = 'never@example.com'").fetchall()
+    assert never == [("suppressed",)], "its dead confirmation link is not sent"
+    db.close()

@@ -59,6 +59,11 @@ def test_without_a_screening_the_page_explains_kindly(client: FlaskClient) -> No
     assert response.status_code == 200 and "没有需要提醒的日期" in response.get_data(as_text=True)
 
 
+def test_reminder_page_and_mail_follow_the_screening_language(client: FlaskClient, screening: dict[str, Any]) -> None:
+    page = client.get("/volunteer/reminder").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page and "到时提醒我再测一次" in page
+
+
 def test_reminder_needs_its_own_consent(client: FlaskClient, app: Flask, screening: dict[str, Any]) -> None:
     page = client.get("/volunteer/reminder?lang=zh").get_data(as_text=True)
     box = re.search(r'<input type="checkbox" name="consent"[^>]*>', page)
