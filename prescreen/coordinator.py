@@ -55,7 +55,7 @@ CRITERION_LABELS = {
 }
 RESPONDENT_LABELS = {"guardian": _l("Parent or guardian"), "patient": _l("The patient")}
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
-AGE_BAND_LABELS = {"under-5": _l("under 5"), "over-18": _l("over 18")}
+AGE_BAND_LABELS = {"under-5": _l("under 5"), "over-18": _l("over 18"), "unknown": _l("unknown")}
 
 
 def utc_now() -> datetime:

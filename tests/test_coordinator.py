@@ -370,3 +370,55 @@ def test_audit_table_refuses_update_and_delete(app: Flask) -> None:
         with pytest.raises(sqlite3.IntegrityError):
             db.execute(sql)
     db.close()
+
+
+def test_a_referral_from_the_chat_store_alerts_the_team_and_reaches_the_queue(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Issue 4's own store functions: the alert row, the queue, the family's withdraw link."""
+    from prescreen.public_referral import team_alert
+    from prescreen.store import referrals
+
+    app = make_app(STUDY_TEAM_EMAIL="team@pumch.example")
+    screening = add_screening(app, REVIEW)
+    contact = referrals.Contact(
+        name="张三妈妈",
+        relationship="mother",
+        phone="+8613688889999",
+        email="zhang@example.cn",
+        wechat="wx_zhang",
+        best_time="晚上",
+        locale="zh",
+    )
+    db = db_of(app)
+    with app.test_request_context():
+        alert = team_alert(screening)
+    row, created = referrals.create(
+        db,
+        screening=screening,
+        contact=contact,
+        age_band="10-13",
+        consent_version="v1",
+        guardian_consent=False,
+        alert=alert,
+        withdraw_token="withdraw-token-for-test",
+    )
+    assert created
+    mail = list(db.query("SELECT * FROM outbox WHERE idempotency_key = ?", [f"referral-alert:{row['id']}"]))
+    assert len(mail) == 1 and mail[0]["to_addr"] == "team@pumch.example"
+    assert f"/coordinator/referrals/{row['id']}" in mail[0]["body_text"]
+    for value in ("张三", "+8613688889999", "wx_zhang", "zhang@example.cn", "needs_review", "hbv"):
+        assert value not in mail[0]["body_text"] + mail[0]["subject"]
+    add_user(app, "admin@pumch.example", "admin")
+    client = app.test_client()
+    login(client, "admin@pumch.example")
+    assert row["reference"] in client.get("/coordinator/").get_data(as_text=True)
+    page = client.get(f"/coordinator/referrals/{row['id']}?contact=show").get_data(as_text=True)
+    assert "+8613688889999" in page and "mother" in page
+    # the family's withdraw link: contacts and answers gone, the audit names the act only
+    assert referrals.withdraw(db, "withdraw-token-for-test")
+    page = client.get(f"/coordinator/referrals/{row['id']}?contact=show").get_data(as_text=True)
+    assert "+8613688889999" not in page and "张三" not in page
+    log = db.execute("SELECT outcome, referral_status FROM screening_log WHERE screening_id = ?", [screening["id"]])
+    assert log.fetchone() == ("needs_review", "withdrawn")
+    withdraw_audit = list(db.query("SELECT * FROM audit WHERE action = 'referral.withdraw'"))
+    assert len(withdraw_audit) == 1 and "+86" not in json.dumps(withdraw_audit)
+    db.close()
