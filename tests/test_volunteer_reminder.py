@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from publickit import start, waiting_answers, walk
 
 from prescreen import volunteer
 from prescreen.mail import deliver_due, make_backend
@@ -99,3 +100,26 @@ def test_reminder_is_due_only_on_the_date_and_says_nothing_about_health(
     assert dict(deliver_due(app, db, backend, now=on_the_day)) == {"sent": 1}
     assert db.execute("SELECT status, to_addr FROM outbox").fetchall() == [("sent", "deleted")]
     db.close()
+
+
+def test_after_a_real_chat_ending_not_eligible_until_a_date(make_app: Callable[..., Flask]) -> None:
+    """The whole path: the chat's result offers the reminder, which finds the session's screening."""
+    app = make_app(PUBLIC_URL="https://prescreen.test", RATELIMIT_ENABLED=False)
+    client = app.test_client()
+    start(client, "guardian", "zh")
+    walk(client, waiting_answers())
+    result = client.get("/s/pumch-pediatric-sjogren/result").get_data(as_text=True)
+    assert "/volunteer/reminder" in result
+    page = client.get("/volunteer/reminder").get_data(as_text=True)
+    assert "到时提醒我再测一次" in page
+    token = CSRF.search(page)
+    assert token
+    response = client.post(
+        "/volunteer/reminder", data={"email": "mama@example.com", "consent": "y", "csrf_token": token.group(1)}
+    )
+    assert "我们会按时提醒您" in response.get_data(as_text=True)
+    db = connect(app.config["DATABASE"])
+    ((recheck,),) = db.execute("SELECT recheck_after FROM screenings").fetchall()
+    ((due, locale),) = db.execute("SELECT next_attempt_at, locale FROM outbox").fetchall()
+    db.close()
+    assert (due, locale) == (f"{recheck}T01:00:00Z", "zh")
