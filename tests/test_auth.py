@@ -238,3 +238,33 @@ def test_audit_rows_cannot_be_changed_or_deleted(app: Flask, client: FlaskClient
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute("DELETE FROM audit")
     db.close()
+
+
+def test_concurrent_guessing_on_four_instances_gets_at_most_five_password_checks(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Four "workers" (app instances, one database) guessing at once: the 6th guess is never checked."""
+    import threading
+
+    apps = [make_app() for _ in range(4)]
+    add_user(apps[0])
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def guess(app: Flask) -> None:
+        client = app.test_client()
+        token = csrf(client, "/staff/login")
+        barrier.wait()
+        for _ in range(6):
+            response = client.post(
+                "/staff/login", data={"csrf_token": token, "email": EMAIL, "password": "guess-guess-1"}
+            )
+            codes.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(app,)) for app in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [401] * 24
+    reasons = [d for a, d in audit_actions(apps[0]) if a == "login.failure"]
+    checked = [r for r in reasons if r in ('{"reason": "bad_password"}', '{"reason": "locked_now"}')]
+    assert len(reasons) == 24 and len(checked) == 5

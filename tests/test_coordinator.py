@@ -326,6 +326,10 @@ def test_admin_closes_and_opens_recruiting_coordinators_cannot(app: Flask, clien
     admin.post(f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "close"})
     db = db_of(app)
     assert studies.status(db, STUDY_ID, "recruiting") == "closed"
+    # the family's side: a closed study takes no new screening
+    family = app.test_client()
+    assert family.get(f"/s/{STUDY_ID}/start").status_code in (302, 303)
+    assert 'class="closed"' in family.get(f"/s/{STUDY_ID}/").get_data(as_text=True)
     assert "Open recruiting" in admin.get("/coordinator/studies").get_data(as_text=True)
     admin.post(f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "open"})
     assert studies.status(db, STUDY_ID, "recruiting") == "recruiting"
