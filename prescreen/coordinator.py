@@ -53,6 +53,15 @@ CRITERION_LABELS = {
     "confirm_at_visit": _l("Confirm at the visit"),
     "met": _l("Met"),
 }
+ACTION_LABELS = {
+    "referral.create": _l("Referral received"),
+    "referral.view_contact": _l("Contact details viewed"),
+    "referral.status": _l("Status changed"),
+    "referral.attempt": _l("Contact attempt"),
+    "referral.note": _l("Note added"),
+    "referral.withdraw": _l("Withdrawn by the family"),
+    "export.subject": _l("Full record exported"),
+}
 RESPONDENT_LABELS = {"guardian": _l("Parent or guardian"), "patient": _l("The patient")}
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 AGE_BAND_LABELS = {"under-5": _l("under 5"), "over-18": _l("over 18"), "unknown": _l("unknown")}
@@ -170,6 +179,8 @@ def init_app(app: Flask) -> None:
         outcome_labels=OUTCOME_LABELS,
         language_names=LANGUAGE_NAMES,
         study_title=study_title,
+        action_labels=ACTION_LABELS,
+        respondent_labels=RESPONDENT_LABELS,
     )
     app.cli.add_command(purge_command)
 

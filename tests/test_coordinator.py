@@ -426,3 +426,22 @@ def test_a_referral_from_the_chat_store_alerts_the_team_and_reaches_the_queue(ma
     withdraw_audit = list(db.query("SELECT * FROM audit WHERE action = 'referral.withdraw'"))
     assert len(withdraw_audit) == 1 and "+86" not in json.dumps(withdraw_audit)
     db.close()
+
+
+@pytest.mark.parametrize(
+    ("referred", "due"),
+    [
+        # Beijing time in, UTC out: Friday 17:00 + 2 working days = Tuesday 17:00
+        ("2026-11-20T09:00:00Z", "2026-11-24T09:00:00+00:00"),
+        # Monday 10:00 → Wednesday 10:00
+        ("2026-11-23T02:00:00Z", "2026-11-25T02:00:00+00:00"),
+        # Saturday: counting starts Monday 00:00 → Wednesday 00:00 Beijing
+        ("2026-11-21T04:00:00Z", "2026-11-24T16:00:00+00:00"),
+    ],
+)
+def test_overdue_counts_working_days_in_beijing(referred: str, due: str) -> None:
+    from datetime import datetime
+
+    from prescreen.store.queue import add_working_days
+
+    assert add_working_days(datetime.fromisoformat(referred), 2).isoformat() == due
