@@ -36,6 +36,7 @@ from .i18n import current_locale
 from .store import audit, get_db, queue
 
 GROUPS = ("not_met", "needs_review", "confirm_at_visit", "met")
+WITHDRAW_LABEL = _l("Withdrawn (deletes their contact details, answers and notes)")
 
 
 class AttemptForm(FlaskForm):
@@ -125,7 +126,10 @@ def screening_view(study: Study, row: dict[str, Any], lang: str) -> dict[str, An
 def forms_for(row: dict[str, Any], study: Study | None, lang: str) -> dict[str, FlaskForm]:
     """The three action forms, with the choices this referral allows now."""
     status_form = StatusForm(prefix="status")
-    status_form.status.choices = [SelectChoice(s, STATUS_LABELS[s]) for s in queue.TRANSITIONS.get(row["status"], ())]
+    status_form.status.choices = [
+        SelectChoice(s, WITHDRAW_LABEL if s == "withdrawn" else STATUS_LABELS[s])
+        for s in queue.TRANSITIONS.get(row["status"], ())
+    ]
     criteria = study.criteria if study else ()
     status_form.criterion.choices = [SelectChoice("", "—")] + [
         SelectChoice(c.id, f"{c.id} · {c.label(lang)}") for c in criteria

@@ -445,3 +445,19 @@ def test_overdue_counts_working_days_in_beijing(referred: str, due: str) -> None
     from prescreen.store.queue import add_working_days
 
     assert add_working_days(datetime.fromisoformat(referred), 2).isoformat() == due
+
+
+def test_marking_withdrawn_erases_contacts_answers_and_notes(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app, phone="+8613400001234", wechat="wx_gone")
+    page = f"/coordinator/referrals/{ref['id']}"
+    post(coord, f"{page}/notes", page, "note-", {"note-body": "family prefers afternoons"})
+    assert post(coord, f"{page}/status", page, "status-", {"status-status": "withdrawn"}).status_code == 302
+    db = db_of(app)
+    dump = "\n".join(db.conn.iterdump())
+    log = db.execute("SELECT outcome, referral_status FROM screening_log").fetchone()
+    db.close()
+    for value in ("+8613400001234", "wx_gone", "family prefers afternoons", "王小明家长", "2015-03"):
+        assert value not in dump
+    assert log == ("likely_eligible", "withdrawn")
+    detail = json.loads(audit_rows(app, "referral.status")[0]["detail"])
+    assert detail == {"erased": True, "from": "new", "to": "withdrawn"}

@@ -232,9 +232,32 @@ def change_status(
         extra = {"visit_date": visit_date.isoformat() if visit_date else None, "criterion": criterion}
         _set_status(db, {"id": referral_id}, new, extra)
         detail: dict[str, Any] = {"from": old, "to": new}
+        if new == "withdrawn":
+            erase(db, referral_id)
+            detail["erased"] = True
         if criterion:
             detail["criterion"] = criterion
         audit.record(db, actor, "referral.status", "referral", referral_id, detail)
+
+
+def erase(db: sqlite_utils.Database, referral_id: int) -> None:
+    """A family that withdraws (told to the team) keeps no contact details, answers or notes (PIPL 15, 47).
+
+    Runs inside the caller's transaction; the de-identified log row keeps the outcome.
+    """
+    db.execute(
+        "UPDATE referrals SET guardian_name = NULL, phone = NULL, email = NULL, wechat = NULL, best_time = NULL, "
+        "withdraw_token_hash = NULL WHERE id = ?",
+        [referral_id],
+    )
+    if "relationship" in db.table("referrals").columns_dict:  # added by the chat area's migration
+        db.execute("UPDATE referrals SET relationship = NULL WHERE id = ?", [referral_id])
+    db.execute(
+        "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL "
+        "WHERE id = (SELECT screening_id FROM referrals WHERE id = ?)",
+        [referral_id],
+    )
+    db.execute("DELETE FROM notes WHERE referral_id = ?", [referral_id])
 
 
 def add_attempt(
