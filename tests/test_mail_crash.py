@@ -101,3 +101,29 @@ def test_sender_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(
     assert len(received) == 5, "every row arrived"
     assert sum(received.values()) == expected_total
     assert max(received.values()) <= 2, "at most the one in-flight message twice"
+
+
+def test_loop_worker_delivers_new_rows_and_stops_cleanly_on_sigterm(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PRESCREEN_", "FLASK_"))},
+        "PRESCREEN_SECRET_KEY": "loop-test-secret",
+        "PRESCREEN_INSTANCE_PATH": app.instance_path,
+        "PRESCREEN_DATABASE": app.config["DATABASE"],
+        "PRESCREEN_MAIL_POLL_SECONDS": "1",
+    }
+    worker = subprocess.Popen([PRESCREEN, "mail", "send", "--loop"], env=env, stdout=subprocess.PIPE)  # noqa: S603
+    try:
+        queue(app, "referral-alert:loop")
+        deadline = time.monotonic() + 30
+        while rows(app, "SELECT status FROM outbox") != [("sent",)] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert rows(app, "SELECT status FROM outbox") == [("sent",)]
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        if worker.stdout:
+            worker.stdout.close()
+    assert (Path(app.instance_path) / "mail" / "00000001.eml").exists()
