@@ -156,7 +156,13 @@ def subject_record(db: sqlite_utils.Database, referral_id: int, actor: str) -> d
 def audit_rows(db: sqlite_utils.Database, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """A page of the audit trail, newest first, and the total."""
     total = db.execute("SELECT count(*) FROM audit").fetchone()[0]
-    rows = list(db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset]))
+    rows = list(
+        db.query(
+            "SELECT a.*, u.email AS actor_email FROM audit a LEFT JOIN users u ON a.actor = 'user:' || u.id "
+            "ORDER BY a.id DESC LIMIT ? OFFSET ?",
+            [limit, offset],
+        )
+    )
     return rows, total
 
 
