@@ -1,0 +1,270 @@
+"""The chat in Debian's Chromium: a family's real walk, with and without JavaScript, by keyboard too.
+
+Every page is checked with axe-core; screenshots of the main screens (phone-sized, zh and en) are
+written to /tmp/shots for a human to look at.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from browserkit import assert_no_axe_violations
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from publickit import BASE, born_years_ago, likely_answers, months_ago, waiting_answers  # noqa: E402
+
+SHOTS = Path("/tmp/shots")  # noqa: S108 — screenshots for a human to look at, not secrets
+ACCEPT = {"zh": "zh-CN", "en": "en-US"}
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"public-{name}.png"), full_page=True)
+
+
+class Family:
+    """Drives one browser page through the questionnaire and counts the taps it takes."""
+
+    def __init__(self, page: Any, base: str, js: bool = True, axe: bool = False) -> None:
+        self.page, self.base, self.js, self.axe, self.taps = page, base, js, axe, 0
+
+    def tap(self, selector: str) -> None:
+        self.taps += 1
+        self.page.locator(selector).first.click()
+
+    def begin(self, respondent: str = "guardian") -> None:
+        page = self.page
+        page.goto(self.base + "/")
+        self.tap(f'a[href="{BASE}/"]')
+        self.tap(f'a[href="{BASE}/start"]')
+        self.tap(f'a[href*="as={respondent}"]')
+        assert not page.locator("#agree").is_checked()
+        self.tap("#agree")
+        self.tap(".consent-form button[type=submit]")
+        page.wait_for_selector("form.ask")
+
+    def question(self) -> tuple[str, str] | None:
+        form = self.page.locator("form.ask")
+        if form.count() == 0:
+            return None
+        return form.locator("input[name=q]").get_attribute("value"), form.locator("input[name=step]").get_attribute(
+            "value"
+        )
+
+    def wait_after(self, step: str) -> None:
+        if self.js:
+            self.page.wait_for_function(
+                "s => !document.querySelector('form.ask')"
+                " || document.querySelector('form.ask input[name=step]').value !== s",
+                arg=step,
+            )
+        else:
+            self.page.wait_for_load_state()
+
+    def answer(self, value: Any) -> None:
+        qid, step = self.question()
+        form = "form.ask"
+        kind = self.kind()
+        if kind == "single":
+            self.tap(f'{form} button[name=value][value="{value}"]')
+        elif kind == "multiple":
+            for item in value:
+                self.tap(f'{form} input[value="{item}"]')
+            self.tap(f"{form} p > button[type=submit]")
+        else:
+            self.taps += 1  # one tap on the field, then typing
+            self.page.fill("#answer-value", str(value))
+            self.tap(f"{form} p > button[type=submit]")
+        self.wait_after(step)
+
+    def kind(self) -> str:
+        form = self.page.locator("form.ask")
+        if form.locator("button[name=value]").count():
+            return "single"
+        if form.locator("input[type=checkbox]").count():
+            return "multiple"
+        return "input"
+
+    def walk(self, answers: dict[str, Any], shots: str = "") -> list[str]:
+        asked = []
+        while (now := self.question()) is not None:
+            asked.append(now[0])
+            if shots and len(asked) == 2:
+                shot(self.page, f"{shots}-chat")
+            if self.axe and len(asked) in (1, 5):  # a month, a single and a multiple question
+                assert_no_axe_violations(self.page)
+            self.answer(answers[now[0]])
+        self.page.wait_for_selector(".result")
+        return asked
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_guardian_walks_to_likely_eligible_and_sends_a_referral(live_server, new_context, lang):
+    context = new_context(locale=ACCEPT[lang])
+    page = context.new_page()
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+    family = Family(page, live_server.url, axe=True)
+    page.goto(live_server.url + "/")
+    assert_no_axe_violations(page)
+    page.goto(live_server.url + f"{BASE}/")
+    shot(page, f"{lang}-study")
+    assert_no_axe_violations(page)
+    family.begin()
+    asked = family.walk(likely_answers(), shots=lang)
+    shot(page, f"{lang}-result")
+    assert_no_axe_violations(page)
+    assert page.locator(".result-likely_eligible").is_visible()
+    taps_to_result = family.taps
+    family.tap(f'a[href="{BASE}/refer"]')
+    assert_no_axe_violations(page)
+    page.fill("#name", "王芳" if lang == "zh" else "Jane Li")
+    page.check("#relationship-mother")
+    page.fill("#phone", "13812345678" if lang == "zh" else "+1 416 555 0142")
+    page.check("#best_time-evening")
+    page.check("#share")
+    page.check("#guardian")
+    shot(page, f"{lang}-refer")
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".reference")
+    shot(page, f"{lang}-sent")
+    assert_no_axe_violations(page)
+    reference = page.locator(".reference").inner_text()
+    assert reference.startswith("PS-")
+    page.goto(live_server.url + f"{BASE}/summary")
+    shot(page, f"{lang}-summary")
+    assert_no_axe_violations(page)
+    assert hosts == {urlsplit(live_server.url).netloc}
+    print(f"{lang}: {len(asked)} questions, {taps_to_result} taps from the home page to the result")
+
+
+def test_teen_in_english_reaches_not_eligible_with_a_recheck_date(live_server, new_context):
+    page = new_context(locale="en-GB").new_page()
+    family = Family(page, live_server.url)
+    family.begin("patient")
+    assert "In what month and year were you born?" in page.inner_text("form.ask")
+    family.walk({**waiting_answers(), "dob": born_years_ago(15), "consent_teen": "yes_parent"})
+    text = page.inner_text("main")
+    assert "not a fit right now" in text and "You may be able to check again from" in text
+    shot(page, "en-not-eligible")
+    assert_no_axe_violations(page)
+    assert page.locator(f'a[href="{BASE}/refer"]').count() == 0
+
+
+def test_changing_an_earlier_answer_flips_the_result(live_server, new_context):
+    page = new_context(locale="zh-CN").new_page()
+    family = Family(page, live_server.url)
+    family.begin()
+    family.walk(likely_answers())
+    page.click("details.answers summary")
+    page.locator("details.answers form.change:has(input[value=rituximab]) button").click()
+    page.wait_for_selector("form.ask input[name=q][value=rituximab]", state="attached")
+    shot(page, "zh-change")
+    assert_no_axe_violations(page)
+    family.answer("yes")
+    family.answer(months_ago(1))
+    page.wait_for_selector(".result-not_eligible")
+    assert "您修改的回答改变了结果" in page.inner_text("main")
+
+
+def test_switching_language_mid_chat_keeps_every_answer(live_server, new_context):
+    page = new_context(locale="en-US").new_page()
+    family = Family(page, live_server.url)
+    family.begin()
+    answers = likely_answers()
+    for _ in range(5):
+        family.answer(answers[family.question()[0]])
+    before = page.locator("ol.chat li.msg.me").count()
+    page.click(".lang-switch a[lang=zh-CN]")
+    page.wait_for_selector("html[lang=zh-CN]")
+    assert page.locator("ol.chat li.msg.me").count() == before == 5
+    assert "孩子是哪年哪月出生的？" in page.inner_text("ol.chat")
+    shot(page, "zh-switched")
+    assert_no_axe_violations(page)
+    family.walk(answers)
+    assert page.locator(".result-likely_eligible").is_visible()
+
+
+def test_the_whole_walk_with_javascript_disabled(live_server, new_context):
+    page = new_context(locale="zh-CN", java_script_enabled=False).new_page()
+    family = Family(page, live_server.url, js=False)
+    family.begin()
+    family.walk(likely_answers())
+    assert page.locator(".result-likely_eligible").is_visible()
+    assert page.locator("[data-copy]").first.is_hidden()  # the copy button needs the script
+
+
+def test_resume_link_opens_in_a_fresh_browser(live_server, new_context):
+    page = new_context(locale="en-US").new_page()
+    family = Family(page, live_server.url)
+    family.begin()
+    answers = likely_answers()
+    for _ in range(3):
+        family.answer(answers[family.question()[0]])
+    page.click("details.resume summary")
+    page.click("[data-copy=resume-url]")
+    link = page.input_value("#resume-url")
+    shot(page, "en-resume")
+    fresh = new_context(locale="en-US").new_page()
+    fresh.goto(link)
+    assert fresh.locator("ol.chat li.msg.me").count() == 3
+    assert Family(fresh, live_server.url).question()[0] == "rituximab"
+
+
+def test_keyboard_only_walk(live_server, new_context):
+    page = new_context(locale="en-US").new_page()
+    page.goto(live_server.url + f"{BASE}/consent?as=guardian")
+    page.focus("#agree")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("form.ask")
+    page.focus("#answer-value")
+    year, month = born_years_ago(10).split("-")
+    page.keyboard.type(month)  # Chromium's en-US month field: month, Tab, year
+    page.keyboard.press("Tab")
+    page.keyboard.type(year)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("form.ask input[name=q][value=diagnosis]", state="attached")
+    assert page.evaluate("document.activeElement.id") == "current"  # focus moved to the new question
+    page.keyboard.press("1")  # number keys pick an option
+    page.wait_for_selector("form.ask input[name=q][value=consent_guardian]", state="attached")
+    page.keyboard.press("1")
+    page.wait_for_selector("form.ask input[name=q][value=rituximab]", state="attached")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('data-option') !== null")
+    assert focused
+    page.keyboard.press("Enter")
+    page.wait_for_selector("form.ask input[name=q][value=biologics]", state="attached")
+    page.keyboard.press("5")  # "None of these" is the 5th box
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("form.ask input[name=q][value=other_autoimmune]", state="attached")
+    assert page.locator("ol.chat li.msg.me").count() == 5
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_handoff_consent_and_closed_pages_have_no_axe_violations(live_server, new_context, lang):
+    page = new_context(locale=ACCEPT[lang]).new_page()
+    page.goto(live_server.url + f"{BASE}/start")
+    assert_no_axe_violations(page)
+    page.goto(live_server.url + f"{BASE}/consent?as=patient")
+    shot(page, f"{lang}-consent")
+    assert_no_axe_violations(page)
+    page.click(".consent-form button[type=submit]")  # without the box: a form error
+    assert page.locator("#agree-errors").is_visible()
+    assert_no_axe_violations(page)
+    page.check("#agree")
+    page.click(".consent-form button[type=submit]")
+    page.fill("#answer-value", born_years_ago(11))
+    page.click("form.ask p > button[type=submit]")
+    page.wait_for_selector("#agree")
+    shot(page, f"{lang}-handoff")
+    assert_no_axe_violations(page)
+    page.goto(live_server.url + "/r/expired-or-unknown-token-000000000")
+    assert_no_axe_violations(page)
