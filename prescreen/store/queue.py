@@ -184,7 +184,9 @@ def history(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]
     """What happened to one referral, from the audit trail (codes only)."""
     return list(
         db.query(
-            "SELECT at, actor, action, detail FROM audit WHERE record_type = 'referral' AND record_id = ? ORDER BY id",
+            "SELECT a.at, a.actor, a.action, a.detail, u.email AS actor_email FROM audit a "
+            "LEFT JOIN users u ON a.actor = 'user:' || u.id "
+            "WHERE a.record_type = 'referral' AND a.record_id = ? ORDER BY a.id",
             [str(referral_id)],
         )
     )
