@@ -251,7 +251,7 @@ def handoff(study_id: str) -> Any:
             get_db(), row["id"], row["step"], consent_version("health"), current_locale()
         )
         return see_other("public.chat", study_id=study.id)
-    page = render_template("public/handoff.html", study=study, form=form, **notice_context())
+    page = render_template("public/handoff.html", study=study, form=form, resume_url=resume_url(), **notice_context())
     return (page, 400) if form.errors else page
 
 

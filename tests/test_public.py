@@ -474,3 +474,24 @@ def test_summary_shows_answers_and_result_in_both_languages(client):
     assert body.index("预筛查小结") < body.index("Pre-screening summary")
     assert "孩子是哪年哪月出生的？" in body and "In what month and year was your child born?" in body
     assert 'lang="en"' in body and 'lang="zh-CN"' in body
+
+
+def test_public_strings_mean_the_same_in_every_domain():
+    """Flask-Babel merges the four catalogues: a msgid shared with another domain must not differ."""
+    from babel.messages.pofile import read_po
+
+    from prescreen.i18n import translations_dir
+
+    folder = translations_dir() / "zh" / "LC_MESSAGES"
+    with open(folder / "public.po", "rb") as fh:
+        public = {m.id: m.string for m in read_po(fh) if m.id}
+    clashes = []
+    for other in ("messages", "coordinator", "volunteer"):
+        path = folder / f"{other}.po"
+        if not path.exists():
+            continue
+        with open(path, "rb") as fh:
+            for m in read_po(fh):
+                if m.id in public and m.string != public[m.id]:
+                    clashes.append((other, m.id, public[m.id], m.string))
+    assert clashes == []
