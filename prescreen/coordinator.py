@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -76,6 +76,9 @@ def utc_now() -> datetime:
 def require_login() -> ResponseReturnValue | None:
     """Every coordinator page needs a live staff session; anonymous requests go to sign-in."""
     if not current_user.is_authenticated:
+        if request.method != "GET":
+            # After signing in, the browser would GET a form's target: send it to the queue instead.
+            return redirect(url_for("auth.login"))
         return login_manager.unauthorized()
     return None
 

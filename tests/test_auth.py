@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -268,3 +269,33 @@ def test_concurrent_guessing_on_four_instances_gets_at_most_five_password_checks
     reasons = [d for a, d in audit_actions(apps[0]) if a == "login.failure"]
     checked = [r for r in reasons if r in ('{"reason": "bad_password"}', '{"reason": "locked_now"}')]
     assert len(reasons) == 24 and len(checked) == 5
+
+
+def test_in_production_the_staff_cookie_is_secure_and_host_prefixed(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(TESTING=False, ENV="production", SECRET_KEY="p" * 64, RATELIMIT_ENABLED=False)
+    assert app.config["SESSION_COOKIE_NAME"] == "__Host-prescreen" and not app.debug
+    add_user(app)
+    client = app.test_client()
+    client.get("/staff/login", base_url="https://localhost")
+    token = client.get_cookie("__Host-prescreen", domain="localhost")
+    assert token is not None
+    html = client.get("/staff/login", base_url="https://localhost").get_data(as_text=True)
+    csrf_value = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    response = client.post(
+        "/staff/login",
+        base_url="https://localhost",
+        data={"csrf_token": csrf_value, "email": EMAIL, "password": PASSWORD},
+        headers={"Referer": "https://localhost/staff/login"},
+    )
+    assert response.status_code == 302
+    header = response.headers["Set-Cookie"]
+    assert header.startswith("__Host-prescreen=") and "Secure" in header and "HttpOnly" in header
+    assert "SameSite=Lax" in header and "Domain" not in header and "Path=/" in header
+
+
+def test_users_create_refuses_a_second_account_with_the_same_e_mail(app: Flask) -> None:
+    add_user(app)
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", EMAIL.upper(), "--role", "admin"], input=f"{PASSWORD}x\n{PASSWORD}x\n"
+    )
+    assert result.exit_code != 0 and "already exists" in result.output
