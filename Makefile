@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 5000
 
-.PHONY: run test lint translations db clean .venv bench-engine
+.PHONY: run test lint translations db clean .venv bench-engine bench
 
 # Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
 .venv: $(STAMP)
@@ -43,6 +43,11 @@ lint: $(STAMP)
 
 test: $(STAMP) translations lint
 	$(BIN)/python -m pytest -q
+
+# Load benchmark: simulated families through the chat under gunicorn, with same-run baselines.
+# BENCH_ARGS=--quick is the small run (under a minute).
+bench: $(STAMP) translations
+	$(BIN)/python bench/load_bench.py $(BENCH_ARGS)
 
 # Time the questionnaire engine on the real study (ratios to a same-run baseline).
 bench-engine: $(STAMP)

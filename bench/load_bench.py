@@ -1,0 +1,243 @@
+"""Load benchmark: N simulated families through the real questionnaire under gunicorn.
+
+Absolute numbers depend on the machine, so every figure is printed next to baselines measured in
+the same run against the same server: the app's own minimal GET (``/healthz``) and a static file
+the size of the first question page. After the run the database is checked against exactly the
+answers the server acknowledged.
+
+    make bench                          # 500 families, 50 at a time
+    make bench BENCH_ARGS=--quick       # the small run (under a minute); make test runs it too
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from families import SECRET, STUDY_ID, Family, Tally  # noqa: E402
+from harness import ROOT, Client, gzip_size, percentiles, start_server  # noqa: E402
+
+from prescreen.engine import load_study  # noqa: E402
+from prescreen.store import connect  # noqa: E402
+from prescreen.store import screenings as screening_store  # noqa: E402
+
+STATIC_DIR = ROOT / "prescreen" / "static" / "_bench"
+ASSET_RE = re.compile(r'<(?:link[^>]+href|script[^>]+src)="(/[^"]+)"')
+
+
+def first_page(port: int) -> dict[str, Any]:
+    """Open the first question page like a new visitor and weigh it with everything it loads."""
+    client = Client(port)
+    base = f"/s/{STUDY_ID}"
+    client.request("GET", f"{base}/")
+    consent = client.request("GET", f"{base}/consent?as=guardian")
+    client.request(
+        "POST", f"{base}/consent", {"csrf_token": consent.csrf() or "", "respondent": "guardian", "agree": "y"}
+    )
+    page = client.request("GET", f"{base}/chat")
+    assets = [client.request("GET", path) for path in ASSET_RE.findall(page.text)]
+    client.close()
+    bodies = [page.body] + [a.body for a in assets]
+    return {
+        "body": page.body,
+        "requests": len(bodies),
+        "raw": sum(len(b) for b in bodies),
+        "gzip": sum(gzip_size(b) for b in bodies),
+        "foreign": [p for p in ASSET_RE.findall(page.text) if p.startswith("//")],
+    }
+
+
+def hammer(port: int, path: str, total: int, concurrency: int) -> tuple[list[float], int, float]:
+    """GET ``path`` ``total`` times from ``concurrency`` keep-alive clients; (latencies, errors, seconds)."""
+    latencies: list[float] = []
+    errors = 0
+    per = max(1, total // concurrency)
+
+    def worker(_: int) -> tuple[list[float], int]:
+        client = Client(port)
+        mine: list[float] = []
+        bad = 0
+        for _ in range(per):
+            try:
+                response = client.request("GET", path)
+                bad += response.status != 200
+                mine.append(response.seconds)
+            except OSError:
+                bad += 1
+        client.close()
+        return mine, bad
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for mine, bad in pool.map(worker, range(concurrency)):
+            latencies.extend(mine)
+            errors += bad
+    return latencies, errors, time.perf_counter() - started
+
+
+def run_families(port: int, n: int, concurrency: int, seed: int, tally: Tally) -> float:
+    study = load_study(ROOT / "questions" / STUDY_ID)
+    today = date.today()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda i: Family(port, study, seed * 100_003 + i, today, tally).run(), range(n)))
+    return time.perf_counter() - started
+
+
+def verify(database: Path, tally: Tally) -> dict[str, int]:
+    """Compare the database with what the server acknowledged, family by family."""
+    db = connect(database)
+    try:
+        missing = extra = matched = referrals_missing = 0
+        for token, answers, referred in tally.acknowledged:
+            row = screening_store.by_token(db, token) if token else None
+            if row is None:
+                missing += 1
+                continue
+            stored = row["answers"] if isinstance(row["answers"], dict) else json.loads(row["answers"])
+            stored = {k: sorted(v) if isinstance(v, list) else v for k, v in stored.items()}
+            wanted = {k: str(v) if not isinstance(v, list) else v for k, v in answers.items()}
+            got = {k: str(v) if not isinstance(v, list) else v for k, v in stored.items()}
+            if got == wanted:
+                matched += 1
+            elif all(got.get(k) == v for k, v in wanted.items()):
+                extra += 1
+            else:
+                missing += 1
+            if referred:
+                found = db.execute("SELECT count(*) FROM referrals WHERE screening_id = ?", [row["id"]]).fetchone()[0]
+                referrals_missing += found != 1
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+    return {
+        "families": len(tally.acknowledged),
+        "matched": matched,
+        "extra_unacknowledged": extra,
+        "missing": missing,
+        "referrals_missing": referrals_missing,
+        "integrity_ok": integrity == "ok",
+    }
+
+
+def summarise(name: str, latencies: list[float], seconds: float) -> dict[str, Any]:
+    stats = percentiles(latencies)
+    return {"name": name, "rps": len(latencies) / seconds if seconds else 0.0, **stats}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description="prescreen load benchmark")
+    parser.add_argument("--families", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--quick", action="store_true", help="60 families, 10 at a time")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.families, args.concurrency = 60, 10
+
+    with tempfile.TemporaryDirectory(prefix="prescreen-bench-") as tmp:
+        server = start_server(
+            Path(tmp) / "instance",
+            workers=args.workers,
+            threads=args.threads,
+            worker_class=args.worker_class,
+            extra_env={"PRESCREEN_SECRET_KEY": SECRET},
+        )
+        try:
+            weight = first_page(server.port)
+            STATIC_DIR.mkdir(exist_ok=True)
+            (STATIC_DIR / "baseline.html").write_bytes(b"x" * len(weight["body"]))
+            total = max(200, args.families * 10)
+            hammer(server.port, "/healthz", 200, args.concurrency)  # warm every worker
+            minimal_lat, minimal_err, minimal_s = hammer(server.port, "/healthz", total, args.concurrency)
+            static_lat, static_err, static_s = hammer(
+                server.port, "/static/_bench/baseline.html", total, args.concurrency
+            )
+            tally = Tally()
+            family_s = run_families(server.port, args.families, args.concurrency, args.seed, tally)
+        finally:
+            server.stop()
+            for leftover in STATIC_DIR.glob("*"):
+                leftover.unlink()
+            if STATIC_DIR.exists():
+                STATIC_DIR.rmdir()
+        checks = verify(server.database, tally)
+
+    steps = [t for name, ts in tally.timings.items() for t in ts]
+    answer_lat = tally.timings.get("answer", [])
+    rows = [
+        summarise("chat steps (all requests)", steps, family_s),
+        summarise("answer POST (+303)", answer_lat, family_s),
+        summarise("minimal GET /healthz", minimal_lat, minimal_s),
+        summarise("static file, first-page size", static_lat, static_s),
+    ]
+    minimal_rps, static_rps = rows[2]["rps"], rows[3]["rps"]
+    results = {
+        "families": args.families,
+        "concurrency": args.concurrency,
+        "server": f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}",
+        "families_per_s": tally.families_done / family_s if family_s else 0.0,
+        "rows": rows,
+        "ratio_app_minimal": rows[0]["rps"] / minimal_rps if minimal_rps else 0.0,
+        "ratio_app_static": rows[0]["rps"] / static_rps if static_rps else 0.0,
+        "errors": dict(tally.errors)
+        | ({"minimal GET": minimal_err} if minimal_err else {})
+        | ({"static": static_err} if static_err else {}),
+        "outcomes": dict(tally.outcomes),
+        "first_page": {k: v for k, v in weight.items() if k != "body"},
+        "bytes": {
+            name: int(sum(sizes) / len(sizes))
+            for name, sizes in sorted(tally.bytes_raw.items())
+            if sizes and not name.startswith("answer:")
+        },
+        "per_question": {
+            name.split(":", 1)[1]: percentiles(ts)
+            for name, ts in sorted(tally.timings.items())
+            if name.startswith("answer:")
+        },
+        "checks": checks,
+    }
+    report(results)
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+    return results
+
+
+def report(r: dict[str, Any]) -> None:
+    print(f"{r['server']}; {r['families']} families, {r['concurrency']} at a time")
+    print(f"families/s {r['families_per_s']:.1f}; outcomes {r['outcomes']}")
+    print(f"{'':32} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'n':>7}")
+    for row in r["rows"]:
+        print(f"{row['name']:32} {row['rps']:8.0f} {row['p50']:8.1f} {row['p90']:8.1f} {row['p99']:8.1f} {row['n']:7d}")
+    print(
+        f"ratio chat steps / minimal GET: {r['ratio_app_minimal']:.2f}   "
+        f"chat steps / static: {r['ratio_app_static']:.2f}"
+    )
+    fp = r["first_page"]
+    print(f"first question page: {fp['requests']} requests, {fp['raw']} bytes raw, {fp['gzip']} bytes gzip")
+    print("bytes per response (mean raw): " + ", ".join(f"{k} {v}" for k, v in r["bytes"].items()))
+    print(
+        "answer POST p50/p99 ms by question: "
+        + ", ".join(f"{q} {s['p50']:.0f}/{s['p99']:.0f}" for q, s in r["per_question"].items())
+    )
+    print(f"errors: {r['errors'] or 'none'}")
+    print(f"database check: {r['checks']}")
+
+
+if __name__ == "__main__":
+    main()

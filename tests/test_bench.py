@@ -1,0 +1,34 @@
+"""The quick load benchmark: real gunicorn, real HTTP, real families; ratios only, never times.
+
+Absolute speed depends on the machine and on what else runs, so this asserts only what must hold
+anywhere: no errors, every acknowledged answer in the database exactly, and chat steps within a
+generous factor of the app's own minimal GET measured in the same run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import load_bench
+
+        results = load_bench.main(["--quick"])
+    finally:
+        sys.path.remove(str(BENCH))
+    assert results["errors"] == {}
+    checks = results["checks"]
+    assert checks["families"] == 60
+    assert checks["matched"] == 60 and checks["missing"] == 0 and checks["referrals_missing"] == 0
+    assert checks["integrity_ok"]
+    assert set(results["outcomes"]) <= {"likely_eligible", "needs_review", "not_eligible"}
+    assert sum(results["outcomes"].values()) == 60
+    # target is >= 0.5; the slack absorbs a loaded CI machine
+    assert results["ratio_app_minimal"] >= 0.15
+    first = results["first_page"]
+    assert first["requests"] <= 3 and first["gzip"] <= 15 * 1024 and first["foreign"] == []
