@@ -36,14 +36,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _has_chinese_font() -> bool:
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
+    return bool(listed.stdout.strip())
+
+
 def ensure_chromium() -> str:
-    """Return Debian's Chromium, installing it with apt-get the first time."""
-    if not os.path.exists(CHROMIUM):
+    """Return Debian's Chromium, installing it (and a Chinese font) with apt-get the first time.
+
+    Without a CJK font Chinese renders as empty boxes: screenshots mean nothing and text metrics
+    (wrapping, tap-target sizes) differ from a real phone.
+    """
+    missing = [
+        pkg
+        for pkg, ok in (("chromium", os.path.exists(CHROMIUM)), ("fonts-wqy-microhei", _has_chinese_font()))
+        if not ok
+    ]
+    if missing:
         if shutil.which("apt-get") is None or os.geteuid() != 0:
-            pytest.fail("Debian's chromium is needed for browser tests: apt-get install chromium")
+            pytest.fail(f"browser tests need Debian packages: apt-get install {' '.join(missing)}")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
     return CHROMIUM
 
 
