@@ -28,9 +28,18 @@ from .store import screenings as screening_store
 GUARDIAN_AGE = 14
 
 
+def flow_for(study: Study) -> Flow:
+    """The study's flow, built once per process (it is read-only, so threads can share it)."""
+    flows: dict[str, Flow] = current_app.extensions.setdefault("public_flows", {})
+    flow = flows.get(study.id)
+    if flow is None or flow.study is not study:
+        flow = flows[study.id] = Flow(study)
+    return flow
+
+
 def flow_state(study: Study, row: dict[str, Any]) -> State:
     """Where this screening stands today."""
-    return Flow(study).run(row["answers"], respondent=row["respondent"] or "guardian", today=today())
+    return flow_for(study).run(row["answers"], respondent=row["respondent"] or "guardian", today=today())
 
 
 def stored_value(question: Question, value: Any) -> Any:
@@ -195,7 +204,7 @@ def answer(study_id: str) -> Any:
         row = {**row, "editing": qid if qid != next_id else None}
         return render_chat(study, row, state, error=error_text(exc, question, current_locale()), raw=raw, status=400)
     answers = {**row["answers"], qid: stored_value(question, value)}
-    flow = Flow(study)
+    flow = flow_for(study)
     voice = row["respondent"] or "guardian"
     if voice == "patient":
         age = flow.age(answers, today())

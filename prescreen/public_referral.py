@@ -13,10 +13,10 @@ from flask import current_app, g, render_template, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .engine import LIKELY_ELIGIBLE, NEEDS_REVIEW, Flow
+from .engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
 from .i18n import current_locale
 from .public import SESSION_KEY, bp, require_screening, see_other, session_token, study_or_404
-from .public_chat import GUARDIAN_AGE, flow_state
+from .public_chat import GUARDIAN_AGE, flow_for, flow_state
 from .public_forms import ReferralForm, WithdrawForm
 from .public_text import consent_version, notice_context, today
 from .store import get_db
@@ -66,7 +66,7 @@ def refer(study_id: str) -> Any:
         return see_other("public.result", study_id=study.id)
     if referral_store.by_screening(get_db(), row["id"]):
         return see_other("public.sent", study_id=study.id)
-    age = Flow(study).age(row["answers"], today())
+    age = flow_for(study).age(row["answers"], today())
     under_14 = age is not None and age < GUARDIAN_AGE
     form = ReferralForm(under_14=under_14)
     if not form.is_submitted():
