@@ -96,3 +96,19 @@ def test_purge_removes_expired_staff_sessions(app: Flask) -> None:
 def test_purge_refuses_a_bad_clock(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["purge", "--now", "next tuesday"])
     assert result.exit_code != 0 and "not an ISO date" in result.output
+
+
+def test_a_new_screening_reusing_a_purged_id_gets_its_own_log_row(app: Flask) -> None:
+    """SQLite reuses the highest rowid once it is deleted; the old log row must not be overwritten."""
+    from coordkit import NOT_ELIGIBLE
+
+    add_screening(app, NOT_ELIGIBLE, at=days_ago(3))
+    last = add_screening(app, complete=False, at=days_ago(40))
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert "incomplete screenings: 1" in app.test_cli_runner().invoke(args=["purge", "--now", later]).output
+    reused = add_screening(app)
+    assert reused["id"] == last["id"]  # the id came back
+    db = db_of(app)
+    rows = db.execute("SELECT screening_id, status, outcome FROM screening_log ORDER BY id").fetchall()
+    db.close()
+    assert rows == [(1, "completed", "not_eligible"), (None, "in_progress", None), (2, "completed", "likely_eligible")]

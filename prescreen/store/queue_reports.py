@@ -18,7 +18,7 @@ from .users import iso
 
 #: The columns of the de-identified pre-screening log, in CSV order (ICH E6 8.3.20).
 LOG_COLUMNS = (
-    "screening_id",
+    "log_id",
     "started_on",
     "completed_on",
     "study_id",
@@ -56,11 +56,11 @@ def log_rows(
     """Log rows, newest first; ``failed`` decoded to a list of criterion ids."""
     rows = list(
         db.query(
-            "SELECT screening_id, started_on, completed_on, study_id, version, locale, respondent, status, "
+            "SELECT id AS log_id, started_on, completed_on, study_id, version, locale, respondent, status, "
             "outcome, failed, referral_status FROM screening_log "
             "WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies))) "
             "AND (:study IS NULL OR study_id = :study) "
-            "ORDER BY started_on DESC, screening_id DESC LIMIT :limit OFFSET :offset",
+            "ORDER BY started_on DESC, id DESC LIMIT :limit OFFSET :offset",
             {"studies": _studies_param(studies), "study": study, "limit": limit, "offset": offset},
         )
     )

@@ -5,10 +5,11 @@ the pre-screening log (ICH E6 8.3.20) and the funnel must keep counting a screen
 answers and contact details are gone (a family's withdrawal, the retention purge). So every
 screening gets one log row holding only codes and dates — study, questionnaire version, language,
 respondent role, outcome, failed criterion ids, referral status and the funnel milestones — and
-no answer, name, phone, e-mail, WeChat id or free text. The row is keyed by the screening's id but
-has no foreign key, so deleting the screening leaves it in place. Triggers (not application code)
-keep it in step, so it stays right whichever area writes screenings and referrals, and no write
-path can forget it. Dates are days, not timestamps, to make re-identification harder.
+no answer, name, phone, e-mail, WeChat id or free text. The row points at its screening by id but
+has no foreign key, so deleting the screening leaves it in place (only the link is cleared).
+Triggers (not application code) keep it in step, so it stays right whichever area writes
+screenings and referrals, and no write path can forget it. Dates are days, not timestamps, to
+make re-identification harder.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ STATEMENTS = [
     "CREATE INDEX referrals_created ON referrals (created_at)",
     """
     CREATE TABLE screening_log (
-        screening_id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        screening_id INTEGER UNIQUE,
         study_id TEXT NOT NULL,
         version TEXT NOT NULL,
         locale TEXT NOT NULL,
@@ -60,7 +62,8 @@ STATEMENTS = [
     """
     CREATE TRIGGER screening_log_insert AFTER INSERT ON screenings
     BEGIN
-        INSERT OR REPLACE INTO screening_log (screening_id, study_id, version, locale, respondent,
+        UPDATE screening_log SET screening_id = NULL WHERE screening_id = NEW.id;
+        INSERT INTO screening_log (screening_id, study_id, version, locale, respondent,
             status, outcome, failed, started_on, completed_on)
         VALUES (NEW.id, NEW.study_id, NEW.version, NEW.locale, NEW.respondent, NEW.status,
             NEW.outcome, COALESCE(NEW.failed, '[]'), substr(NEW.created_at, 1, 10),
@@ -98,6 +101,14 @@ STATEMENTS = [
             visit_scheduled = MAX(visit_scheduled, NEW.status IN ('visit_scheduled', 'enrolled')),
             enrolled = MAX(enrolled, NEW.status = 'enrolled')
         WHERE screening_id = NEW.screening_id;
+    END
+    """,
+    # A deleted screening's row stays but loses its link: SQLite may hand the same id to the next
+    # screening (no AUTOINCREMENT on screenings), which must get a row of its own.
+    """
+    CREATE TRIGGER screening_log_screening_delete AFTER DELETE ON screenings
+    BEGIN
+        UPDATE screening_log SET screening_id = NULL WHERE screening_id = OLD.id;
     END
     """,
     # Deleted by the family's withdraw link while still open: the log says "withdrawn".
