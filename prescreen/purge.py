@@ -1,7 +1,7 @@
 """``prescreen purge``: apply the retention periods (run it daily from cron).
 
-Deletes unfinished anonymous screenings and closed referrals once their time is up, and expired
-staff sessions; the de-identified pre-screening log keeps counting them. ``--now`` moves the
+Deletes unfinished anonymous screenings, erases closed referrals' personal data once their time
+is up, and deletes expired staff sessions; the de-identified pre-screening log keeps counting them. ``--now`` moves the
 clock (to preview what a later run would delete, and for the tests).
 """
 

@@ -355,7 +355,7 @@ def test_a_withdrawn_family_leaves_a_log_row_but_no_answers(coord: FlaskClient, 
     assert log == ("likely_eligible", "withdrawn")
     html = coord.get(f"/coordinator/referrals/{ref['id']}?contact=show").get_data(as_text=True)
     assert "+8613800009999" not in html
-    assert "deleted at the family" in html
+    assert "The answers have been deleted" in html
 
 
 def test_screening_log_cannot_hold_a_contact_column() -> None:

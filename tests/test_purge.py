@@ -66,10 +66,20 @@ def test_purge_with_a_moved_clock(app: Flask) -> None:
     result = runner.invoke(args=["purge", "--now", much_later])
     assert "closed referrals: 1" in result.output
     assert count(app, "SELECT count(*) FROM referrals WHERE phone = '+8613100000001'") == 0
-    assert count(app, "SELECT count(*) FROM screenings WHERE id = ?", closed["screening_id"]) == 0
-    assert count(app, "SELECT count(*) FROM consents WHERE screening_id = ?", closed["screening_id"]) == 0
+    shell = db_of(app).execute(
+        "SELECT guardian_name, email, wechat, best_time, status, purged_at IS NOT NULL FROM referrals WHERE id = ?",
+        [closed["id"]],
+    )
+    assert shell.fetchone() == (None, None, None, None, "not_interested", 1)
+    answers = db_of(app).execute("SELECT answers, criteria FROM screenings WHERE id = ?", [closed["screening_id"]])
+    assert answers.fetchone() == ("{}", None)
     assert count(app, "SELECT count(*) FROM notes") == 0
     assert count(app, "SELECT count(*) FROM contact_attempts") == 0
+    # consents hold no personal data: they stay as the record of what was agreed
+    assert count(app, "SELECT count(*) FROM consents WHERE screening_id = ?", closed["screening_id"]) == 1
+    # a second run finds nothing more to do
+    result = runner.invoke(args=["purge", "--now", much_later])
+    assert "closed referrals: 0" in result.output
     # an open referral is never purged, however old; a finished anonymous screening stays
     assert count(app, "SELECT count(*) FROM referrals WHERE id = ?", open_["id"]) == 1
     assert count(app, "SELECT count(*) FROM screenings WHERE id = ?", finished["id"]) == 1
@@ -77,7 +87,7 @@ def test_purge_with_a_moved_clock(app: Flask) -> None:
     assert count(app, "SELECT count(*) FROM screening_log") == log_before == 5
     assert count(app, "SELECT count(*) FROM screening_log WHERE referral_status = 'not_interested'") == 1
     audit = count(app, "SELECT count(*) FROM audit WHERE action = 'purge' AND detail NOT LIKE '%+86%'")
-    assert audit == 3
+    assert audit == 4
 
 
 def test_purge_removes_expired_staff_sessions(app: Flask) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from . import audit, transaction
-from .queue import _studies_param
+from .queue import _studies_param, erase
 from .users import iso
 
 #: The columns of the de-identified pre-screening log, in CSV order (ICH E6 8.3.20).
@@ -178,8 +178,10 @@ def purge(
     """Apply retention at *now*; the de-identified ``screening_log`` rows stay. Audited with counts.
 
     - incomplete screenings (never finished, no referral) untouched for ``incomplete_days``;
-    - closed referrals ``closed_days`` after they closed: the screening, answers, consents,
-      contact details, attempts and notes go together (``ON DELETE CASCADE``);
+    - closed referrals ``closed_days`` after they closed: contact details, answers, notes and
+      contact attempts are erased; the referral and screening rows stay as empty shells (codes
+      and dates only), so SQLite never hands their ids to a new family — the alert key
+      ``referral-alert:<id>`` and the audit trail's record ids stay unambiguous;
     - staff sessions past their limits.
     """
     with transaction(db):
@@ -188,13 +190,20 @@ def purge(
             "AND id NOT IN (SELECT screening_id FROM referrals)",
             [iso(now - timedelta(days=incomplete_days))],
         ).rowcount
-        closed = db.execute(
-            "DELETE FROM screenings WHERE id IN "
-            "(SELECT screening_id FROM referrals WHERE status IN "
-            "('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable') "
-            "AND COALESCE(closed_at, updated_at) < ?)",
-            [iso(now - timedelta(days=closed_days))],
-        ).rowcount
+        expired = [
+            row[0]
+            for row in db.execute(
+                "SELECT id FROM referrals WHERE purged_at IS NULL AND status IN "
+                "('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable') "
+                "AND COALESCE(closed_at, updated_at) < ?",
+                [iso(now - timedelta(days=closed_days))],
+            ).fetchall()
+        ]
+        for referral_id in expired:
+            erase(db, referral_id)
+            db.execute("DELETE FROM contact_attempts WHERE referral_id = ?", [referral_id])
+            db.execute("UPDATE referrals SET purged_at = ? WHERE id = ?", [iso(now), referral_id])
+        closed = len(expired)
         from .sessions import purge_expired
 
         sessions = purge_expired(db, now, idle, absolute)

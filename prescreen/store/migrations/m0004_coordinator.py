@@ -27,6 +27,8 @@ STATEMENTS = [
     """,
     "CREATE INDEX staff_sessions_user ON staff_sessions (user_id)",
     "ALTER TABLE referrals ADD COLUMN closed_at TEXT",
+    # When `prescreen purge` erased a closed referral's personal data (the row itself stays).
+    "ALTER TABLE referrals ADD COLUMN purged_at TEXT",
     # When the last login attempt was counted (see store.users.reserve_attempt).
     "ALTER TABLE users ADD COLUMN attempt_at TEXT",
     "CREATE INDEX referrals_created ON referrals (created_at)",
