@@ -54,7 +54,16 @@ def session_token(cookie_value: str, secret: str) -> str | None:
 class Family:
     """One family's browser session walking the questionnaire."""
 
-    def __init__(self, port: int, study: Study, seed: int, today: date, tally: Tally, explore: float = 0.12) -> None:
+    def __init__(
+        self,
+        port: int,
+        study: Study,
+        seed: int,
+        today: date,
+        tally: Tally,
+        explore: float = 0.12,
+        max_answers: int = 80,
+    ) -> None:
         self.client = Client(port)
         self.study = study
         self.flow = Flow(study)
@@ -66,6 +75,7 @@ class Family:
         self.answers: dict[str, Any] = {}
         self.token: str | None = None
         self.referred = False
+        self.max_answers = max_answers
 
     def get(self, name: str, path: str, expect: tuple[int, ...] = (200,)) -> Response:
         response = self.client.request("GET", path)
@@ -133,7 +143,7 @@ class Family:
             self.token = session_token(self.client.cookies.get("prescreen", ""), SECRET)
             self.tally.acknowledged.append((self.token or "", self.answers, False))
             index = len(self.tally.acknowledged) - 1
-            for _ in range(80):
+            for _ in range(self.max_answers):
                 page = self.get("chat", f"{base}/chat", expect=(200, 303))
                 if page.status == 303:
                     break
@@ -153,6 +163,10 @@ class Family:
                 self.answers[qid] = sorted(value) if isinstance(value, list) else value
                 if "/result" in response.headers.get("location", ""):
                     break
+            else:
+                # stopped part-way on purpose (a family that comes back later)
+                self.tally.families_done += 1
+                return
             result = self.get("result", f"{base}/result")
             outcome = next(
                 (o for o in ("likely_eligible", "needs_review", "not_eligible") if f'result-{o}"' in result.text),
