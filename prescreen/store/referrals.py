@@ -144,14 +144,13 @@ def create(
 
 
 _COLUMNS = ("id", "screening_id", "study_id", "reference", "status", "outcome", "age_band", "created_at")
+_SELECT = "SELECT id, screening_id, study_id, reference, status, outcome, age_band, created_at FROM referrals "
+_CONTACT = ("guardian_name", "relationship", "phone", "email", "wechat", "best_time", "contact_locale")
 
 
 def by_screening(db: sqlite_utils.Database, screening_id: int) -> dict[str, Any] | None:
     """The referral made from a screening, if any (without contact details)."""
-    raw = db.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM referrals WHERE screening_id = ?",  # noqa: S608 — fixed column list
-        [screening_id],
-    ).fetchone()
+    raw = db.execute(_SELECT + "WHERE screening_id = ?", [screening_id]).fetchone()
     return dict(zip(_COLUMNS, raw, strict=True)) if raw else None
 
 
@@ -159,18 +158,18 @@ def by_withdraw_token(db: sqlite_utils.Database, token: str | None) -> dict[str,
     """The referral a withdraw link points at, if the token is right."""
     if not token or len(token) > 100:
         return None
-    raw = db.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM referrals WHERE withdraw_token_hash = ?",  # noqa: S608
-        [_hash(token)],
-    ).fetchone()
+    raw = db.execute(_SELECT + "WHERE withdraw_token_hash = ?", [_hash(token)]).fetchone()
     return dict(zip(_COLUMNS, raw, strict=True)) if raw else None
 
 
 def contact_of(db: sqlite_utils.Database, referral_id: int) -> dict[str, Any] | None:
     """The stored contact details (for tests and the data-subject export), or None."""
-    cols = ("guardian_name", "relationship", "phone", "email", "wechat", "best_time", "contact_locale")
-    raw = db.execute(f"SELECT {', '.join(cols)} FROM referrals WHERE id = ?", [referral_id]).fetchone()  # noqa: S608
-    return dict(zip(cols, raw, strict=True)) if raw else None
+    raw = db.execute(
+        "SELECT guardian_name, relationship, phone, email, wechat, best_time, contact_locale "
+        "FROM referrals WHERE id = ?",
+        [referral_id],
+    ).fetchone()
+    return dict(zip(_CONTACT, raw, strict=True)) if raw else None
 
 
 def withdraw(db: sqlite_utils.Database, token: str) -> bool:
