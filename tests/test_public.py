@@ -495,3 +495,38 @@ def test_public_strings_mean_the_same_in_every_domain():
                 if m.id in public and m.string != public[m.id]:
                     clashes.append((other, m.id, public[m.id], m.string))
     assert clashes == []
+
+
+def test_study_contacts_come_from_config_or_the_page_says_the_team_will_call(make_app):
+    plain = make_app(RATELIMIT_ENABLED=False)
+    client = plain.test_client()
+    start(client)
+    walk(client, likely_answers())
+    body = page(client, f"{BASE}/result")
+    assert "the study team will contact you" in body and "tel:" not in body
+    configured = make_app(
+        RATELIMIT_ENABLED=False,
+        STUDY_CONTACT_PHONE="+86 10 0000 0000",
+        STUDY_CONTACT_EMAIL="team@example.org",
+        STUDY_CONTACT_WECHAT="pumch_team",
+    )
+    client = configured.test_client()
+    start(client)
+    walk(client, likely_answers())
+    body = page(client, f"{BASE}/result")
+    assert 'href="tel:+861000000000"' in body and "mailto:team@example.org" in body and "pumch_team" in body
+
+
+def test_chat_pages_never_go_through_flask_babels_slow_lookup(app, client, monkeypatch):
+    """Measured: flask_babel.gettext ~13 µs a call here, our catalogue lookup ~0.2 µs."""
+    import flask_babel
+
+    calls = []
+    original = flask_babel.Domain.gettext
+    monkeypatch.setattr(flask_babel.Domain, "gettext", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
+    start(client, "guardian", "zh")
+    answer(client, born_years_ago(9))
+    calls.clear()
+    body = page(client, f"{BASE}/chat")
+    assert "大约还剩" in body and "为什么问这个？" in body
+    assert calls == []
