@@ -188,11 +188,15 @@ def resume(token: str) -> str | Response | tuple[str, int]:
     return see_other("public.chat", study_id=row["study_id"])
 
 
-@bp.post("/s/<study_id>/forget")
-def forget(study_id: str) -> Response:
-    """Delete this screening's answers now (before any referral; after one, use the withdraw link)."""
+@bp.route("/s/<study_id>/forget", methods=["GET", "POST"])
+def forget(study_id: str) -> str | Response:
+    """Delete this screening's answers (asked once more first: a slip of the thumb must not do it)."""
     study = study_or_404(study_id)
     row = screening_for(study)
+    if request.method == "GET":
+        if row is None:
+            return see_other("public.study", study_id=study.id)
+        return render_template("public/forget.html", study=study)
     if row is not None:
         if referral_store.by_screening(get_db(), row["id"]):
             return see_other("public.sent", study_id=study.id)

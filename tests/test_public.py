@@ -457,7 +457,8 @@ def test_expired_or_unknown_resume_link_says_so(app, client):
 def test_delete_my_answers_removes_the_screening(app, client):
     start(client)
     answer(client, born_years_ago(9))
-    token = csrf(client, f"{BASE}/chat")
+    assert 'action="/s/pumch-pediatric-sjogren/forget"' not in page(client, f"{BASE}/chat")  # a link, then confirm
+    token = csrf(client, f"{BASE}/forget")
     response = client.post(f"{BASE}/forget", data={"csrf_token": token})
     assert response.status_code == 303
     assert count(app, "screenings") == 0 and count(app, "consents") == 0
