@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 5000
 
-.PHONY: run test lint translations db clean .venv bench-engine bench
+.PHONY: run test lint translations db clean .venv bench-engine bench bench-slow
 
 # Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
 .venv: $(STAMP)
@@ -48,6 +48,10 @@ test: $(STAMP) translations lint
 # BENCH_ARGS=--quick is the small run (under a minute).
 bench: $(STAMP) translations
 	$(BIN)/python bench/load_bench.py $(BENCH_ARGS)
+
+# Slow 3G in real Chromium (DevTools throttling): time to the first question and per step.
+bench-slow: $(STAMP) translations
+	$(BIN)/python bench/slow_network.py
 
 # Time the questionnaire engine on the real study (ratios to a same-run baseline).
 bench-engine: $(STAMP)
