@@ -185,3 +185,23 @@ def test_sql_is_never_built_from_strings_and_debug_is_never_on() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_deleted_screenings_id_is_never_given_to_the_next_family(app):
+    from prescreen.store import connect
+    from prescreen.store import screenings as screening_store
+
+    db = connect(app.config["DATABASE"])
+    try:
+        made = {"study_id": "pumch-pediatric-sjogren", "version": "v", "locale": "zh", "respondent": "guardian"}
+        first, _ = screening_store.create(db, **made, consent_version="c", resume_days=30)
+        newest, _ = screening_store.create(db, **made, consent_version="c", resume_days=30)
+        screening_store.delete(db, newest)  # the newest row: SQLite alone would reuse its id
+        again, _ = screening_store.create(db, **made, consent_version="c", resume_days=30)
+        assert again == newest + 1 and first < newest
+        deleted = db.execute(
+            "SELECT count(*) FROM audit WHERE action = 'screening.delete' AND record_id = ?", [str(newest)]
+        ).fetchone()[0]
+        assert deleted == 1
+    finally:
+        db.close()

@@ -78,21 +78,36 @@ def create(
     respondent: str,
     consent_version: str,
     resume_days: int,
+    token: str | None = None,
 ) -> tuple[int, str]:
     """Start a screening and record its health-data consent, in one transaction.
 
-    Returns ``(screening id, token)``; the token goes to the session and the resume link.
+    Returns ``(screening id, token)``; the token goes to the session and the resume link. A caller
+    that derives *token* from the consent form's one-time nonce makes a double-tapped or
+    replayed "Agree" idempotent: the same token finds the row already made, and nothing new is
+    written.
     """
-    token = new_token()
+    token = token or new_token()
     now = utcnow()
     with transaction(db):
+        # An explicit id: SQLite would hand a deleted screening's id to the next family when the
+        # deleted row was the newest, and the audit trail's "screening N deleted" would then seem
+        # to be about someone else. The write lock (BEGIN IMMEDIATE) makes the max() race-free.
         cursor = db.execute(
-            "INSERT INTO screenings (token_hash, study_id, version, locale, respondent, answers, status, "
-            "step, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, '{}', 'in_progress', 0, ?, ?, ?)",
+            "INSERT INTO screenings (id, token_hash, study_id, version, locale, respondent, answers, status, "
+            "step, created_at, updated_at, expires_at) VALUES ("
+            "1 + max((SELECT COALESCE(max(id), 0) FROM screenings), "
+            "(SELECT COALESCE(max(CAST(record_id AS INTEGER)), 0) FROM audit WHERE record_type = 'screening')), "
+            "?, ?, ?, ?, ?, '{}', 'in_progress', 0, ?, ?, ?) "
+            "ON CONFLICT (token_hash) DO NOTHING",
             [token_hash(token), study_id, version, locale, respondent, now, now, expiry(resume_days)],
         )
-        screening_id = int(cursor.lastrowid or 0)
-        add_consent(db, screening_id, HEALTH_DATA, consent_version, locale, respondent)
+        if cursor.rowcount == 1:
+            screening_id = int(cursor.lastrowid or 0)
+            add_consent(db, screening_id, HEALTH_DATA, consent_version, locale, respondent)
+        else:
+            row = db.execute("SELECT id FROM screenings WHERE token_hash = ?", [token_hash(token)]).fetchone()
+            screening_id = int(row[0])
     return screening_id, token
 
 
