@@ -10,6 +10,10 @@ on the screening row (see ``m0003_public``). Views are split by meaning: the cha
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
 from typing import Any
 
 from flask import (
@@ -86,6 +90,13 @@ def require_screening(study: Study) -> dict[str, Any]:
     return row
 
 
+def token_from_nonce(nonce: str) -> str:
+    """The screening token for a consent form's nonce (keyed: the nonce alone cannot open it)."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, b"screening:" + nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
+
+
 def see_other(endpoint: str, **values: Any) -> Response:
     """A 303 redirect: after a POST the browser GETs the next page (post/redirect/get)."""
     return redirect(url_for(endpoint, **values), 303)
@@ -156,10 +167,12 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
         if respondent not in RESPONDENTS:
             return see_other("public.who", study_id=study.id)
         form.respondent.data = respondent
+        form.nonce.data = secrets.token_urlsafe(16)
     elif form.validate_on_submit():
         locale = current_locale()
         _id, token = screening_store.create(
             get_db(),
+            token=token_from_nonce(form.nonce.data) if form.nonce.data else None,
             study_id=study.id,
             version=study.version,
             locale=locale,
@@ -171,6 +184,8 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
         return see_other("public.chat", study_id=study.id)
     elif form.respondent.data not in RESPONDENTS:
         return see_other("public.who", study_id=study.id)
+    if form.nonce.errors:  # a tampered or truncated form: offer a fresh one
+        form.nonce.data = secrets.token_urlsafe(16)
     page = render_template("public/consent.html", study=study, form=form, **notice_context())
     return (page, 400) if form.errors else page
 

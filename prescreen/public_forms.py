@@ -13,7 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 RESPONDENTS = ("guardian", "patient")
 BEST_TIMES = ("morning", "afternoon", "evening", "any")
@@ -28,6 +28,10 @@ class ConsentForm(FlaskForm):
     """The separate consent to health information about a child (unticked by default)."""
 
     respondent = HiddenField(validators=[DataRequired()])
+    #: One per rendered form: the screening token is derived from it, so a double tap or a
+    #: replayed POST of the same form finds the same screening instead of starting another.
+    #: A form posted without one (an old page, a script) still works, just without that guard.
+    nonce = HiddenField(validators=[Optional(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
     agree = BooleanField(validators=[DataRequired(_l("Please tick the box to agree, or leave this page."))])
 
     def validate_respondent(self, field: HiddenField) -> None:

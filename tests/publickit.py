@@ -82,10 +82,19 @@ def csrf(client: FlaskClient, path: str) -> str:
     return match.group(1)
 
 
+def consent_form(client: FlaskClient, path: str) -> tuple[str, str]:
+    """The CSRF token and the one-time nonce of the consent form on *path*."""
+    body = client.get(path).get_data(as_text=True)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', body)
+    assert nonce, "no consent form"
+    return CSRF_RE.search(body).group(1), nonce.group(1)
+
+
 def start(client: FlaskClient, respondent: str = "guardian", lang: str = "en") -> None:
     """Choose who is filling in and agree to the consent (both plain GET/POST)."""
-    token = csrf(client, f"{BASE}/consent?as={respondent}&lang={lang}")
-    response = client.post(f"{BASE}/consent", data={"csrf_token": token, "respondent": respondent, "agree": "y"})
+    token, nonce = consent_form(client, f"{BASE}/consent?as={respondent}&lang={lang}")
+    data = {"csrf_token": token, "nonce": nonce, "respondent": respondent, "agree": "y"}
+    response = client.post(f"{BASE}/consent", data=data)
     assert response.status_code == 303, response.status_code
     assert response.headers["Location"].endswith(f"{BASE}/chat")
 

@@ -531,3 +531,19 @@ def test_chat_pages_never_go_through_flask_babels_slow_lookup(app, client, monke
     body = page(client, f"{BASE}/chat")
     assert "大约还剩" in body and "为什么问这个？" in body
     assert calls == []
+
+
+def test_double_tap_on_agree_starts_one_screening(app, client):
+    from publickit import consent_form
+
+    token, nonce = consent_form(client, f"{BASE}/consent?as=guardian")
+    data = {"csrf_token": token, "nonce": nonce, "respondent": "guardian", "agree": "y"}
+    first = client.post(f"{BASE}/consent", data=data)
+    second = client.post(f"{BASE}/consent", data=data)
+    assert first.status_code == second.status_code == 303
+    assert count(app, "screenings") == 1 and count(app, "consents") == 1
+    fresh = consent_form(client, f"{BASE}/consent?as=guardian")[1]
+    assert fresh != nonce  # every rendered form has its own
+    bad = client.post(f"{BASE}/consent", data={**data, "nonce": "x' OR 1=1 --"})
+    assert bad.status_code == 400 and "out of date" in bad.get_data(as_text=True)
+    assert count(app, "screenings") == 1
