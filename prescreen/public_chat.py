@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from .engine import CONFIRM, REVIEW, AnswerError, Flow, Month, Question, State, Study
 from .i18n import current_locale
-from .public import bp, has_endpoint, require_screening, see_other, session_token, study_or_404
+from .public import bp, has_endpoint, is_recruiting, require_screening, see_other, session_token, study_or_404
 from .public_forms import GuardianForm
 from .public_text import consent_version, long_date, month_text, notice_context, render_in, today
 from .store import get_db
@@ -310,6 +310,7 @@ def result(study_id: str) -> Any:
         resume_url=resume_url(),
         reminder=has_endpoint("volunteer.reminder") and state.outcome.recheck_after is not None,
         signup=has_endpoint("volunteer.signup"),
+        recruiting=is_recruiting(study),
         **result_context(study, row, state, current_locale()),
     )
 

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from .engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
 from .i18n import current_locale
-from .public import SESSION_KEY, bp, require_screening, see_other, session_token, study_or_404
+from .public import SESSION_KEY, bp, is_recruiting, require_screening, see_other, session_token, study_or_404
 from .public_chat import GUARDIAN_AGE, flow_for, flow_state
 from .public_forms import ReferralForm, WithdrawForm
 from .public_text import consent_version, notice_context, today
@@ -66,6 +66,8 @@ def refer(study_id: str) -> Any:
         return see_other("public.result", study_id=study.id)
     if referral_store.by_screening(get_db(), row["id"]):
         return see_other("public.sent", study_id=study.id)
+    if not is_recruiting(study):  # closed since the family started: no new referrals
+        return see_other("public.result", study_id=study.id)
     age = flow_for(study).age(row["answers"], today())
     under_14 = age is not None and age < GUARDIAN_AGE
     form = ReferralForm(under_14=under_14)

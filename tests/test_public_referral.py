@@ -277,3 +277,17 @@ def test_any_unicode_name_is_stored_exactly_and_rendered_escaped(make_app, name)
     assert refer(client, name=name).status_code == 303
     # hypothesis reuses the test's database: look at the newest referral
     assert rows(app, "SELECT guardian_name FROM referrals ORDER BY id DESC LIMIT 1") == [(name,)]
+
+
+def test_a_study_closed_after_the_family_started_takes_no_referral(app):
+    from prescreen.store import studies as study_store
+
+    client = finished(app, likely_answers())
+    db = connect(app.config["DATABASE"])
+    study_store.set_status(db, "pumch-pediatric-sjogren", "closed", "test")
+    db.close()
+    body = client.get(f"{BASE}/result").get_data(as_text=True)
+    assert "not looking for new participants" in body and f"{BASE}/refer" not in body
+    token = csrf(client, f"{BASE}/result")
+    assert client.post(f"{BASE}/refer", data={**GOOD, "csrf_token": token}).status_code == 303
+    assert rows(app, "SELECT count(*) FROM referrals") == [(0,)]
