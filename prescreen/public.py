@@ -225,4 +225,4 @@ def init_app(app: Flask) -> None:
     limiter_for(app).limit(public_post_limit, methods=["POST"], scope="public-post")(bp)
 
 
-from . import public_chat, public_referral  # noqa: E402,F401 — they add their views to ``bp``
+from . import public_chat, public_referral, public_result  # noqa: E402,F401 — they add their views to ``bp``

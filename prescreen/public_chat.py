@@ -12,14 +12,13 @@ from typing import Any
 
 from flask import current_app, g, render_template, request
 from flask_babel import gettext as _
-from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from .engine import CONFIRM, REVIEW, AnswerError, Flow, Month, Question, State, Study
+from .engine import AnswerError, Flow, Month, Question, State, Study
 from .i18n import current_locale
-from .public import bp, has_endpoint, is_recruiting, require_screening, see_other, session_token, study_or_404
+from .public import bp, require_screening, see_other, session_token, study_or_404
 from .public_forms import GuardianForm
-from .public_text import consent_version, long_date, month_text, notice_context, render_in, today
+from .public_text import consent_version, month_text, notice_context, today
 from .store import get_db
 from .store import referrals as referral_store
 from .store import screenings as screening_store
@@ -262,70 +261,3 @@ def handoff(study_id: str) -> Any:
         return see_other("public.chat", study_id=study.id)
     page = render_template("public/handoff.html", study=study, form=form, resume_url=resume_url(), **notice_context())
     return (page, 400) if form.errors else page
-
-
-def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -> dict[str, Any]:
-    """Everything the result page and the printed summary say, in *lang*."""
-    outcome = state.outcome
-    assert outcome is not None  # noqa: S101 — callers only come here with a finished flow
-    review = [study.criterion(c).label(lang) for c, s in outcome.criteria.items() if s == REVIEW]
-    confirm = [study.criterion(c).label(lang) for c, s in outcome.criteria.items() if s == CONFIRM]
-    voice = row["respondent"] or "guardian"
-    return {
-        "study": study,
-        "outcome": outcome,
-        "reasons": [r.text(lang) for r in outcome.reasons],
-        "review": review,
-        "confirm": confirm,
-        "recheck": long_date(outcome.recheck_after, lang),
-        "items": transcript(study, state, row["answers"], voice, lang),
-        "centre": study.text("centre", lang),
-        "address": study.text("address", lang),
-        "today": long_date(today(), lang),
-        "voice": voice,
-    }
-
-
-@bp.get("/s/<study_id>/result")
-def result(study_id: str) -> Any:
-    """The result in plain words, the reasons, and the next step."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
-    state = flow_state(study, row)
-    if state.outcome is None:
-        return see_other("public.chat", study_id=study.id)
-    if current_locale() != row["locale"] and g.get("lang_chosen"):
-        screening_store.set_locale(get_db(), row["id"], g.lang_chosen)
-    notice = row["notice"]
-    if notice:
-        screening_store.clear_notice(get_db(), row["id"])
-    config = current_app.config
-    contact = {k: config.get(f"STUDY_CONTACT_{k.upper()}") for k in ("phone", "email", "wechat")}
-    return render_template(
-        "public/result.html",
-        row=row,
-        notice=notice,
-        referral=referral_store.by_screening(get_db(), row["id"]),
-        contact={k: v for k, v in contact.items() if v},
-        resume_url=resume_url(),
-        reminder=has_endpoint("volunteer.reminder") and state.outcome.recheck_after is not None,
-        signup=has_endpoint("volunteer.signup"),
-        recruiting=is_recruiting(study),
-        **result_context(study, row, state, current_locale()),
-    )
-
-
-@bp.get("/s/<study_id>/summary")
-def summary(study_id: str) -> Any:
-    """A printable summary for the family's own doctor: their language first, then the other."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
-    state = flow_state(study, row)
-    if state.outcome is None:
-        return see_other("public.chat", study_id=study.id)
-    first = current_locale()
-    bodies = [
-        Markup(render_in(lang, "public/_summary_body.html", **result_context(study, row, state, lang)))  # noqa: S704 — our own rendered template
-        for lang in (first, "en" if first == "zh" else "zh")
-    ]
-    return render_template("public/summary.html", study=study, bodies=bodies)

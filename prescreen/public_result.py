@@ -1,0 +1,89 @@
+"""The result page and the printable summary: plain words, the engine's reasons, the next step.
+
+The page never decides eligibility itself: the outcome, its reasons and the re-check date all come
+from the engine; this module only says them in the family's language (and, for the printed
+summary, in the other language too, for a doctor who reads it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, render_template
+from markupsafe import Markup
+
+from .engine import CONFIRM, REVIEW, State, Study
+from .i18n import current_locale
+from .public import bp, has_endpoint, is_recruiting, require_screening, see_other, study_or_404
+from .public_chat import flow_state, resume_url, transcript
+from .public_text import long_date, render_in, today
+from .store import get_db
+from .store import referrals as referral_store
+from .store import screenings as screening_store
+
+
+def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -> dict[str, Any]:
+    """Everything the result page and the printed summary say, in *lang*."""
+    outcome = state.outcome
+    assert outcome is not None  # noqa: S101 — callers only come here with a finished flow
+    review = [study.criterion(c).label(lang) for c, s in outcome.criteria.items() if s == REVIEW]
+    confirm = [study.criterion(c).label(lang) for c, s in outcome.criteria.items() if s == CONFIRM]
+    voice = row["respondent"] or "guardian"
+    return {
+        "study": study,
+        "outcome": outcome,
+        "reasons": [r.text(lang) for r in outcome.reasons],
+        "review": review,
+        "confirm": confirm,
+        "recheck": long_date(outcome.recheck_after, lang),
+        "items": transcript(study, state, row["answers"], voice, lang),
+        "centre": study.text("centre", lang),
+        "address": study.text("address", lang),
+        "today": long_date(today(), lang),
+        "voice": voice,
+    }
+
+
+@bp.get("/s/<study_id>/result")
+def result(study_id: str) -> Any:
+    """The result in plain words, the reasons, and the next step."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    state = flow_state(study, row)
+    if state.outcome is None:
+        return see_other("public.chat", study_id=study.id)
+    if current_locale() != row["locale"] and g.get("lang_chosen"):
+        screening_store.set_locale(get_db(), row["id"], g.lang_chosen)
+    notice = row["notice"]
+    if notice:
+        screening_store.clear_notice(get_db(), row["id"])
+    config = current_app.config
+    contact = {k: config.get(f"STUDY_CONTACT_{k.upper()}") for k in ("phone", "email", "wechat")}
+    return render_template(
+        "public/result.html",
+        row=row,
+        notice=notice,
+        referral=referral_store.by_screening(get_db(), row["id"]),
+        contact={k: v for k, v in contact.items() if v},
+        resume_url=resume_url(),
+        reminder=has_endpoint("volunteer.reminder") and state.outcome.recheck_after is not None,
+        signup=has_endpoint("volunteer.signup"),
+        recruiting=is_recruiting(study),
+        **result_context(study, row, state, current_locale()),
+    )
+
+
+@bp.get("/s/<study_id>/summary")
+def summary(study_id: str) -> Any:
+    """A printable summary for the family's own doctor: their language first, then the other."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    state = flow_state(study, row)
+    if state.outcome is None:
+        return see_other("public.chat", study_id=study.id)
+    first = current_locale()
+    bodies = [
+        Markup(render_in(lang, "public/_summary_body.html", **result_context(study, row, state, lang)))  # noqa: S704 — our own rendered template
+        for lang in (first, "en" if first == "zh" else "zh")
+    ]
+    return render_template("public/summary.html", study=study, bodies=bodies)
