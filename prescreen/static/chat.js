@@ -49,10 +49,7 @@
     if (submitter && submitter.name) data.append(submitter.name, submitter.value);
     fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (response) {
-        if (response.status >= 500 || response.status === 429 || response.status === 413) {
-          location.assign(response.url);
-          return;
-        }
+        // Errors (a wrong answer, 429, 500 with its incident id) are pages too: show them in place.
         return response.text().then(function (html) { swap(html, response.url, response.redirected); });
       })
       .catch(function () { form.removeAttribute("data-busy"); form.submit(); });
