@@ -163,3 +163,18 @@ def test_first_question_page_weighs_under_15_kb_gzip_in_3_requests_from_our_host
     print(f"first question page: {requests} requests, {total_raw} bytes raw, {total_gzip} bytes gzip")
     assert requests <= 3
     assert total_gzip <= 15 * 1024
+
+
+def test_rate_limit_counters_start_a_new_window_when_the_old_one_ends(tmp_path: Path):
+    import time
+
+    from prescreen.store.ratelimits import Counters
+
+    one, two = Counters(tmp_path / "rl.sqlite3"), Counters(tmp_path / "rl.sqlite3")  # two workers
+    assert [one.incr("k", 0.3), two.incr("k", 0.3), one.incr("k", 0.3)] == [1, 2, 3]
+    assert two.get("k") == 3 and two.expiry("k") > time.time()
+    time.sleep(0.35)
+    assert one.get("k") == 0
+    assert two.incr("k", 0.3) == 1
+    one.clear("k")
+    assert two.get("k") == 0 and one.check()
