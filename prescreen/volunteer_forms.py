@@ -17,6 +17,8 @@ from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectMu
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .forms import TextForm
+
 LANGUAGES = [SelectChoice("zh", "中文"), SelectChoice("en", "English")]
 AGE_BAND_CHOICES = [
     SelectChoice("", _l("I'd rather not say")),
@@ -73,7 +75,7 @@ def email_field() -> EmailField:
     )
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(TextForm):
     """What a volunteer follows, and in which language they read our e-mails."""
 
     language = RadioField(
@@ -107,12 +109,12 @@ class SignupForm(PreferencesForm):
     consent = BooleanField(SIGNUP_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
 
 
-class ReminderForm(FlaskForm):
+class ReminderForm(TextForm):
     """A single re-check reminder: the address and its own consent."""
 
     email = email_field()
     consent = BooleanField(REMINDER_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(TextForm):
     """A form that is only a button (confirm, unsubscribe): CSRF-protected, nothing else."""
