@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 5000
 
-.PHONY: run test lint translations db clean .venv bench-engine bench bench-slow
+.PHONY: run test lint translations db clean .venv bench-engine bench bench-slow fuzz
 
 # Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
 .venv: $(STAMP)
@@ -52,6 +52,10 @@ bench: $(STAMP) translations
 # Slow 3G in real Chromium (DevTools throttling): time to the first question and per step.
 bench-slow: $(STAMP) translations
 	$(BIN)/python bench/slow_network.py
+
+# The long fuzz run: 10,000 Hypothesis examples per property (sheet loader and every form).
+fuzz: $(STAMP) translations
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:randomly tests/test_engine_fuzz.py tests/test_fuzz_*.py
 
 # Time the questionnaire engine on the real study (ratios to a same-run baseline).
 bench-engine: $(STAMP)

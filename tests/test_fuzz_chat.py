@@ -1,0 +1,358 @@
+"""Fuzz the chat's forms (answer, change an answer, consent, guardian hand-over) on the real study.
+
+The oracle for an answer is the engine itself: what ``Question.parse`` refuses must come back as a
+400 with a translated sentence and leave the screening row untouched; what it accepts must be
+stored exactly as the engine's value (and the step moves on by one). Stale steps, forged question
+ids, several values where one is expected and hand-made option values are all in the mix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from fuzzkit import (
+    NASTY,
+    ONE_OR_MANY,
+    TEXT,
+    assert_sane,
+    counts,
+    form_data,
+    fuzz_settings,
+    mostly,
+    query,
+    ram_app,
+    translated,
+    visible,
+)
+from hypothesis import event, given
+from hypothesis import strategies as st
+from publickit import BASE, STUDY, born_years_ago, csrf, months_ago
+
+import prescreen.public  # noqa: F401 — imports the chat views in their own order (no import cycle)
+from prescreen.engine import AnswerError, Flow, Question
+from prescreen.public_chat import error_text, stored_value
+from prescreen.public_text import today
+from prescreen.store import connect
+from prescreen.store import screenings as screening_store
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Where a fuzzed screening stands before the post: (respondent, answers so far).
+POINTS: list[tuple[str, dict[str, Any]]] = [
+    ("guardian", {}),  # dob (month)
+    ("patient", {}),  # dob, answered by the patient (under 14: hand over to a parent)
+    ("guardian", {"dob": born_years_ago(10)}),  # diagnosis (single)
+    ("guardian", {"dob": born_years_ago(10), "diagnosis": "yes", "consent_guardian": "yes"}),  # rituximab
+    (
+        "guardian",
+        {"dob": born_years_ago(10), "diagnosis": "yes", "consent_guardian": "yes", "rituximab": "yes"},
+    ),  # rituximab_last (month)
+    (
+        "guardian",
+        {"dob": born_years_ago(10), "diagnosis": "yes", "consent_guardian": "yes", "rituximab": "no"},
+    ),  # biologics (multiple)
+    (
+        "guardian",
+        {
+            "dob": born_years_ago(10),
+            "diagnosis": "yes",
+            "consent_guardian": "yes",
+            "rituximab": "no",
+            "biologics": ["none"],
+            "other_autoimmune": "no",
+        },
+    ),  # drugs (multiple, 13 options)
+]
+FULLWIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], request: pytest.FixtureRequest) -> Flask:
+    return ram_app(make_app, request, RATELIMIT_ENABLED=False)
+
+
+@pytest.fixture
+def browser(app: Flask) -> tuple[FlaskClient, str]:
+    """One browser (cookie jar and CSRF token) for all of a test's examples: cheap, and realistic."""
+    client = app.test_client()
+    return client, csrf(client, f"{BASE}/consent?as=guardian")
+
+
+def place(app: Flask, client: FlaskClient, respondent: str, answers: dict[str, Any]) -> int:
+    """A screening at this point of the walk, stored through the store, in *client*'s session."""
+    study = app.extensions["studies"][STUDY]
+    db = connect(app.config["DATABASE"])
+    try:
+        sid, token = screening_store.create(
+            db,
+            study_id=study.id,
+            version=study.version,
+            locale="zh",
+            respondent=respondent,
+            consent_version="fuzz",
+            resume_days=30,
+        )
+        if answers:
+            screening_store.save_step(
+                db,
+                sid,
+                0,
+                answers=answers,
+                version=study.version,
+                locale="zh",
+                outcome=None,
+                notice=None,
+                resume_days=30,
+            )
+    finally:
+        db.close()
+    with client.session_transaction() as session:
+        session["screening"] = token
+    return sid
+
+
+def row_of(app: Flask, sid: int) -> dict[str, Any]:
+    (raw,) = query(app, "SELECT answers, step, status, editing, respondent FROM screenings WHERE id = ?", sid)
+    return {"answers": json.loads(raw[0]), "step": raw[1], "status": raw[2], "editing": raw[3], "respondent": raw[4]}
+
+
+def month_values() -> st.SearchStrategy[Any]:
+    good = st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31)).map(lambda d: d.strftime("%Y-%m"))
+    realistic = st.sampled_from([months_ago(2), months_ago(130), born_years_ago(10), born_years_ago(16)])
+    return mostly(
+        realistic | good,
+        st.one_of(
+            good.map(lambda s: s.translate(FULLWIDTH)),
+            good.map(lambda s: s.replace("-", "/")),
+            good.map(lambda s: s.replace("-0", "-")),
+            good.map(lambda s: f" {s} "),
+            st.sampled_from(["0000-00", "9999-12", "2015-13", "2015-00", "-2015-06", "2015-06-01", "201506", "1e3-01"]),
+            st.lists(good, min_size=2, max_size=3),
+            ONE_OR_MANY,
+        ),
+        5,
+    )
+
+
+def choice_values(question: Question) -> st.SearchStrategy[Any]:
+    options = [c.value for c in question.choices]
+    valid = st.sampled_from(options)
+    if question.type == "single":
+        return mostly(
+            valid,
+            st.one_of(
+                valid.map(str.upper),
+                valid.map(lambda v: f" {v}"),
+                st.lists(valid, min_size=2, max_size=3),
+                ONE_OR_MANY,
+            ),
+            5,
+        )
+    return mostly(
+        st.lists(valid, min_size=1, max_size=4, unique=True),
+        st.one_of(
+            st.lists(valid, min_size=1, max_size=6),  # duplicates
+            st.lists(st.one_of(valid, TEXT), max_size=6),  # forged options among real ones
+            st.lists(valid, min_size=50, max_size=1500),  # a huge list
+            valid,  # one string where a list is expected
+            ONE_OR_MANY,
+        ),
+        5,
+    )
+
+
+def values_for(question: Question) -> st.SearchStrategy[Any]:
+    return month_values() if question.type == "month" else choice_values(question)
+
+
+def expected_parse(question: Question, form: dict[str, Any]) -> tuple[Any, AnswerError | None]:
+    """What the engine makes of the posted value(s), read the way Werkzeug hands them over."""
+    posted = form.get("value")
+    values = [] if posted is None else posted if isinstance(posted, list) else [posted]
+    raw: Any = values[:50] if question.type == "multiple" else (values[0] if values else "")
+    try:
+        return question.parse(raw, today()), None
+    except AnswerError as error:
+        return None, error
+
+
+def first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value if not isinstance(value, list) else None
+
+
+@fuzz_settings(60)
+@given(data=st.data())
+def test_any_answer_post_is_stored_exactly_or_refused_with_a_message(
+    app: Flask, browser: tuple[FlaskClient, str], data: st.DataObject
+) -> None:
+    client, token = browser
+    study = app.extensions["studies"][STUDY]
+    respondent, answers = data.draw(st.sampled_from(POINTS), label="point")
+    sid = place(app, client, respondent, answers)
+    before = row_of(app, sid)
+    state = Flow(study).run(before["answers"], respondent=respondent, today=today())
+    assert state.question is not None
+    target = data.draw(
+        mostly(
+            st.just(state.question.id),
+            st.one_of(
+                st.sampled_from(state.asked or [state.question.id]),
+                st.sampled_from([q.id for q in study.questions]),
+                TEXT,
+                st.none(),
+            ),
+        ),
+        label="q",
+    )
+    question = study.question(target) if isinstance(target, str) and study.has_question(target) else state.question
+    lang = data.draw(st.sampled_from(["zh", "en"]), label="lang")
+    form = {
+        "csrf_token": token,
+        "step": data.draw(mostly(st.just(str(before["step"])), st.just(str(before["step"] - 1)) | ONE_OR_MANY, 9)),
+        "q": target,
+        "value": data.draw(values_for(question), label="value"),
+        data.draw(st.sampled_from(["extra", "answers", "outcome", "step2"])): data.draw(TEXT),
+    }
+    response = client.post(f"{BASE}/answer?lang={lang}", data=form_data(form))
+    body = assert_sane(response, (303, 400))
+    after = row_of(app, sid)
+    step_ok = first(form["step"]) == str(before["step"])
+    qid = first(form["q"]) or ""
+    if not step_ok:
+        event("answer: stale step")
+        assert response.status_code == 303 and response.headers["Location"].endswith(f"{BASE}/chat")
+        assert after == before
+        return
+    if qid != state.question.id and qid not in state.asked:
+        event("answer: forged question id")
+        assert response.status_code == 400
+        assert translated(app, "Something went wrong with that answer. Please answer again.", lang) in visible(body)
+        assert after["answers"] == before["answers"] and after["step"] == before["step"]
+        return
+    asked = study.question(qid)
+    value, error = expected_parse(asked, form)
+    if error is not None:
+        event(f"answer: refused ({error.code})")
+        assert response.status_code == 400, (form, body[-1500:])
+        with app.test_request_context(f"/?lang={lang}"):
+            message = error_text(error, asked, lang)
+        assert message in visible(body)
+        assert lang != "zh" or CJK.search(message), message
+        assert after["answers"] == before["answers"] and after["step"] == before["step"]
+        return
+    assert response.status_code == 303, (form, body[-1500:])
+    assert after["step"] == before["step"] + 1
+    if after["status"] == "handoff":
+        event("answer: handed over to a parent")
+        # a patient under 14 stops here, and nothing they typed is kept (PIPL art. 31)
+        assert respondent == "patient" and asked.id == "dob" and after["answers"] == {}
+        assert response.headers["Location"].endswith(f"{BASE}/handoff")
+        return
+    event(f"answer: stored ({asked.type})")
+    assert after["answers"] == {**before["answers"], qid: stored_value(asked, value)}
+
+
+@fuzz_settings(40)
+@given(data=st.data())
+def test_change_answer_posts_only_ever_mark_an_asked_question(
+    app: Flask, browser: tuple[FlaskClient, str], data: st.DataObject
+) -> None:
+    client, token = browser
+    study = app.extensions["studies"][STUDY]
+    respondent, answers = data.draw(st.sampled_from(POINTS[2:]), label="point")
+    sid = place(app, client, respondent, answers)
+    before = row_of(app, sid)
+    state = Flow(study).run(before["answers"], respondent=respondent, today=today())
+    form = {
+        "csrf_token": token,
+        "step": data.draw(mostly(st.just(str(before["step"])), ONE_OR_MANY)),
+        "q": data.draw(
+            st.one_of(st.sampled_from(state.asked), st.sampled_from([q.id for q in study.questions]), ONE_OR_MANY)
+        ),
+        "value": data.draw(ONE_OR_MANY),
+    }
+    response = client.post(f"{BASE}/change", data=form_data(form))
+    assert_sane(response, (303,))
+    after = row_of(app, sid)
+    assert after["answers"] == before["answers"], "changing never touches an answer by itself"
+    if first(form["step"]) == str(before["step"]):
+        qid = first(form["q"])
+        assert after["editing"] == (qid if qid in state.asked else None)
+        assert after["step"] == before["step"] + 1
+    else:
+        assert after == before
+    page = client.get(f"{BASE}/chat")
+    assert_sane(page, (200, 303))
+
+
+@fuzz_settings(40)
+@given(
+    respondent=mostly(st.sampled_from(["guardian", "patient"]), ONE_OR_MANY, 7),
+    agree=mostly(st.sampled_from(["y", "on", "true", "false", "0"]), ONE_OR_MANY, 7),
+    extra=TEXT,
+    lang=st.sampled_from(["zh", "en"]),
+)
+def test_consent_starts_a_screening_only_with_a_real_role_and_the_box_ticked(
+    app: Flask, browser: tuple[FlaskClient, str], respondent: Any, agree: Any, extra: str, lang: str
+) -> None:
+    client, token = browser
+    before = counts(app, ["screenings", "consents"])
+    data = form_data({"csrf_token": token, "respondent": respondent, "agree": agree, "answers": extra})
+    response = client.post(f"{BASE}/consent?lang={lang}", data=data)
+    body = assert_sane(response, (303, 400))
+    after = counts(app, ["screenings", "consents"])
+    role, ticked = first(respondent), first(agree)
+    valid_role = role in ("guardian", "patient")
+    # WTForms' BooleanField: any value except "false" or "" is a tick
+    if valid_role and ticked not in (None, "", "false"):
+        assert response.status_code == 303 and response.headers["Location"].endswith(f"{BASE}/chat")
+        assert after == {"screenings": before["screenings"] + 1, "consents": before["consents"] + 1}
+        (stored,) = query(app, "SELECT respondent, locale FROM screenings ORDER BY id DESC LIMIT 1")
+        assert stored == (role, lang)
+        return
+    assert after == before
+    if not valid_role:
+        assert response.status_code == 303 and response.headers["Location"].endswith(f"{BASE}/start")
+    else:
+        assert response.status_code == 400
+        assert translated(app, "Please tick the box to agree, or leave this page.", lang) in visible(body)
+
+
+@fuzz_settings(30)
+@given(agree=mostly(st.just("y"), ONE_OR_MANY, 5), extra=TEXT, lang=st.sampled_from(["zh", "en"]))
+def test_guardian_takes_over_only_with_the_box_ticked(
+    app: Flask, browser: tuple[FlaskClient, str], agree: Any, extra: str, lang: str
+) -> None:
+    client, token = browser
+    sid = place(app, client, "patient", {})
+    response = client.post(
+        f"{BASE}/answer", data={"csrf_token": token, "step": "0", "q": "dob", "value": born_years_ago(10)}
+    )
+    assert response.headers["Location"].endswith(f"{BASE}/handoff")
+    before = row_of(app, sid)
+    consents = counts(app, ["consents"])
+    response = client.post(
+        f"{BASE}/handoff?lang={lang}", data=form_data({"csrf_token": token, "agree": agree, "x": extra})
+    )
+    body = assert_sane(response, (303, 400))
+    after = row_of(app, sid)
+    if first(agree) not in (None, "", "false"):
+        assert response.status_code == 303
+        assert after["status"] == "in_progress" and after["respondent"] == "guardian"
+        assert counts(app, ["consents"])["consents"] == consents["consents"] + 1
+    else:
+        assert response.status_code == 400 and after == before and counts(app, ["consents"]) == consents
+        msg = "Please tick the box to confirm you are the parent or guardian and agree."
+        assert translated(app, msg, lang) in visible(body)
+
+
+def test_the_nasty_list_reaches_every_question_kind() -> None:
+    """The fixed list covers markup, bidi, controls and CJK (so the short default run meets them)."""
+    joined = "".join(NASTY)
+    assert "<script>" in joined and "\u202e" in joined and "\x00" in joined and CJK.search(joined)
