@@ -232,7 +232,7 @@ def test_keyboard_only_walk(live_server, new_context):
     page.wait_for_selector("form.ask input[name=q][value=diagnosis]", state="attached")
     assert page.evaluate("document.activeElement.id") == "current"  # focus moved to the new question
     page.wait_for_function(  # and the new question was announced to screen readers
-        "document.querySelector('[aria-live]').textContent.includes('Has a doctor said your child has')"
+        "() => document.querySelector('[aria-live]').textContent.includes('Has a doctor said your child has')"
     )
     page.keyboard.press("1")  # number keys pick an option
     page.wait_for_selector("form.ask input[name=q][value=consent_guardian]", state="attached")
