@@ -547,3 +547,30 @@ def test_double_tap_on_agree_starts_one_screening(app, client):
     bad = client.post(f"{BASE}/consent", data={**data, "nonce": "x' OR 1=1 --"})
     assert bad.status_code == 400 and "out of date" in bad.get_data(as_text=True)
     assert count(app, "screenings") == 1
+
+
+def test_two_simultaneous_posts_of_the_same_step_record_once(app, client):
+    """A double tap that reaches two server threads at once: the step check is inside the write lock."""
+    import threading
+
+    start(client)
+    qid, step, token = current(client)
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def tap(value: str) -> None:
+        twin = app.test_client()
+        twin.set_cookie(cookie.key, cookie.value)
+        barrier.wait()
+        response = twin.post(f"{BASE}/answer", data={"csrf_token": token, "step": step, "q": qid, "value": value})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=tap, args=(born_years_ago(9 + i),)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [303] * 4
+    row = screening(app)
+    assert row["step"] == 1 and len(row["answers"]) == 1
