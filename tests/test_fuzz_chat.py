@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from fuzzkit import (
 from hypothesis import event, given
 from hypothesis import strategies as st
 from publickit import BASE, STUDY, born_years_ago, csrf, months_ago
+from studykit import CRITERIA, QUESTIONS, write_study
 
 import prescreen.public  # noqa: F401 — imports the chat views in their own order (no import cycle)
 from prescreen.engine import AnswerError, Flow, Question
@@ -84,9 +86,9 @@ def browser(app: Flask) -> tuple[FlaskClient, str]:
     return client, csrf(client, f"{BASE}/consent?as=guardian")
 
 
-def place(app: Flask, client: FlaskClient, respondent: str, answers: dict[str, Any]) -> int:
+def place(app: Flask, client: FlaskClient, respondent: str, answers: dict[str, Any], study_id: str = STUDY) -> int:
     """A screening at this point of the walk, stored through the store, in *client*'s session."""
-    study = app.extensions["studies"][STUDY]
+    study = app.extensions["studies"][study_id]
     db = connect(app.config["DATABASE"])
     try:
         sid, token = screening_store.create(
@@ -356,3 +358,57 @@ def test_the_nasty_list_reaches_every_question_kind() -> None:
     """The fixed list covers markup, bidi, controls and CJK (so the short default run meets them)."""
     joined = "".join(NASTY)
     assert "<script>" in joined and "\u202e" in joined and "\x00" in joined and CJK.search(joined)
+
+
+#: The real study has no number question; this small one does (weight, 10-150 kg).
+NUMBER_QUESTION = (
+    "weight,number,,,inc_weight,How much does your child weigh?,孩子体重多少？,How much do you weigh?,你体重多少？,"
+    "Dosing.,用于计算剂量。,10,150,kg,公斤"
+)
+NUMBER_CRITERION = (
+    "inc_weight,inclusion,Weight 20+,Weight,体重,Too light.,体重偏轻。,yes,no,,weight < 20,weight >= 20,,"
+)
+
+
+@pytest.fixture
+def number_app(make_app: Callable[..., Flask], request: pytest.FixtureRequest, tmp_path: Path) -> Flask:
+    """The app with only a small study whose last question is a number."""
+    lines = QUESTIONS.replace("why::zh\n", "why::zh,min,max,unit::en,unit::zh\n", 1).splitlines()
+    questions = "\n".join([lines[0]] + [line + ",,,," for line in lines[1:]] + [NUMBER_QUESTION]) + "\n"
+    write_study(tmp_path, questions=questions, criteria=CRITERIA + NUMBER_CRITERION + "\n")
+    return ram_app(make_app, request, QUESTIONS_DIR=str(tmp_path / "questions"))
+
+
+NUMBERS = mostly(
+    st.integers(10, 150).map(str),
+    st.one_of(
+        st.integers().map(str),
+        st.sampled_from([" 42 ", "042", "+42", "４２", "42.0", "1e2", "-0", "9", "151", "0x20", "4_2", "9" * 5000]),
+        ONE_OR_MANY,
+    ),
+    5,
+)
+
+
+@fuzz_settings(40)
+@given(value=NUMBERS, lang=st.sampled_from(["zh", "en"]))
+def test_a_number_answer_is_stored_as_the_engine_reads_it_or_refused(number_app: Flask, value: Any, lang: str) -> None:
+    app = number_app
+    client = app.test_client()
+    token = csrf(client, "/s/demo/consent?as=guardian")
+    study = app.extensions["studies"]["demo"]
+    sid = place(app, client, "guardian", {"dob": born_years_ago(10), "dx": "yes", "drugs": ["none"]}, "demo")
+    before = row_of(app, sid)
+    form = {"csrf_token": token, "step": str(before["step"]), "q": "weight", "value": value}
+    response = client.post(f"/s/demo/answer?lang={lang}", data=form_data(form))
+    body = assert_sane(response, (303, 400))
+    parsed, error = expected_parse(study.question("weight"), form)
+    after = row_of(app, sid)
+    if error is not None:
+        event(f"number: refused ({error.code})")
+        assert response.status_code == 400 and after["answers"] == before["answers"]
+        with app.test_request_context(f"/?lang={lang}"):
+            assert error_text(error, study.question("weight"), lang) in visible(body)
+        return
+    event("number: stored")
+    assert response.status_code == 303 and after["answers"]["weight"] == parsed
