@@ -360,3 +360,16 @@ def test_several_waiting_periods_give_the_latest_recheck_date():
     assert set(outcome.failed) == {"exc_rituximab_6m", "exc_live_vaccine_3m"}
     assert outcome.recheck_after == date(2027, 3, 1)
     assert [r.recheck_after for r in outcome.reasons] == [date(2027, 3, 1), date(2027, 2, 1)]
+
+
+def test_questions_left_estimate_stays_close_for_a_typical_family():
+    from test_cli import ELIGIBLE
+
+    flow = Flow(load_study(REAL))
+    answers: dict[str, object] = {}
+    for given, (qid, value) in enumerate(ELIGIBLE.items()):
+        state = flow.run(answers, today=TODAY)
+        assert state.question.id == qid
+        actually_left = len(ELIGIBLE) - given
+        assert abs(state.remaining - actually_left) <= 2, (qid, state.remaining, actually_left)
+        answers[qid] = value

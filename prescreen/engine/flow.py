@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import product
 from typing import Any
 
 from .errors import AnswerError
@@ -256,12 +257,46 @@ class Flow:
         )
 
     def _remaining(self, start: int, env: Env) -> int:
-        """Questions after ``start`` that may still be asked (unknown conditions count)."""
+        """About how many questions after ``start`` a typical family still answers.
+
+        A question whose condition is already true counts, one already false does not. One whose
+        condition waits on answers not given yet counts when most possible answers to those
+        questions would ask it: "have you had X?" follow-ups are usually skipped, while a gate
+        that only stops the few who are not eligible usually lets a family through.
+        """
         count = 0
         for question in self.study.questions[start:]:
-            if question.show_if is None or question.show_if(env) is not False:
+            if question.show_if is None:
                 count += 1
+                continue
+            shown = question.show_if(env)
+            if shown is None:
+                shown = self._likely_shown(question, env)
+            count += bool(shown)
         return count
+
+    def _likely_shown(self, question: Question, env: Env) -> bool:
+        if question.show_if is None:
+            return True
+        pending = [n for n in sorted(question.show_if.names) if n not in env.values]
+        options: list[list[Any]] = []
+        for name in pending:
+            asked = self.study.question(name)
+            if asked.type == "single":
+                options.append(list(asked.values))
+            elif asked.type == "multiple":
+                options.append([frozenset((v,)) for v in asked.values])
+            else:
+                return True  # a number or month: assume the condition may well hold
+        trials = shown = 0
+        for combo in product(*options):
+            trials += 1
+            if trials > 64:
+                return True
+            values = {**env.values, **dict(zip(pending, combo, strict=True))}
+            trial = Env(values=values, respondent=env.respondent, month=env.month, exclusive=env.exclusive)
+            shown += question.show_if(trial) is True
+        return shown * 2 >= trials
 
     def age(self, answers: Mapping[str, Any], today: date) -> int | None:
         """Completed years from the study's date-of-birth question, if answered validly."""
