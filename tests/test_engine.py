@@ -243,7 +243,8 @@ def test_month_answers_accept_chinese_and_full_width_forms(demo):
 def test_flow_asks_in_order_and_ends_with_an_outcome(demo):
     flow = Flow(demo)
     state = flow.run({}, today=TODAY)
-    assert state.question.id == "dob" and state.outcome is None and state.remaining == 3
+    # the medicines question follows only a "yes" (1 answer in 3), so it is not counted yet
+    assert state.question.id == "dob" and state.outcome is None and state.remaining == 2
     state = flow.run({"dob": "2015-03", "dx": "yes", "drugs": ["rtx"]}, today=TODAY)
     assert state.outcome.status == "needs_review"  # rituximab alone is neither none nor unsure
     state = flow.run({"dob": "2015-03", "dx": "yes", "drugs": ["none"]}, today=TODAY)
