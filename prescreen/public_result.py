@@ -83,7 +83,7 @@ def summary(study_id: str) -> Any:
         return see_other("public.chat", study_id=study.id)
     first = current_locale()
     bodies = [
-        Markup(render_in(lang, "public/_summary_body.html", **result_context(study, row, state, lang)))  # noqa: S704  # nosec B704 — our autoescaped template
+        Markup(render_in(lang, "public/_summary_body.html", **result_context(study, row, state, lang)))  # noqa: S704 (our autoescaped template) # nosec B704
         for lang in (first, "en" if first == "zh" else "zh")
     ]
     return render_template("public/summary.html", study=study, bodies=bodies)

@@ -45,7 +45,7 @@ def template_i18n(translations: NullTranslations | None = None) -> dict[str, Cal
     def gettext(context: Context, message: str, **variables: Any) -> str:
         rv: str = lookup(message)
         if context.eval_ctx.autoescape:
-            rv = Markup(rv)  # noqa: S704  # nosec B704 — our catalogue text; % escapes variables
+            rv = Markup(rv)  # noqa: S704 (catalogue text, % escapes variables) # nosec B704
         return rv % variables
 
     @pass_context
@@ -53,7 +53,7 @@ def template_i18n(translations: NullTranslations | None = None) -> dict[str, Cal
         variables.setdefault("num", num)
         rv: str = nlookup(singular, plural, num)
         if context.eval_ctx.autoescape:
-            rv = Markup(rv)  # noqa: S704  # nosec B704 — our catalogue text; % escapes variables
+            rv = Markup(rv)  # noqa: S704 (catalogue text, % escapes variables) # nosec B704
         return rv % variables
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
