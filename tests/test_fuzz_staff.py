@@ -27,6 +27,7 @@ from fuzzkit import (
     csrf_of,
     form_data,
     fuzz_settings,
+    mostly,
     query,
     ram_app,
     snapshot,
@@ -39,7 +40,7 @@ from markupsafe import escape
 from werkzeug.security import generate_password_hash
 
 from prescreen import passwords
-from prescreen.store import connect, users
+from prescreen.store import connect, queue, users
 
 EMAIL = "coord@pumch.example"
 PASSWORD = "宫殿 lantern 2026 correct horse"
@@ -298,3 +299,55 @@ def test_an_attempt_in_year_one_is_a_form_error(app: Flask, staff: tuple[FlaskCl
     )
     assert response.status_code == 400
     assert counts(app, ["contact_attempts"]) == {"contact_attempts": 0}
+
+
+@fuzz_settings(30)
+@given(
+    move=mostly(
+        st.sampled_from([(old, new) for old, news in sorted(queue.TRANSITIONS.items()) for new in news]),
+        st.tuples(st.sampled_from(sorted(queue.TRANSITIONS)), st.sampled_from(sorted(queue.TRANSITIONS)) | ONE_OR_MANY),
+        7,
+    ),
+    visit=mostly(
+        st.one_of(st.just(""), st.dates().map(lambda d: d.isoformat())),
+        st.one_of(st.sampled_from(["2025-02-30", "0000-01-01", "2025/01/01", "01-01-2025"]), ONE_OR_MANY),
+        7,
+    ),
+    criterion=mostly(st.sampled_from(["", "inc_age_5_18", "exc_anc_lt_1", "chk_primary_ss"]), ONE_OR_MANY, 8),
+)
+def test_a_status_change_happens_only_along_the_flow_with_what_it_needs(
+    app: Flask, staff: tuple[FlaskClient, str], move: tuple[str, Any], visit: Any, criterion: Any
+) -> None:
+    client, token = staff
+    old, new = move
+    referral = add_referral(app)
+    db = connect(app.config["DATABASE"])
+    db.execute("UPDATE referrals SET status = ? WHERE id = ?", [old, referral["id"]])
+    db.conn.commit()
+    db.close()
+    before = snapshot(app, ["referrals", "notes", "contact_attempts", "screenings"])
+    data = {"status-csrf_token": token, "status-status": new, "status-visit_date": visit, "status-criterion": criterion}
+    response = client.post(f"/coordinator/referrals/{referral['id']}/status", data=form_data(data))
+    assert_sane(response, (302, 400))
+    study = app.extensions["studies"]["pumch-pediatric-sjogren"]
+    target, day, failed = first(new), first(visit), first(criterion)
+    values = [] if visit is None else visit if isinstance(visit, list) else [visit]
+    try:
+        date_ok = not values or not str(values[0]).strip() or bool(datetime.strptime(" ".join(values), "%Y-%m-%d"))
+    except ValueError:
+        date_ok = False
+    valid = (
+        target in queue.TRANSITIONS[old]
+        and date_ok
+        and (failed in (None, "") or failed in {c.id for c in study.criteria})
+        and (target != "visit_scheduled" or (day and day.strip()))
+        and (target != "screen_failed" or failed)
+    )
+    (status,) = query(app, "SELECT status FROM referrals WHERE id = ?", referral["id"])[0]
+    if not valid:
+        event("status: refused")
+        assert response.status_code == 400 and status == old
+        assert snapshot(app, ["referrals", "notes", "contact_attempts", "screenings"]) == before
+        return
+    event(f"status: {old} -> {target}")
+    assert response.status_code == 302 and status == target
