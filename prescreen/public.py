@@ -43,6 +43,8 @@ from .store import studies as study_store
 bp = Blueprint("public", __name__)
 #: The one thing the chat keeps in the session cookie: the screening's opaque token.
 SESSION_KEY = "screening"
+#: an opaque random value per browser session that binds a consent nonce to that browser
+CONSENT_KEY = "consent_key"
 
 
 # -- helpers shared by the public views ------------------------------------------------------
@@ -90,10 +92,19 @@ def require_screening(study: Study) -> dict[str, Any]:
     return row
 
 
-def token_from_nonce(nonce: str) -> str:
-    """The screening token for a consent form's nonce (keyed: the nonce alone cannot open it)."""
+def token_from_nonce(nonce: str) -> str | None:
+    """The screening token for a consent form's nonce, bound to this browser's session.
+
+    A double tap on "Agree" in the same browser derives the same token (one screening), but the
+    nonce alone is not enough: another browser that posts it has its own session key and gets a
+    screening of its own, never this family's answers.
+    """
+    nonce = nonce.strip()
+    browser = session.get(CONSENT_KEY)
+    if not nonce or not isinstance(browser, str):
+        return None
     key = str(current_app.config["SECRET_KEY"]).encode()
-    digest = hmac.new(key, b"screening:" + nonce.encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, f"screening:{browser}:{nonce}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:24]).decode()
 
 
@@ -168,11 +179,12 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
             return see_other("public.who", study_id=study.id)
         form.respondent.data = respondent
         form.nonce.data = secrets.token_urlsafe(16)
+        session.setdefault(CONSENT_KEY, secrets.token_urlsafe(16))
     elif form.validate_on_submit():
         locale = current_locale()
         _id, token = screening_store.create(
             get_db(),
-            token=token_from_nonce(form.nonce.data) if form.nonce.data else None,
+            token=token_from_nonce(form.nonce.data or ""),
             study_id=study.id,
             version=study.version,
             locale=locale,

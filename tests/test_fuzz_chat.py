@@ -372,11 +372,6 @@ def csrf_of_page(page: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by fuzzing (public.py, reported): the screening token is derived from the form's nonce "
-    "alone, so another browser posting the same nonce opens the family's screening and its answers",
-)
 @pytest.mark.parametrize("nonce", ["the-family-nonce-0001", " ", "\u3000"])
 def test_a_consent_nonce_posted_from_another_browser_never_opens_the_same_screening(app: Flask, nonce: str) -> None:
     """The nonce sits in the family's page; whoever posts it again must get a screening of their own."""

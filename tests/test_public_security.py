@@ -61,8 +61,10 @@ def test_session_cookie_holds_only_an_opaque_token(app):
     walk(client, likely_answers())
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     data = app.session_interface.get_signing_serializer(app).loads(cookie.value)
-    assert set(data) <= {"screening", "csrf_token"}
+    assert set(data) <= {"screening", "csrf_token", "consent_key"}
     assert re.fullmatch(r"[A-Za-z0-9_-]{32}", data["screening"])
+    # binds a consent form to this browser (see public.token_from_nonce): random, nothing else
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", data.get("consent_key", "x" * 22))
     rows = sqlite3.connect(app.config["DATABASE"]).execute("SELECT token_hash FROM screenings").fetchall()
     assert data["screening"] not in str(rows)  # only the hash is stored
 
