@@ -47,6 +47,11 @@ class GuardianForm(FlaskForm):
     )
 
 
+def strip_text(value: object) -> object:
+    """Trim spaces, including the full-width space a Chinese keyboard types, from free text."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class WithdrawForm(FlaskForm):
     """Confirm withdrawing (one button; the token is in the URL)."""
 
@@ -70,8 +75,14 @@ class ReferralForm(FlaskForm):
             Length(max=32, message=_l("That number is too long.")),
         ]
     )
-    email = StringField(validators=[Optional(), Length(max=254, message=_l("That e-mail address is too long."))])
-    wechat = StringField(validators=[Optional(), Length(max=40, message=_l("That WeChat ID is too long."))])
+    email = StringField(
+        filters=[strip_text],
+        validators=[Optional(), Length(max=254, message=_l("That e-mail address is too long."))],
+    )
+    wechat = StringField(
+        filters=[strip_text],
+        validators=[Optional(), Length(max=40, message=_l("That WeChat ID is too long."))],
+    )
     best_time = RadioField(
         choices=list(BEST_TIMES),
         default="any",

@@ -270,11 +270,6 @@ def test_withdraw_needs_the_csrf_token_and_a_replay_changes_nothing_more(app: Fl
     assert counts(app, ["audit"]) == audits, "a replayed withdrawal records nothing more"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by fuzzing: ReferralForm's Optional() stops before the strip, so '\u3000' or ' ' is stored "
-    "as the family's e-mail / WeChat ID (public_forms.py; reported)",
-)
 @pytest.mark.parametrize("blank", [" ", "\u3000", "\t"])
 def test_a_blank_email_or_wechat_is_stored_as_not_given(
     app: Flask, family: tuple[FlaskClient, str], blank: str
