@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from .auth import login_manager
 from .engine import Study
+from .security import page_number
 from .store import get_db, queue
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
@@ -151,7 +152,7 @@ def filters_from(args: Any) -> dict[str, str]:
 def queue_page() -> str:
     """The queue: referred families, oldest first; overdue ones stand out."""
     filters = filters_from(request.args)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args.get("page"))
     query = dict(filters, status=None if filters["status"] == "all" else filters["status"])
     rows, total, counts = queue.listing(get_db(), current_user.visible_studies, query, page)
     now = utc_now()

@@ -189,6 +189,9 @@ def add_attempt(referral_id: int) -> ResponseReturnValue:
         return render_family(row, forms, 400)
     at = utc_now()
     if form.at.data:
+        if form.at.data.year < 2000:  # a typo (and before year 1 in UTC, which would overflow)
+            form.at.errors = [_("Please check the date: it is too long ago.")]
+            return render_family(row, forms, 400)
         at = form.at.data.replace(tzinfo=queue.TEAM_TZ).astimezone(UTC)
         if at > utc_now() + timedelta(minutes=5):
             form.at.errors = [_("An attempt cannot be in the future.")]

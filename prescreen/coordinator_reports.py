@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from .coordinator import bp, require_admin, studies, utc_now
 from .i18n import current_locale
+from .security import page_number
 from .store import audit, get_db, queue_reports
 
 LOG_PAGE = 50
@@ -63,7 +64,7 @@ def chosen_study() -> str | None:
 @bp.get("/log")
 def log() -> str:
     """The de-identified pre-screening log (ICH E6 8.3.20), newest first."""
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args.get("page"))
     study = chosen_study()
     db = get_db()
     total = queue_reports.log_count(db, current_user.visible_studies, study)
@@ -127,7 +128,7 @@ def funnel() -> str:
 def audit_trail() -> str:
     """The audit trail, newest first (admins only)."""
     require_admin()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args.get("page"))
     rows, total = queue_reports.audit_rows(get_db(), AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
     pages = max((total + AUDIT_PAGE - 1) // AUDIT_PAGE, 1)
     return render_template("coordinator/audit.html", rows=rows, total=total, page=page, pages=pages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app
+from werkzeug.routing import IntegerConverter
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -31,6 +32,29 @@ def add_headers(response: Response) -> Response:
     return response
 
 
+#: SQLite's largest integer: a larger id in a URL can match nothing, and would overflow the driver.
+MAX_ID = 2**63 - 1
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` that never matches a number SQLite cannot hold (a 404, not a 500)."""
+
+    def __init__(
+        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID, signed: bool = False
+    ) -> None:  # noqa: A002, ANN001 - werkzeug's signature
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def page_number(raw: str | None, limit: int = 1_000_000) -> int:
+    """A ``?page=`` value as a page number from 1 to ``limit``; anything else is page 1."""
+    try:
+        value = int(raw or 1)
+    except ValueError:
+        return 1
+    return min(max(value, 1), limit)
+
+
 def init_app(app: Flask) -> None:
-    """Register the header hook."""
+    """Register the header hook and the bounded integer converter (before any blueprint)."""
+    app.url_map.converters["int"] = BoundedIntegerConverter
     app.after_request(add_headers)
