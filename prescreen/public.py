@@ -68,14 +68,14 @@ def session_token() -> str | None:
 
 
 def current_screening() -> dict[str, Any] | None:
-    """The session's screening (id, study_id, locale, outcome, recheck_after, status), or None.
+    """The session's screening (id, study_id, locale, respondent, outcome, recheck_after, status), or None.
 
     Used by the volunteer reminder page; never returns answers.
     """
     row = g.get("screening") if "screening" in g else screening_store.by_token(get_db(), session_token())
     if row is None:
         return None
-    return {k: row[k] for k in ("id", "study_id", "locale", "outcome", "recheck_after", "status")}
+    return {k: row[k] for k in ("id", "study_id", "locale", "respondent", "outcome", "recheck_after", "status")}
 
 
 def screening_for(study: Study) -> dict[str, Any] | None:

@@ -185,8 +185,8 @@ def withdraw(db: sqlite_utils.Database, token: str) -> bool:
     with transaction(db):
         db.execute(
             "UPDATE referrals SET guardian_name = NULL, relationship = NULL, phone = NULL, email = NULL, "
-            "wechat = NULL, best_time = NULL, status = 'withdrawn', updated_at = ? WHERE id = ?",
-            [now, referral["id"]],
+            "wechat = NULL, best_time = NULL, status = 'withdrawn', updated_at = ?, closed_at = ? WHERE id = ?",
+            [now, now, referral["id"]],
         )
         db.execute(
             "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL, "
