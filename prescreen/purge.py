@@ -1,8 +1,10 @@
 """``prescreen purge``: apply the retention periods (run it daily from cron).
 
 Deletes unfinished anonymous screenings, erases closed referrals' personal data once their time
-is up, and deletes expired staff sessions; the de-identified pre-screening log keeps counting them. ``--now`` moves the
-clock (to preview what a later run would delete, and for the tests).
+is up, deletes expired staff sessions, never-confirmed volunteer sign-ups and the addresses and
+text of mail sent long ago (the same mail retention every ``prescreen mail send`` round applies,
+so a site that sends no mail still purges); the de-identified pre-screening log keeps counting.
+``--now`` moves the clock (to preview what a later run would delete, and for the tests).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from .store import get_db, queue_reports
 
 def run(now: datetime) -> dict[str, int]:
     """Purge with the configured periods as of *now*; returns what was deleted."""
+    from .mail_send import tidy  # mail retention lives with the mail sender
+
     config = current_app.config
-    return queue_reports.purge(
+    counts = queue_reports.purge(
         get_db(),
         now,
         incomplete_days=int(config["RETENTION_INCOMPLETE_DAYS"]),
@@ -27,6 +31,8 @@ def run(now: datetime) -> dict[str, int]:
         idle=timedelta(minutes=int(config["STAFF_IDLE_MINUTES"])),
         absolute=timedelta(hours=int(config["STAFF_MAX_HOURS"])),
     )
+    mail = tidy(current_app, get_db(), now)
+    return {**counts, "unconfirmed_volunteers": mail["unconfirmed"], "old_mail_scrubbed": mail["scrubbed"]}
 
 
 @click.command("purge")

@@ -122,3 +122,25 @@ def test_a_new_screening_reusing_a_purged_id_gets_its_own_log_row(app: Flask) ->
     rows = db.execute("SELECT screening_id, status, outcome FROM screening_log ORDER BY id").fetchall()
     db.close()
     assert rows == [(1, "completed", "not_eligible"), (None, "in_progress", None), (2, "completed", "likely_eligible")]
+
+
+def test_purge_also_removes_sign_ups_never_confirmed_once_their_link_expired(app):
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from test_volunteer import sign_up
+
+    client = app.test_client()
+    assert sign_up(client, "late.parent@example.com").status_code in (200, 302, 303)
+    db = sqlite3.connect(app.config["DATABASE"])
+    try:
+        assert db.execute("SELECT count(*) FROM volunteers").fetchone()[0] == 1
+        runner = app.test_cli_runner()
+        soon = runner.invoke(args=["purge", "--now", (datetime.now(UTC) + timedelta(hours=1)).isoformat()])
+        assert soon.exit_code == 0 and db.execute("SELECT count(*) FROM volunteers").fetchone()[0] == 1
+        later = runner.invoke(args=["purge", "--now", (datetime.now(UTC) + timedelta(days=3)).isoformat()])
+        assert later.exit_code == 0, later.output
+        assert "unconfirmed volunteers: 1" in later.output
+        assert db.execute("SELECT count(*) FROM volunteers").fetchone()[0] == 0
+    finally:
+        db.close()
