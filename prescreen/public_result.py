@@ -82,8 +82,8 @@ def summary(study_id: str) -> Any:
     if state.outcome is None:
         return see_other("public.chat", study_id=study.id)
     first = current_locale()
-    bodies = [
-        Markup(render_in(lang, "public/_summary_body.html", **result_context(study, row, state, lang)))  # noqa: S704 (our autoescaped template) # nosec B704
-        for lang in (first, "en" if first == "zh" else "zh")
-    ]
+    bodies = []
+    for lang in (first, "en" if first == "zh" else "zh"):
+        body = render_in(lang, "public/_summary_body.html", **result_context(study, row, state, lang))
+        bodies.append(Markup(body))  # noqa: S704 (our own autoescaped template) # nosec B704
     return render_template("public/summary.html", study=study, bodies=bodies)
