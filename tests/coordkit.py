@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from studykit import ELIGIBLE
 
 from prescreen import passwords
 from prescreen.engine import Flow
@@ -25,35 +26,7 @@ PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="([a-z]*-?csrf_token)"[^>]*value="([^"]+)"')
 
 #: A 11-year-old with everything in order: likely eligible.
-LIKELY = {
-    "dob": "2015-03",
-    "diagnosis": "yes",
-    "consent_guardian": "yes",
-    "rituximab": "no",
-    "biologics": ["none"],
-    "other_autoimmune": "no",
-    "drugs": ["steroid", "mtx"],
-    "tx_duration": "more_3m",
-    "steroid_other": "no",
-    "systemic": ["joints"],
-    "markers": ["igg_high"],
-    "other_trial": "no",
-    "history": ["none"],
-    "hcv_hiv": ["negative"],
-    "hbv": "negative",
-    "tb": "no",
-    "infection_now": "no",
-    "suppressive": "no",
-    "hospital": "no",
-    "iv_drugs": "no",
-    "vaccine": "no",
-    "infection_risk": ["none"],
-    "kidney": "no",
-    "other_illness": "no",
-    "abnormal_lab": "no",
-    "ss_findings": ["antibodies"],
-    "lab_report": "no",
-}
+LIKELY = {**ELIGIBLE, "markers": ["igg_high"], "ss_findings": ["antibodies"]}
 #: The same child, but a parent is not sure about hepatitis B: needs review.
 REVIEW = {**LIKELY, "hbv": "cab_only"}
 #: Belimumab before: not eligible (the form ends there).

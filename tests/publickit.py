@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
+from studykit import ELIGIBLE
 
 STUDY = "pumch-pediatric-sjogren"
 BASE = f"/s/{STUDY}"
@@ -33,36 +34,7 @@ def born_years_ago(years: int) -> str:
 
 def likely_answers() -> dict[str, Any]:
     """A 10-year-old whose answers rule nothing out: *likely eligible*."""
-    return {
-        "dob": born_years_ago(10),
-        "diagnosis": "yes",
-        "consent_guardian": "yes",
-        "consent_teen": "yes_parent",
-        "rituximab": "no",
-        "biologics": ["none"],
-        "other_autoimmune": "no",
-        "drugs": ["steroid", "mtx"],
-        "tx_duration": "more_3m",
-        "steroid_other": "no",
-        "systemic": ["joints"],
-        "markers": ["igg_high"],
-        "other_trial": "no",
-        "history": ["none"],
-        "hcv_hiv": ["negative"],
-        "hbv": "negative",
-        "tb": "no",
-        "infection_now": "no",
-        "suppressive": "no",
-        "hospital": "no",
-        "iv_drugs": "no",
-        "vaccine": "no",
-        "infection_risk": ["none"],
-        "kidney": "no",
-        "other_illness": "no",
-        "abnormal_lab": "no",
-        "ss_findings": ["antibodies"],
-        "lab_report": "no",
-    }
+    return {**ELIGIBLE, "dob": born_years_ago(10), "consent_teen": "yes_parent", "markers": ["igg_high"]}
 
 
 def review_answers() -> dict[str, Any]:

@@ -36,3 +36,36 @@ def write_study(root: Path, study_id: str = "demo", encoding: str = "utf-8", **o
     for name, text in {**SHEETS, **overrides}.items():
         (folder / f"{name}.csv").write_bytes(text.encode(encoding))
     return folder
+
+
+#: A guardian whose 11-year-old (born March 2015) rules nothing out in the real study
+#: (questions/pumch-pediatric-sjogren): every answer a family can give at home is the passing one.
+ELIGIBLE: dict[str, object] = {
+    "dob": "2015-03",
+    "diagnosis": "yes",
+    "consent_guardian": "yes",
+    "rituximab": "no",
+    "biologics": ["none"],
+    "other_autoimmune": "no",
+    "drugs": ["steroid", "mtx"],
+    "tx_duration": "more_3m",
+    "steroid_other": "no",
+    "systemic": ["joints"],
+    "markers": ["igg_high", "esr_high"],
+    "other_trial": "no",
+    "history": ["none"],
+    "hcv_hiv": ["negative"],
+    "hbv": "negative",
+    "tb": "no",
+    "infection_now": "no",
+    "suppressive": "no",
+    "hospital": "no",
+    "iv_drugs": "no",
+    "vaccine": "no",
+    "infection_risk": ["none"],
+    "kidney": "no",
+    "other_illness": "no",
+    "abnormal_lab": "no",
+    "ss_findings": ["antibodies"],
+    "lab_report": "no",
+}

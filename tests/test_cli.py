@@ -7,41 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from studykit import QUESTIONS, write_study
+from studykit import ELIGIBLE, QUESTIONS, write_study
 
 from prescreen.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY_ID = "pumch-pediatric-sjogren"
-ELIGIBLE = {
-    "dob": "2015-03",
-    "diagnosis": "yes",
-    "consent_guardian": "yes",
-    "rituximab": "no",
-    "biologics": ["none"],
-    "other_autoimmune": "no",
-    "drugs": ["steroid", "mtx"],
-    "tx_duration": "more_3m",
-    "steroid_other": "no",
-    "systemic": ["joints"],
-    "markers": ["igg_high", "esr_high"],
-    "other_trial": "no",
-    "history": ["none"],
-    "hcv_hiv": ["negative"],
-    "hbv": "negative",
-    "tb": "no",
-    "infection_now": "no",
-    "suppressive": "no",
-    "hospital": "no",
-    "iv_drugs": "no",
-    "vaccine": "no",
-    "infection_risk": ["none"],
-    "kidney": "no",
-    "other_illness": "no",
-    "abnormal_lab": "no",
-    "ss_findings": ["antibodies"],
-    "lab_report": "no",
-}
 
 
 @pytest.fixture

@@ -346,7 +346,7 @@ def test_real_study_every_route_ends_in_an_outcome():
 
 
 def test_several_waiting_periods_give_the_latest_recheck_date():
-    from test_cli import ELIGIBLE
+    from studykit import ELIGIBLE
 
     study = load_study(REAL)
     answers = {
@@ -364,7 +364,7 @@ def test_several_waiting_periods_give_the_latest_recheck_date():
 
 
 def test_questions_left_estimate_stays_close_for_a_typical_family():
-    from test_cli import ELIGIBLE
+    from studykit import ELIGIBLE
 
     flow = Flow(load_study(REAL))
     answers: dict[str, object] = {}

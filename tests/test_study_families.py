@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from studykit import ELIGIBLE
 
 from prescreen.engine import Flow, State, Study, load_categories, load_study
 
@@ -49,35 +50,7 @@ ALL_CRITERIA = (
 LABS = ("exc_igg_lt_4", "exc_iga_lt_0_1", "exc_wbc_lt_1_5", "exc_anc_lt_1")
 
 #: a guardian whose 11-year-old qualifies on everything a family can know at home
-GUARDIAN_BASE: dict[str, Any] = {
-    "dob": "2015-03",
-    "diagnosis": "yes",
-    "consent_guardian": "yes",
-    "rituximab": "no",
-    "biologics": ["none"],
-    "other_autoimmune": "no",
-    "drugs": ["steroid", "mtx"],
-    "tx_duration": "more_3m",
-    "steroid_other": "no",
-    "systemic": ["joints"],
-    "markers": ["igg_high", "esr_high"],
-    "other_trial": "no",
-    "history": ["none"],
-    "hcv_hiv": ["negative"],
-    "hbv": "negative",
-    "tb": "no",
-    "infection_now": "no",
-    "suppressive": "no",
-    "hospital": "no",
-    "iv_drugs": "no",
-    "vaccine": "no",
-    "infection_risk": ["none"],
-    "kidney": "no",
-    "other_illness": "no",
-    "abnormal_lab": "no",
-    "ss_findings": ["antibodies", "lip_biopsy"],
-    "lab_report": "no",
-}
+GUARDIAN_BASE: dict[str, Any] = {**ELIGIBLE, "ss_findings": ["antibodies", "lip_biopsy"]}
 
 #: the same family, but the 16-year-old patient answers (with a parent's agreement)
 PATIENT_BASE: dict[str, Any] = {
