@@ -53,7 +53,7 @@ def check_headers(path: str, response) -> None:  # type: ignore[no-untyped-def]
 def test_every_route_sends_security_headers_and_no_stack_trace(app, lang):
     client = app.test_client()
     crawled = urls(app)
-    assert len(crawled) >= 2
+    assert len(crawled) >= 30  # public, volunteer, staff and coordinator pages
     for path, rule in crawled:
         response = client.get(path, headers={"Accept-Language": lang})
         assert response.status_code != 500, path
@@ -95,3 +95,29 @@ def test_static_assets_are_ours_and_sniff_proof(app):
     response = client.get("/static/app.css")
     assert response.status_code == 200 and response.headers["X-Content-Type-Options"] == "nosniff"
     response.close()
+
+
+@pytest.mark.parametrize("role", ["coordinator", "admin"])
+def test_every_staff_page_logged_in_is_no_store_with_the_same_headers(app, role):
+    from coordkit import add_referral, add_user, login
+
+    add_user(app, role=role)
+    referral = add_referral(app)
+    client = app.test_client()
+    assert login(client).status_code in (302, 303)
+    SAMPLE["referral_id"] = SAMPLE["id"] = str(referral["id"])
+    crawled = 0
+    try:
+        for path, rule in urls(app):
+            if not rule.rule.startswith(("/coordinator", "/staff", "/export")) or "logout" in rule.rule:
+                continue
+            response = client.get(path, headers={"Accept-Language": "zh-CN"})
+            crawled += 1
+            assert response.status_code in (200, 302, 303, 403, 404), path
+            check_headers(path, response)
+            assert "no-store" in response.headers.get("Cache-Control", ""), path
+            assert not LEAKS.search(response.get_data(as_text=True)), path
+            response.close()
+    finally:
+        SAMPLE["referral_id"] = SAMPLE["id"] = "1"
+    assert crawled >= 8
