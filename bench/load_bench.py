@@ -89,9 +89,12 @@ def hammer(port: int, path: str, total: int, concurrency: int) -> tuple[list[flo
 def run_families(port: int, n: int, concurrency: int, seed: int, tally: Tally) -> float:
     study = load_study(ROOT / "questions" / STUDY_ID)
     today = date.today()
+    families = [Family(port, study, seed * 100_003 + i, today, tally) for i in range(n)]
+    for family in families:  # answers decided up front: the timed run is HTTP only
+        family.prepare()
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(lambda i: Family(port, study, seed * 100_003 + i, today, tally).run(), range(n)))
+        list(pool.map(lambda family: family.run(), families))
     return time.perf_counter() - started
 
 
