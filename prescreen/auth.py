@@ -19,12 +19,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from . import passwords
+from .forms import TextForm
 from .store import audit, get_db, sessions, users
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
@@ -88,7 +88,7 @@ def load_user(session_id: str) -> StaffUser | None:
     return StaffUser(row, session_id) if row else None
 
 
-class LoginForm(FlaskForm):
+class LoginForm(TextForm):
     """E-mail and password; no "remember me": a shared ward computer must not stay signed in."""
 
     email = StringField(

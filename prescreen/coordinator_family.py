@@ -32,6 +32,7 @@ from .coordinator import (
     waiting,
 )
 from .engine import Flow, Question, Study
+from .forms import TextForm
 from .i18n import current_locale
 from .store import audit, get_db, queue
 
@@ -39,7 +40,7 @@ GROUPS = ("not_met", "needs_review", "confirm_at_visit", "met")
 WITHDRAW_LABEL = _l("Withdrawn (deletes their contact details, answers and notes)")
 
 
-class AttemptForm(FlaskForm):
+class AttemptForm(TextForm):
     """One contact attempt: when, how, and what happened."""
 
     channel = SelectField(_l("Channel"), choices=[SelectChoice(k, v) for k, v in CHANNEL_LABELS.items()])
@@ -47,7 +48,7 @@ class AttemptForm(FlaskForm):
     at = DateTimeLocalField(_l("When (Beijing time; empty means now)"), validators=[Optional()])
 
 
-class StatusForm(FlaskForm):
+class StatusForm(TextForm):
     """Move the referral along the flow."""
 
     status = SelectField(_l("New status"), validators=[DataRequired()])
@@ -55,7 +56,7 @@ class StatusForm(FlaskForm):
     criterion = SelectField(_l("Criterion that failed (for screen failed)"), validators=[Optional()])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(TextForm):
     """A free-text note for the team (never exported in the de-identified log)."""
 
     body = TextAreaField(_l("Note"), validators=[DataRequired(message=_l("Write the note first.")), Length(max=2000)])

@@ -11,9 +11,10 @@ import re
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
+
+from .forms import TextForm
 
 RESPONDENTS = ("guardian", "patient")
 BEST_TIMES = ("morning", "afternoon", "evening", "any")
@@ -24,7 +25,7 @@ WECHAT_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]{5,19}|\+?[0-9]{6,20})$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(TextForm):
     """The separate consent to health information about a child (unticked by default)."""
 
     respondent = HiddenField(validators=[DataRequired()])
@@ -39,7 +40,7 @@ class ConsentForm(FlaskForm):
             raise ValidationError(_l("Please choose who is filling in the questions."))
 
 
-class GuardianForm(FlaskForm):
+class GuardianForm(TextForm):
     """A parent or guardian continues for a patient under 14, with their own consent."""
 
     agree = BooleanField(
@@ -52,11 +53,11 @@ def strip_text(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(TextForm):
     """Confirm withdrawing (one button; the token is in the URL)."""
 
 
-class ReferralForm(FlaskForm):
+class ReferralForm(TextForm):
     """Contact details for the study team, with the explicit share consent."""
 
     name = StringField(
