@@ -272,10 +272,9 @@ def test_json_bodies_and_uploaded_files_are_never_a_500_and_store_nothing(
     assert snapshot(site.app, ALL_TABLES) == before
 
 
-#: Found by this file: a JSON number or an uploaded file in a text field crashed these forms (500),
-#: or counted as ticking a box. Reported to the owners of public_forms.py, auth.py and
-#: coordinator_family.py; the fix is to build those forms on prescreen.forms.TextForm, as the
-#: volunteer forms now are. Empty this set when they are fixed (the test says so).
+#: Found by this file: a JSON number or an uploaded file in a text field crashed the referral,
+#: sign-in and note forms (500) or ticked the guardian's box; fixed in 1627b4f (TextForm). A form
+#: that regresses shows up here by name.
 KNOWN_BAD: set[str] = set()
 
 
