@@ -217,7 +217,7 @@ def change_status(referral_id: int) -> ResponseReturnValue:
     if new == "visit_scheduled" and visit is None:
         form.visit_date.errors = [_("Enter the date of the screening visit.")]
         return render_family(row, forms, 400)
-    if new == "screen_failed" and not form.criterion.data:
+    if new == "screen_failed" and not (form.criterion.data or "").strip():  # blank is not a criterion
         form.criterion.errors = [_("Choose the criterion that was not met.")]
         return render_family(row, forms, 400)
     try:
