@@ -9,6 +9,7 @@ does not offer, or a date it cannot read, stores nothing.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -106,6 +107,11 @@ def new_audit(app: Flask, after: int) -> list[tuple[Any, ...]]:
     return query(app, "SELECT action, detail FROM audit WHERE id > ? ORDER BY id", after)
 
 
+def unique_reference() -> str:
+    """coordkit's 6-hex-digit references collide within 10,000 examples; these do not."""
+    return "PS-" + secrets.token_hex(8).upper()
+
+
 def first(value: Any) -> Any:
     if isinstance(value, list):
         return value[0] if value else None
@@ -187,7 +193,7 @@ def test_a_note_is_stored_exactly_and_shown_escaped(
     app: Flask, staff: tuple[FlaskClient, str], body: Any, lang: str
 ) -> None:
     staff, token = staff
-    referral = add_referral(app, name=SCRIPT)
+    referral = add_referral(app, name=SCRIPT, reference=unique_reference())
     before = family_rows(app, referral["id"])
     response = staff.post(
         f"/coordinator/referrals/{referral['id']}/notes?lang={lang}",
@@ -257,7 +263,7 @@ def test_a_contact_attempt_with_anything_not_offered_stores_nothing(
     app: Flask, staff: tuple[FlaskClient, str], channel: Any, result: Any, at: Any
 ) -> None:
     staff, token = staff
-    referral = add_referral(app)
+    referral = add_referral(app, reference=unique_reference())
     before = family_rows(app, referral["id"])
     data = {"attempt-csrf_token": token, "attempt-channel": channel, "attempt-result": result, "attempt-at": at}
     response = staff.post(f"/coordinator/referrals/{referral['id']}/attempts", data=form_data(data))
@@ -265,7 +271,8 @@ def test_a_contact_attempt_with_anything_not_offered_stores_nothing(
     readable, moment = parsed(at)
     if moment is not None and moment.year < 2000:
         readable = False  # "too long ago": a typo (and year 1 would not even convert to UTC)
-    future = moment is not None and moment - BEIJING > datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=5)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    future = readable and moment is not None and moment - BEIJING > now + timedelta(minutes=5)
     valid = first(channel) in ("phone", "wechat", "email") and first(result) in (
         "reached", "no_answer", "left_message", "wrong_details",
     ) and readable and not future  # fmt: skip
@@ -319,7 +326,7 @@ def test_huge_page_and_record_numbers_are_not_a_500(app: Flask, staff: tuple[Fla
 def test_an_attempt_in_year_one_is_a_form_error(app: Flask, staff: tuple[FlaskClient, str]) -> None:
     client, token = staff
     app.testing = False
-    referral = add_referral(app)
+    referral = add_referral(app, reference=unique_reference())
     data = {"attempt-csrf_token": token, "attempt-channel": "phone", "attempt-result": "no_answer"}
     response = client.post(
         f"/coordinator/referrals/{referral['id']}/attempts", data={**data, "attempt-at": "0001-01-01T00:00"}
@@ -347,7 +354,7 @@ def test_a_status_change_happens_only_along_the_flow_with_what_it_needs(
 ) -> None:
     client, token = staff
     old, new = move
-    referral = add_referral(app)
+    referral = add_referral(app, reference=unique_reference())
     db = connect(app.config["DATABASE"])
     db.execute("UPDATE referrals SET status = ? WHERE id = ?", [old, referral["id"]])
     db.conn.commit()
@@ -366,9 +373,9 @@ def test_a_status_change_happens_only_along_the_flow_with_what_it_needs(
     valid = (
         target in queue.TRANSITIONS[old]
         and date_ok
-        and (failed in (None, "") or failed in {c.id for c in study.criteria})
+        and (not (failed or "").strip() or failed in {c.id for c in study.criteria})
         and (target != "visit_scheduled" or (day and day.strip()))
-        and (target != "screen_failed" or failed)
+        and (target != "screen_failed" or (failed or "").strip())
     )
     (status,) = query(app, "SELECT status FROM referrals WHERE id = ?", referral["id"])[0]
     if not valid:
