@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 from .errors import EvaluationError, Problem
@@ -254,6 +255,5 @@ def check_flow(study: Study, today: date = WALK_TODAY) -> WalkReport:
 
 
 def display_path_for(study: Study, sheet: str) -> str:
-    from pathlib import Path
-
+    """Where a study's sheet is, as the study team sees it (``questions/<study>/<sheet>.csv``)."""
     return display_path(Path(study.folder), sheet) if study.folder else f"{study.id}/{sheet}.csv"
