@@ -374,3 +374,31 @@ def test_questions_left_estimate_stays_close_for_a_typical_family():
         actually_left = len(ELIGIBLE) - given
         assert abs(state.remaining - actually_left) <= 2, (qid, state.remaining, actually_left)
         answers[qid] = value
+
+
+def test_questions_left_estimate_is_the_same_from_a_long_lived_flow_as_from_a_fresh_one():
+    """The web app keeps one Flow per process and memoises the estimate; a family must never see
+    a different "questions left" because other families answered before them."""
+    import random
+
+    study = load_study(REAL)
+    shared = Flow(study)
+    rng = random.Random(7)
+    for family in range(60):
+        respondent = "patient" if family % 4 == 0 else "guardian"
+        answers: dict[str, object] = {}
+        state = shared.run(answers, respondent=respondent, today=TODAY)
+        while state.question is not None:
+            fresh = Flow(study).run(answers, respondent=respondent, today=TODAY)
+            assert state.remaining == fresh.remaining, (family, state.question.id)
+            question = state.question
+            if question.type == "single":
+                answers[question.id] = rng.choice(list(question.values))
+            elif question.type == "multiple":
+                answers[question.id] = [rng.choice(list(question.values))]
+            elif question.type == "month":
+                answers[question.id] = f"{rng.randint(2009, 2026)}-{rng.randint(1, 9):02d}"
+            else:
+                answers[question.id] = str(rng.randint(question.min or 0, question.max or 0))
+            state = shared.run(answers, respondent=respondent, today=TODAY)
+    assert shared._shown_memo, "the estimate is memoised"

@@ -122,6 +122,9 @@ class Flow:
         for criterion in study.criteria:
             for name in criterion.names:
                 self.dependents.setdefault(name, []).append(criterion)
+        # _likely_shown's answers, keyed by what they can depend on: every chat step asks for the
+        # estimate of each later question, and families share the few answers a condition reads.
+        self._shown_memo: dict[tuple[Any, ...], bool] = {}
 
     @staticmethod
     def _items(criteria: Iterable[Criterion]) -> list[Item]:
@@ -275,10 +278,41 @@ class Flow:
             count += bool(shown)
         return count
 
+    #: Entries kept in the ``_likely_shown`` memo before it starts again (bounds a worker's memory).
+    SHOWN_MEMO_SIZE = 4096
+
     def _likely_shown(self, question: Question, env: Env) -> bool:
+        """Whether most answers to the questions ``question``'s condition still waits on ask it.
+
+        The result depends only on the condition's own answered names, the respondent and the
+        month, so it is memoised on exactly those (a value that cannot be hashed skips the memo).
+        """
         if question.show_if is None:
             return True
-        pending = [n for n in sorted(question.show_if.names) if n not in env.values]
+        names = question.show_if.names
+        key = (
+            question.id,
+            env.respondent,
+            env.month,
+            tuple((n, env.values[n]) for n in sorted(names) if n in env.values),
+        )
+        try:
+            return self._shown_memo[key]
+        except KeyError:
+            pass
+        except TypeError:
+            return self._estimate_shown(question, env)
+        shown = self._estimate_shown(question, env)
+        if len(self._shown_memo) >= self.SHOWN_MEMO_SIZE:
+            self._shown_memo.clear()
+        self._shown_memo[key] = shown
+        return shown
+
+    def _estimate_shown(self, question: Question, env: Env) -> bool:
+        show_if = question.show_if
+        if show_if is None:
+            return True
+        pending = [n for n in sorted(show_if.names) if n not in env.values]
         options: list[list[Any]] = []
         for name in pending:
             asked = self.study.question(name)
@@ -295,7 +329,7 @@ class Flow:
                 return True
             values = {**env.values, **dict(zip(pending, combo, strict=True))}
             trial = Env(values=values, respondent=env.respondent, month=env.month, exclusive=env.exclusive)
-            shown += question.show_if(trial) is True
+            shown += show_if(trial) is True
         return shown * 2 >= trials
 
     def age(self, answers: Mapping[str, Any], today: date) -> int | None:
