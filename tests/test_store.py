@@ -30,7 +30,7 @@ def test_every_connection_is_wal_full_sync_with_busy_timeout(tmp_path: Path) -> 
         db.close()
 
 
-def test_request_connection_has_the_same_pragmas_and_is_closed(app: Flask) -> None:
+def test_request_connection_has_the_same_pragmas_and_is_reused_by_the_next_request(app: Flask) -> None:
     with app.test_request_context():
         db = store.get_db()
         assert store.get_db() is db
@@ -38,8 +38,65 @@ def test_request_connection_has_the_same_pragmas_and_is_closed(app: Flask) -> No
     assert pragmas["journal_mode"] == "wal"
     assert pragmas["busy_timeout"] >= 5000
     assert pragmas["synchronous"] == 2
+    assert pragmas["foreign_keys"] == 1
+    with app.test_request_context():
+        assert store.get_db() is db
+
+
+def test_a_transaction_left_open_by_a_request_is_rolled_back_not_handed_on(app: Flask) -> None:
+    with app.test_request_context():
+        db = store.get_db()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ('left-open', 'x')")
+    with app.test_request_context():
+        again = store.get_db()
+        assert not again.conn.in_transaction
+        assert again.execute("SELECT count(*) FROM schema_migrations WHERE version = 'left-open'").fetchone()[0] == 0
+        # and the write lock is free for another connection
+        other = connect(app.config["DATABASE"])
+        with transaction(other):
+            other.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ('other', 'x')")
+        other.close()
+
+
+def test_a_connection_from_a_failed_request_is_closed_not_reused(app: Flask) -> None:
+    ctx = app.test_request_context()
+    ctx.push()
+    db = store.get_db()
+    ctx.pop(RuntimeError("the view failed"))
     with pytest.raises(sqlite3.ProgrammingError):
         db.execute("SELECT 1")
+    with app.test_request_context():
+        assert store.get_db() is not db
+
+
+def test_a_database_file_replaced_on_disk_gets_fresh_connections(app: Flask, tmp_path: Path) -> None:
+    with app.test_request_context():
+        old = store.get_db()
+    copy = tmp_path / "restored.sqlite3"
+    store.backup(connect(app.config["DATABASE"]), copy)
+    Path(app.config["DATABASE"]).unlink()
+    copy.rename(app.config["DATABASE"])
+    with app.test_request_context():
+        assert store.get_db() is not old
+        assert store.get_db().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with pytest.raises(sqlite3.ProgrammingError):
+        old.execute("SELECT 1")
+
+
+def test_pooled_connections_serve_many_threads_one_at_a_time(app: Flask) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> str:
+        with app.test_request_context():
+            db = store.get_db()
+            with transaction(db):
+                db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'x')", [f"t{i}"])
+            return db.execute("SELECT version FROM schema_migrations WHERE version = ?", [f"t{i}"]).fetchone()[0]
+
+    with ThreadPoolExecutor(8) as workers:
+        assert sorted(workers.map(one, range(200))) == sorted(f"t{i}" for i in range(200))
+    assert len(store.pool._idle) <= 8
 
 
 def test_migrations_are_recorded_and_run_once(tmp_path: Path) -> None:
