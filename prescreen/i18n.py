@@ -82,10 +82,14 @@ def html_lang() -> str:
 
 
 def switch_url(locale: str) -> str:
-    """Return the current page's URL with ``lang`` set to *locale* (a GET link)."""
+    """Return the current page's URL with ``lang`` set to *locale* (a GET link).
+
+    A page rendered by a POST to an address with no GET (the chat's ``/answer``) names the
+    address that shows it in ``g.page_path``; the link must never lead to a 405.
+    """
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     args.append(("lang", locale))
-    return f"{request.path}?{urlencode(args)}"
+    return f"{g.get('page_path') or request.path}?{urlencode(args)}"
 
 
 def lang_switch() -> Markup:

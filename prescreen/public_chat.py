@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, render_template, request
+from flask import current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -25,6 +25,10 @@ from .store import screenings as screening_store
 
 #: The age under which a patient may not fill this in alone (PIPL art. 31).
 GUARDIAN_AGE = 14
+#: Sent by ``static/chat.js`` on its fetch POSTs: it can show a page without a redirect.
+CHAT_HEADER = "X-Prescreen-Chat"
+#: Tells chat.js which address the page it got belongs to (it updates the address bar).
+LOCATION_HEADER = "X-Prescreen-Location"
 
 
 def flow_for(study: Study) -> Flow:
@@ -104,6 +108,7 @@ def render_chat(
 ):
     """The chat page: transcript, then the current (or the changed) question."""
     lang = current_locale()
+    g.page_path = url_for("public.chat", study_id=study.id)  # also shown by POST /answer
     voice = row["respondent"] or "guardian"
     editing = row["editing"] if row["editing"] in state.asked else None
     question = study.question(editing) if editing else state.question
@@ -137,8 +142,6 @@ def render_chat(
 
 def resume_url() -> str:
     """The resume link shown to the family (the token is their key; never a name or an answer)."""
-    from flask import url_for
-
     token = session_token()
     return url_for("public.resume", token=token, _external=True) if token else ""
 
@@ -220,7 +223,7 @@ def answer(study_id: str) -> Any:
             "failed": new.outcome.failed,
             "recheck_after": new.outcome.recheck_after.isoformat() if new.outcome.recheck_after else None,
         }
-    screening_store.save_step(
+    saved = screening_store.save_step(
         get_db(),
         row["id"],
         row["step"],
@@ -231,7 +234,24 @@ def answer(study_id: str) -> Any:
         notice=notice,
         resume_days=int(current_app.config["RESUME_DAYS"]),
     )
+    if saved and new.outcome is None and request.headers.get(CHAT_HEADER) == "1":
+        fresh = screening_store.get(get_db(), row["id"])
+        if fresh is not None:
+            return next_question_in_place(study, fresh, new)
     return see_other("public.result" if new.outcome else "public.chat", study_id=study.id)
+
+
+def next_question_in_place(study: Study, row: dict[str, Any], state: State) -> Response:
+    """The next chat page as the answer's own response, for chat.js.
+
+    Post/redirect/get costs a phone a second round trip per question (about 0.4 s each way on a
+    slow mobile network). A fetch POST cannot be re-sent by reload or Back, so answering it with
+    the page is safe; a plain form POST (no JavaScript) still gets the 303.
+    """
+    page, status = render_chat(study, row, state)
+    response = current_app.make_response((page, status))
+    response.headers[LOCATION_HEADER] = url_for("public.chat", study_id=study.id)
+    return response
 
 
 @bp.post("/s/<study_id>/change")

@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from publickit import (
+    ASK_RE,
     BASE,
     STUDY,
     answer,
@@ -574,3 +575,75 @@ def test_two_simultaneous_posts_of_the_same_step_record_once(app, client):
     assert statuses == [303] * 4
     row = screening(app)
     assert row["step"] == 1 and len(row["answers"]) == 1
+
+
+# -- chat.js: the next question as the answer's own response ---------------------------------
+def test_an_answer_sent_by_chat_js_comes_back_with_the_next_question_in_one_round_trip(app, client):
+    start(client)
+    qid, step, token = current(client)
+    response = client.post(
+        f"{BASE}/answer",
+        data={"csrf_token": token, "step": step, "q": qid, "value": born_years_ago(9)},
+        headers={"X-Prescreen-Chat": "1"},
+    )
+    assert response.status_code == 200
+    assert response.headers["X-Prescreen-Location"] == f"{BASE}/chat"
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_data(as_text=True)
+    following = ASK_RE.search(body)
+    assert following and following.group(2) == "diagnosis" and following.group(1) == "1"
+    assert screening(app)["answers"] == {"dob": born_years_ago(9)} and screening(app)["step"] == 1
+    # the page it got is the one a reload shows
+    assert ASK_RE.search(page(client, f"{BASE}/chat")).groups() == following.groups()
+
+
+def test_chat_js_still_gets_redirects_for_the_result_a_stale_step_and_errors(app, client):
+    start(client)
+    answers = likely_answers()
+    headers = {"X-Prescreen-Chat": "1"}
+    while (now := current(client)) is not None:
+        qid, step, token = now
+        response = client.post(
+            f"{BASE}/answer", data={"csrf_token": token, "step": step, "q": qid, "value": answers[qid]}, headers=headers
+        )
+        if response.status_code == 303:
+            assert response.headers["Location"].endswith(f"{BASE}/result")
+            break
+        assert response.status_code == 200, (qid, response.status_code)
+    assert screening(app)["outcome"] == "likely_eligible"
+    token = csrf(client, f"{BASE}/result")
+    stale = client.post(
+        f"{BASE}/answer",
+        data={"csrf_token": token, "step": "0", "q": "dob", "value": born_years_ago(3)},
+        headers=headers,
+    )
+    assert stale.status_code == 303 and "X-Prescreen-Location" not in stale.headers
+    assert screening(app)["outcome"] == "likely_eligible"
+
+
+def test_a_wrong_answer_from_chat_js_is_a_400_page_and_stores_nothing(app, client):
+    start(client)
+    qid, step, token = current(client)
+    response = client.post(
+        f"{BASE}/answer",
+        data={"csrf_token": token, "step": step, "q": qid, "value": "not a month"},
+        headers={"X-Prescreen-Chat": "1"},
+    )
+    assert response.status_code == 400 and "X-Prescreen-Location" not in response.headers
+    assert "like 2015-06" in response.get_data(as_text=True)
+    assert screening(app)["answers"] == {} and screening(app)["step"] == 0
+
+
+def test_the_language_link_on_a_page_shown_by_an_answer_post_leads_to_the_chat(app, client):
+    """A POST to /answer can show a page (the next question, or a wrong answer); /answer has no
+    GET, so the 中文/English link must lead to the chat page, never to a 405."""
+    start(client)
+    qid, step, token = current(client)
+    data = {"csrf_token": token, "step": step, "q": qid}
+    wrong = client.post(f"{BASE}/answer", data={**data, "value": "not a month"})
+    moved = client.post(f"{BASE}/answer", data={**data, "value": born_years_ago(9)}, headers={"X-Prescreen-Chat": "1"})
+    for response in (wrong, moved):
+        body = response.get_data(as_text=True)
+        assert f'href="{BASE}/chat?lang=zh"' in body
+        assert "/answer?lang" not in body
+    assert client.get(f"{BASE}/chat?lang=zh").status_code == 200

@@ -21,6 +21,12 @@
     setTimeout(function () { live.textContent = text; }, 50);
   }
 
+  function absolute(path) {
+    var a = doc.createElement("a");
+    a.href = path;
+    return a.href;
+  }
+
   function swap(html, url, redirected) {
     var next = new DOMParser().parseFromString(html, "text/html");
     var main = next.getElementById("main");
@@ -47,10 +53,15 @@
     var data = new FormData(form);
     var submitter = event.submitter;
     if (submitter && submitter.name) data.append(submitter.name, submitter.value);
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
+    // The header lets the server answer with the next question itself (one round trip, not two).
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Prescreen-Chat": "1" } })
       .then(function (response) {
         // Errors (a wrong answer, 429, 500 with its incident id) are pages too: show them in place.
-        return response.text().then(function (html) { swap(html, response.url, response.redirected); });
+        var moved = response.headers.get("X-Prescreen-Location");
+        return response.text().then(function (html) {
+          if (moved) swap(html, absolute(moved), true);
+          else swap(html, response.url, response.redirected);
+        });
       })
       .catch(function () { form.removeAttribute("data-busy"); form.submit(); });
   });

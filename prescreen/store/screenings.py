@@ -134,7 +134,7 @@ def by_token(db: sqlite_utils.Database, token: str | None) -> dict[str, Any] | N
 
 
 def get(db: sqlite_utils.Database, screening_id: int) -> dict[str, Any] | None:
-    """The screening with this id (for tests and the referral step)."""
+    """The screening with this id (the referral step, the chat's in-place next question, tests)."""
     raw = db.execute(_SELECT + "WHERE id = ?", [screening_id]).fetchone()
     return _row(raw)
 
