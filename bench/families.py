@@ -78,6 +78,7 @@ class Family:
         self.plan: dict[str, Any] = {}
         self.max_answers = max_answers
         self.wants_referral = False
+        self.contact: tuple[str, str] | None = None
 
     def get(self, name: str, path: str, expect: tuple[int, ...] = (200,)) -> Response:
         response = self.client.request("GET", path)
@@ -110,6 +111,14 @@ class Family:
             state = self.flow.run(self.answers, respondent=self.respondent, today=self.today)
         self.plan, self.answers = self.answers, {}
         self.wants_referral = self.rng.random() < 0.5
+        # drawn now, in the order refer() would draw them, so a driver without Python (wrk) can
+        # send the very name and phone this family would have sent
+        self.contact = self.draw_contact()
+
+    def draw_contact(self) -> tuple[str, str]:
+        """The name and phone a referral gives (seeded, like every other answer)."""
+        name = self.rng.choice(["王芳", "李娜", "Chen Wei", "张伟"])
+        return name, f"13{self.rng.randint(0, 9)}{self.rng.randint(10_000_000, 99_999_999)}"
 
     def answer_for(self, qid: str) -> Any:
         return self.plan[qid] if qid in self.plan else self.choose(qid)
@@ -130,7 +139,9 @@ class Family:
         values = list(question.values)
         if question.type == "multiple":
             plain = [c.value for c in question.choices if not c.exclusive]
-            options: list[Any] = [[v] for v in question.exclusive_values] + [
+            # sorted: a frozenset's order changes with each process's hash seed, and --seed
+            # must give the same families in every run (and to every driver)
+            options: list[Any] = [[v] for v in sorted(question.exclusive_values)] + [
                 self.rng.sample(plain, self.rng.randint(1, min(3, len(plain)))) for _ in range(4)
             ]
         else:
@@ -210,11 +221,12 @@ class Family:
         for match in RADIO_RE.finditer(page.text):
             name, value = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
             radios[name].append(value)
+        name, phone = self.contact or self.draw_contact()
         form = {
             "csrf_token": page.csrf(),
-            "name": self.rng.choice(["王芳", "李娜", "Chen Wei", "张伟"]),
+            "name": name,
             "relationship": (radios.get("relationship") or ["mother"])[0],
-            "phone": f"13{self.rng.randint(0, 9)}{self.rng.randint(10_000_000, 99_999_999)}",
+            "phone": phone,
             "best_time": (radios.get("best_time") or ["any"])[0],
             "language": "zh",
             "share": "y",
