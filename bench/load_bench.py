@@ -5,8 +5,14 @@ the same run against the same server: the app's own minimal GET (``/healthz``) a
 the size of the first question page. After the run the database is checked against exactly the
 answers the server acknowledged.
 
+The client is wrk (``--driver wrk``, the default; bench/wrk_driver.py): a Python client with 50
+threads on a small machine competes with gunicorn for the CPU and with itself for the GIL, so
+its latencies are partly its own. ``--driver python`` keeps the threaded Python client, for
+comparison and for machines without wrk. Both drive the same prepared families.
+
     make bench                          # 500 families, 50 at a time
     make bench BENCH_ARGS=--quick       # the small run (under a minute); make test runs it too
+    make bench BENCH_ARGS="--driver python"
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -25,6 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import wrk_driver  # noqa: E402
 from families import SECRET, STUDY_ID, Family, Tally  # noqa: E402
 from harness import ROOT, Client, gzip_size, percentiles, start_server  # noqa: E402
 
@@ -86,12 +94,18 @@ def hammer(port: int, path: str, total: int, concurrency: int) -> tuple[list[flo
     return latencies, errors, time.perf_counter() - started
 
 
-def run_families(port: int, n: int, concurrency: int, seed: int, tally: Tally) -> float:
+def prepared_families(port: int, n: int, seed: int, tally: Tally) -> list[Family]:
+    """``n`` seeded families with every answer decided up front: the timed run is HTTP only."""
     study = load_study(ROOT / "questions" / STUDY_ID)
     today = date.today()
     families = [Family(port, study, seed * 100_003 + i, today, tally) for i in range(n)]
-    for family in families:  # answers decided up front: the timed run is HTTP only
+    for family in families:
         family.prepare()
+    return families
+
+
+def run_families(port: int, families: list[Family], concurrency: int, tally: Tally) -> float:
+    """The Python driver: one thread per family in flight, each with its own keep-alive client."""
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(lambda family: family.run(), families))
@@ -148,10 +162,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--quick", action="store_true", help="60 families, 10 at a time")
+    parser.add_argument(
+        "--driver",
+        choices=["wrk", "python"],
+        default="wrk",
+        help="the HTTP client: wrk (default; measures the server) or threaded Python (for comparison)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args(argv)
     if args.quick:
         args.families, args.concurrency = 60, 10
+    drive: Callable[[int, list[Family], int, Tally], float] = run_families
+    get_many: Callable[[int, str, int, int], tuple[list[float], int, float]] = hammer
+    if args.driver == "wrk":
+        wrk_driver.ensure_wrk()  # before the server starts: a missing wrk is said at once
+        drive, get_many = wrk_driver.run_families, wrk_driver.hammer
 
     with tempfile.TemporaryDirectory(prefix="prescreen-bench-") as tmp:
         server = start_server(
@@ -166,13 +191,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             STATIC_DIR.mkdir(exist_ok=True)
             (STATIC_DIR / "baseline.html").write_bytes(b"x" * len(weight["body"]))
             total = max(200, args.families * 10)
-            hammer(server.port, "/healthz", 200, args.concurrency)  # warm every worker
-            minimal_lat, minimal_err, minimal_s = hammer(server.port, "/healthz", total, args.concurrency)
-            static_lat, static_err, static_s = hammer(
+            get_many(server.port, "/healthz", 200, args.concurrency)  # warm every worker
+            minimal_lat, minimal_err, minimal_s = get_many(server.port, "/healthz", total, args.concurrency)
+            static_lat, static_err, static_s = get_many(
                 server.port, "/static/_bench/baseline.html", total, args.concurrency
             )
             tally = Tally()
-            family_s = run_families(server.port, args.families, args.concurrency, args.seed, tally)
+            families = prepared_families(server.port, args.families, args.seed, tally)
+            family_s = drive(server.port, families, args.concurrency, tally)
         finally:
             server.stop()
             for leftover in STATIC_DIR.glob("*"):
@@ -185,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     answer_lat = tally.timings.get("answer", [])
     rows = [
         summarise("chat steps (all requests)", steps, family_s),
-        summarise("answer POST (+303)", answer_lat, family_s),
+        summarise("answer POST (303 or 200+page)", answer_lat, family_s),
         summarise("minimal GET /healthz", minimal_lat, minimal_s),
         summarise("static file, first-page size", static_lat, static_s),
     ]
@@ -194,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "families": args.families,
         "concurrency": args.concurrency,
         "server": f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}",
+        "driver": args.driver,
         "families_per_s": tally.families_done / family_s if family_s else 0.0,
         "rows": rows,
         "ratio_app_minimal": rows[0]["rps"] / minimal_rps if minimal_rps else 0.0,
@@ -222,7 +249,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def report(r: dict[str, Any]) -> None:
-    print(f"{r['server']}; {r['families']} families, {r['concurrency']} at a time")
+    client = "wrk (C + LuaJIT, one connection per thread)" if r["driver"] == "wrk" else "Python threads"
+    print(f"{r['server']}; {r['families']} families, {r['concurrency']} at a time; measured by {client}")
     print(f"families/s {r['families_per_s']:.1f}; outcomes {r['outcomes']}")
     print(f"{'':32} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'n':>7}")
     for row in r["rows"]:

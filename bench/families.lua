@@ -1,0 +1,416 @@
+-- Simulated families for the load benchmark, driven by wrk instead of Python threads.
+--
+-- Why: a Python client with 50 threads on a 2-core machine competes with gunicorn for CPU and
+-- with itself for the GIL, so it measures itself as much as the server. wrk is C with LuaJIT.
+--
+-- Run it with one connection per thread, so request() and response() strictly alternate for a
+-- thread and each thread is one family's browser at a time:
+--
+--   PRESCREEN_WRK_PLAN=plan.lua PRESCREEN_WRK_OUT=outdir \
+--     wrk -t C -c C -d 600s --timeout 30s -s bench/families.lua http://127.0.0.1:PORT
+--
+-- bench/wrk_driver.py writes the plan (every answer decided in Python beforehand, see
+-- Family.prepare) and reads the results. This file reproduces Family.run + Family.refer in
+-- bench/families.py request for request; keep the two in step.
+--
+-- Output, one tab-separated file per thread (thread-<id>.tsv), then an empty thread-<id>.done:
+--   R  name  start  seconds  status  body_bytes        one line per request
+--   F  index  consented  cookie  outcome  referred  done  qid,qid,...  error|error
+-- (cookie: the session cookie right after consent, where Family.run reads the token; the
+-- qids are the answers the server acknowledged, with 303 or with 200 + X-Prescreen-Location)
+--
+-- wrk facts this relies on (wrk 4.1.0): setup() runs in a separate Lua state, once per thread,
+-- in thread order; wrk calls request() once more in thread 0 before it starts (to check the
+-- request parses), a call that sends nothing; after a lost connection wrk reconnects and calls
+-- request() again without a response(); the headers table keeps the server's spelling of names
+-- and keeps only the last of repeated headers (so of two Set-Cookie in one response only the
+-- last arrives); wrk itself never ends before -d, so the Python side interrupts it once every
+-- thread has written its .done file.
+
+local ffi = require("ffi")
+ffi.cdef([[
+typedef struct { long tv_sec; long tv_nsec; } prescreen_timespec;
+int clock_gettime(int clk_id, prescreen_timespec *tp);
+]])
+local CLOCK_MONOTONIC = 1
+local timespec = ffi.new("prescreen_timespec")
+
+local function now()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
+  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
+end
+
+-- setup() runs in wrk's separate setup state: it only numbers the threads.
+local threads_seen = 0
+function setup(thread)
+  thread:set("id", threads_seen)
+  threads_seen = threads_seen + 1
+end
+
+-- The same patterns as FORM_RE, Q_RE, STEP_RE and harness.CSRF_RE in Python.
+local FORM = '<form[^>]*class="ask"[^>]*>(.-)</form>'
+local Q = 'name="q" value="([a-z0-9_]+)"'
+local STEP = 'name="step" value="(%d+)"'
+local CSRF = 'name="csrf_token"[^>]*value="([^"]+)"'
+local OUTCOMES = { "likely_eligible", "needs_review", "not_eligible" }
+
+local out -- this thread's results file
+local host -- Host header value
+local pending -- the request string wrk should (re)send
+local pending_meta -- {name=, method=, retries=}
+local started -- clock at the last request()
+local outstanding = false -- a request was handed to wrk and no response came yet
+local skip_verify_call = false -- thread 0: wrk's extra request() before the run
+local driver -- coroutine walking this thread's families
+local finished = false
+local out_dir
+
+local IDLE = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+local function urlencode(s)
+  -- like urllib.parse.quote_plus: unreserved bytes as they are, space as +, the rest %XX
+  s = string.gsub(s, "[^%w%-%._~ ]", function(c)
+    return string.format("%%%02X", string.byte(c))
+  end)
+  return (string.gsub(s, " ", "+"))
+end
+
+local function encode_form(fields)
+  local parts = {}
+  for _, pair in ipairs(fields) do
+    parts[#parts + 1] = urlencode(pair[1]) .. "=" .. urlencode(pair[2])
+  end
+  return table.concat(parts, "&")
+end
+
+local function clean(s)
+  return (string.gsub(tostring(s), "[\t\r\n|]", " "))
+end
+
+-- one browser's cookie jar, reset per family (harness.Client keeps the same rules)
+local cookies = {}
+
+local function remember_cookies(headers)
+  for name, value in pairs(headers) do
+    if string.lower(name) == "set-cookie" then
+      local pair = string.match(value, "^([^;]*)") or ""
+      local key, val = string.match(pair, "^([^=]*)=?(.*)$")
+      local lower = string.lower(value)
+      if string.find(lower, "max-age=0", 1, true) or string.find(lower, "expires=thu, 01 jan 1970", 1, true) then
+        cookies[key] = nil
+      else
+        cookies[key] = val
+      end
+    end
+  end
+end
+
+local function lowered(headers)
+  local t = {}
+  for name, value in pairs(headers) do
+    t[string.lower(name)] = value
+  end
+  return t
+end
+
+local function build(method, path, fields, extra)
+  local lines = {
+    method .. " " .. path .. " HTTP/1.1",
+    "Host: " .. host,
+    "Accept-Encoding: identity",
+    "Accept-Language: zh-CN,zh;q=0.9",
+  }
+  local jar = {}
+  for key, val in pairs(cookies) do
+    jar[#jar + 1] = key .. "=" .. val
+  end
+  if #jar > 0 then
+    lines[#lines + 1] = "Cookie: " .. table.concat(jar, "; ")
+  end
+  for name, value in pairs(extra or {}) do
+    lines[#lines + 1] = name .. ": " .. value
+  end
+  local body = ""
+  if fields then
+    body = encode_form(fields)
+    lines[#lines + 1] = "Content-Type: application/x-www-form-urlencoded"
+    lines[#lines + 1] = "Content-Length: " .. #body
+  end
+  return table.concat(lines, "\r\n") .. "\r\n\r\n" .. body
+end
+
+-- One request and its response, from inside the family coroutine: yields the request to wrk,
+-- is resumed by response() (or by request() with nil when the connection was lost).
+-- An unexpected status ends the family, like StopIteration in Family._note.
+local function fetch(name, method, path, fields, expect, extra)
+  local status, headers, body = coroutine.yield(build(method, path, fields, extra), { name = name, method = method })
+  if status == nil then
+    error({ kind = name .. ": connection lost" }, 0)
+  end
+  remember_cookies(headers)
+  local ok = false
+  for _, want in ipairs(expect or { 200 }) do
+    ok = ok or status == want
+  end
+  if not ok then
+    error({ kind = name .. ": HTTP " .. status }, 0)
+  end
+  return { status = status, headers = lowered(headers), body = body }
+end
+
+local function path_of(location)
+  -- an absolute Location (http://host/path) becomes its path
+  return string.match(location, "^https?://[^/]+(/.*)$") or location
+end
+
+local function refer(family, base, rec)
+  local page = fetch("refer_form", "GET", base .. "/refer")
+  local radios = {}
+  for tag in string.gmatch(page.body, "<[^>]*>") do
+    if string.find(tag, 'type="radio"', 1, true) then
+      local name = string.match(tag, 'name="([a-z_]+)"')
+      local value = string.match(tag, 'value="([^"]+)"')
+      if name and value then
+        radios[name] = radios[name] or {}
+        table.insert(radios[name], value)
+      end
+    end
+  end
+  local relationship = (radios.relationship or { "mother" })[1]
+  if family.respondent == "patient" then
+    for _, value in ipairs(radios.relationship or {}) do
+      if value == "self" then
+        relationship = "self"
+      end
+    end
+  end
+  fetch("refer", "POST", base .. "/refer", {
+    { "csrf_token", string.match(page.body, CSRF) or "" },
+    { "name", family.name },
+    { "relationship", relationship },
+    { "phone", family.phone },
+    { "best_time", (radios.best_time or { "any" })[1] },
+    { "language", "zh" },
+    { "share", "y" },
+    { "guardian", "y" },
+  }, { 303 })
+  rec.referred = true
+end
+
+-- Family.run, over the same HTTP requests.
+local function walk(family, study, rec)
+  local base = "/s/" .. study
+  fetch("study", "GET", base .. "/")
+  fetch("who", "GET", base .. "/start")
+  local page = fetch("consent_form", "GET", base .. "/consent?as=" .. family.respondent)
+  fetch("consent", "POST", base .. "/consent", {
+    { "csrf_token", string.match(page.body, CSRF) or "" },
+    { "respondent", family.respondent },
+    { "agree", "y" },
+  }, { 303 })
+  rec.consented = true
+  rec.cookie = cookies["prescreen"] or ""
+  local chat = nil -- the chat page to answer, when an answer's response already carried it
+  local next_path = base .. "/chat" -- where the chat page is fetched otherwise
+  local stopped_on_purpose = true
+  for _ = 1, family.max_answers do
+    local current = chat or fetch("chat", "GET", next_path, nil, { 200, 303 })
+    chat, next_path = nil, base .. "/chat"
+    if current.status == 303 then
+      stopped_on_purpose = false
+      break
+    end
+    local form = string.match(current.body, FORM)
+    if form == nil then
+      stopped_on_purpose = false
+      break
+    end
+    local qid = string.match(form, Q)
+    local step = string.match(form, STEP)
+    if qid == nil or step == nil then
+      error({ kind = "chat: no q or step in the form" }, 0)
+    end
+    local value = family.plan[qid]
+    if value == nil then
+      error({ kind = "answer:" .. qid .. ": not in the plan" }, 0)
+    end
+    local fields = {
+      { "csrf_token", string.match(current.body, CSRF) or "" },
+      { "step", step },
+      { "q", qid },
+    }
+    if type(value) == "table" then
+      for _, v in ipairs(value) do
+        fields[#fields + 1] = { "value", v }
+      end
+    else
+      fields[#fields + 1] = { "value", value }
+    end
+    local response = fetch(
+      "answer:" .. qid,
+      "POST",
+      base .. "/answer",
+      fields,
+      { 303, 200 },
+      { ["X-Prescreen-Chat"] = "1" }
+    )
+    local location
+    if response.status == 303 then
+      location = response.headers["location"] or ""
+    else
+      location = response.headers["x-prescreen-location"]
+      if location == nil then
+        error({ kind = "answer:" .. qid .. ": HTTP 200 without X-Prescreen-Location" }, 0)
+      end
+    end
+    table.insert(rec.acked, qid)
+    if string.find(location, "/result", 1, true) then
+      stopped_on_purpose = false
+      break
+    end
+    if response.status == 200 then
+      chat = response -- the next chat page came with the acknowledgement
+    elseif location ~= "" then
+      next_path = path_of(location)
+    end
+  end
+  if stopped_on_purpose then
+    -- stopped part-way on purpose (a family that comes back later)
+    rec.done = true
+    return
+  end
+  local result = fetch("result", "GET", base .. "/result")
+  rec.outcome = "unknown"
+  for _, outcome in ipairs(OUTCOMES) do
+    if string.find(result.body, "result-" .. outcome .. '"', 1, true) then
+      rec.outcome = outcome
+      break
+    end
+  end
+  if (rec.outcome == "likely_eligible" or rec.outcome == "needs_review") and family.wants_referral then
+    refer(family, base, rec)
+  end
+  rec.done = true
+end
+
+local function write_family(rec)
+  out:write(
+    table.concat({
+      "F",
+      rec.index,
+      rec.consented and 1 or 0,
+      clean(rec.cookie),
+      rec.outcome,
+      rec.referred and 1 or 0,
+      rec.done and 1 or 0,
+      table.concat(rec.acked, ","),
+      table.concat(rec.errors, "|"),
+    }, "\t"),
+    "\n"
+  )
+  out:flush()
+end
+
+local function run_thread(plan)
+  for _, family in ipairs(plan.families) do
+    if family.index % plan.threads == id then
+      cookies = {}
+      local rec = {
+        index = family.index,
+        consented = false,
+        cookie = "",
+        outcome = "",
+        referred = false,
+        done = false,
+        acked = {},
+        errors = {},
+      }
+      local ok, err = pcall(walk, family, plan.study, rec)
+      if not ok then
+        rec.errors[#rec.errors + 1] = type(err) == "table" and clean(err.kind) or clean("lua: " .. tostring(err))
+      end
+      write_family(rec)
+    end
+  end
+end
+
+local function finish()
+  if finished then
+    return
+  end
+  finished = true
+  out:close()
+  local marker = io.open(out_dir .. "/thread-" .. id .. ".done", "w")
+  marker:close()
+  wrk.thread:stop()
+end
+
+-- Resume the family coroutine with a response (or nil: connection lost); keep its next request.
+-- In init() the thread is not running yet, so it cannot stop: a thread without families sends
+-- one /healthz instead and finishes on its response.
+local function advance(running, ...)
+  local ok, request, meta = coroutine.resume(driver, ...)
+  if not ok then
+    out:write("F\t-1\t0\t\t\t0\t0\t\t", clean("lua: " .. tostring(request)), "\n")
+  end
+  if not ok or coroutine.status(driver) == "dead" then
+    pending, pending_meta = IDLE, nil
+    if running then
+      finish()
+    end
+  else
+    pending, pending_meta = request, meta
+    pending_meta.retries = 0
+  end
+end
+
+function init(args)
+  out_dir = os.getenv("PRESCREEN_WRK_OUT")
+  host = wrk.host .. (wrk.port and (":" .. wrk.port) or "")
+  skip_verify_call = id == 0
+  out = io.open(out_dir .. "/thread-" .. id .. ".tsv", "w")
+  out:setvbuf("full", 65536)
+  local plan = dofile(os.getenv("PRESCREEN_WRK_PLAN"))
+  driver = coroutine.create(function()
+    run_thread(plan)
+  end)
+  advance(false)
+end
+
+function request()
+  if finished then
+    return IDLE
+  end
+  if outstanding then
+    if skip_verify_call then
+      skip_verify_call = false -- wrk's check call sent nothing: this is the real first send
+    elseif pending_meta == nil then
+      -- the idle /healthz: resend it
+    elseif pending_meta.method == "GET" and pending_meta.retries == 0 then
+      pending_meta.retries = 1 -- the connection dropped: resend a GET once, as harness.Client does
+    else
+      advance(true, nil) -- a lost POST ends the family, like the Python client's exception
+      if finished then
+        return IDLE
+      end
+    end
+  end
+  outstanding = true
+  started = now()
+  return pending
+end
+
+function response(status, headers, body)
+  local ended = now()
+  outstanding = false
+  if finished then
+    return
+  end
+  if pending_meta == nil then
+    finish() -- the idle /healthz of a thread without families
+    return
+  end
+  out:write("R\t", pending_meta.name, "\t", string.format("%.6f\t%.7f", started, ended - started), "\t")
+  out:write(status, "\t", #body, "\n")
+  advance(true, status, headers, body)
+end
