@@ -195,6 +195,16 @@ class _Compiler:
             checks.append(self._comparison(op, lt, rt))
             self._note_options(operands[i], operands[i + 1])
         fns = [fn for _, fn in compiled]
+        if len(checks) == 1:  # ``a == b``, by far the commonest: no lists or loop per call
+            (check,), (left, right) = checks, fns
+
+            def compare_two(env: Env) -> bool | None:
+                a, b = left(env), right(env)
+                if a is None or b is None:
+                    return None
+                return bool(check(a, b))
+
+            return "bool", compare_two
 
         def compare(env: Env) -> bool | None:
             values = [fn(env) for fn in fns]

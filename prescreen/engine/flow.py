@@ -100,6 +100,11 @@ class State:
         }
 
 
+def _frozen(value: Any) -> Any:
+    """A raw answer as a hashable memo key: tick-all lists become tuples, the rest stay as given."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _combine(statuses: list[str]) -> str:
     """OR over arms with three-valued logic (STUDY-NOTES §1)."""
     if MET in statuses:
@@ -125,6 +130,7 @@ class Flow:
         # _likely_shown's answers, keyed by what they can depend on: every chat step asks for the
         # estimate of each later question, and families share the few answers a condition reads.
         self._shown_memo: dict[tuple[Any, ...], bool] = {}
+        self._run_memo: dict[tuple[Any, ...], State] = {}
 
     @staticmethod
     def _items(criteria: Iterable[Criterion]) -> list[Item]:
@@ -211,14 +217,34 @@ class Flow:
         return max(months).first_day_after() if months else None
 
     # -- the walk ---------------------------------------------------------------------------
+    #: States kept by :meth:`run`'s memo before it starts again (bounds a worker's memory).
+    RUN_MEMO_SIZE = 2048
+
     def run(self, answers: Mapping[str, Any], respondent: str = "guardian", today: date | None = None) -> State:
         """Where a family stands given ``answers`` (question id -> raw value).
 
         ``today`` is required in spirit: the engine never reads the clock, so the caller decides
         what "now" is (the CLI's ``--today``, the request time in the web app).
+
+        The result is memoised on exactly these arguments: a chat step re-derives the state the
+        previous request ended with before adding one answer. Callers must treat the returned
+        :class:`State` as read-only (it may be handed out again).
         """
         if today is None:
             raise ValueError("today must be given: the engine never reads the clock")
+        try:
+            key = (respondent, today, frozenset((k, _frozen(v)) for k, v in answers.items()))
+            state = self._run_memo.get(key)
+        except TypeError:  # an answer that cannot be hashed (a fuzzer's dict): no memo
+            return self._run(answers, respondent, today)
+        if state is None:
+            state = self._run(answers, respondent, today)
+            if len(self._run_memo) >= self.RUN_MEMO_SIZE:
+                self._run_memo.clear()
+            self._run_memo[key] = state
+        return state
+
+    def _run(self, answers: Mapping[str, Any], respondent: str, today: date) -> State:
         values: dict[str, Any] = {}
         env = self.env(values, respondent, today)
         statuses = {c.id: self.status(c, env) for c in self.study.criteria}
