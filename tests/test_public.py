@@ -647,3 +647,23 @@ def test_the_language_link_on_a_page_shown_by_an_answer_post_leads_to_the_chat(a
         assert f'href="{BASE}/chat?lang=zh"' in body
         assert "/answer?lang" not in body
     assert client.get(f"{BASE}/chat?lang=zh").status_code == 200
+
+
+def test_each_answer_has_a_change_button_for_one_shared_form_that_works_without_javascript(app, client):
+    """The transcript sends the token and step once; each answer's button names the shared form."""
+    import re
+
+    start(client)
+    walk(client, likely_answers())
+    body = page(client, f"{BASE}/result")
+    form = re.search(r'<form method="post" action="([^"]+)" class="change" id="change-answer">(.*?)</form>', body, re.S)
+    assert form and form.group(1) == f"{BASE}/change"
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', form.group(2)))
+    assert set(fields) == {"csrf_token", "step"} and fields["step"] == str(screening(app)["step"])
+    buttons = re.findall(r'<button type="submit" form="change-answer" name="q" value="([a-z_]+)"', body)
+    assert "dob" in buttons and "rituximab" in buttons and len(buttons) == len(set(buttons))
+    assert body.count('name="csrf_token"') <= 3  # not one per answer
+    # what a browser sends when the rituximab button is pressed: the form's fields and the button
+    response = client.post(form.group(1), data={**fields, "q": "rituximab"})
+    assert response.status_code == 303
+    assert 'name="q" value="rituximab"' in page(client, f"{BASE}/chat")
