@@ -188,6 +188,25 @@ class Client:
             self._conn = None
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by every live process in process group *pgid*.
+
+    The server's CPU per request is what a faster page saves, whatever the client costs and
+    however many cores the machine has; it is read from ``/proc`` (Linux), 0.0 elsewhere.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after "pid (comm)": state ppid pgrp ... utime is field 14, stime 15 (1-based, man 5 proc)
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     """p50/p90/p99 in milliseconds (nearest-rank)."""
     if not samples:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wrk_driver  # noqa: E402
 from families import SECRET, STUDY_ID, Family, Tally  # noqa: E402
-from harness import ROOT, Client, gzip_size, percentiles, start_server  # noqa: E402
+from harness import ROOT, Client, group_cpu_seconds, gzip_size, percentiles, start_server  # noqa: E402
 
 from prescreen.engine import load_study  # noqa: E402
 from prescreen.store import connect  # noqa: E402
@@ -148,6 +149,42 @@ def verify(database: Path, tally: Tally) -> dict[str, int]:
     }
 
 
+class CpuMeter:
+    """CPU seconds used by the server and by the client in each phase of the run.
+
+    Server: every process in gunicorn's group (from /proc). Client: this process plus its reaped
+    children, i.e. wrk (gunicorn is not reaped until the end).
+    """
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+        self.phases: dict[str, tuple[float, float]] = {}
+        self._last = self._now()
+
+    def _now(self) -> tuple[float, float]:
+        mine = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = mine.ru_utime + mine.ru_stime + kids.ru_utime + kids.ru_stime
+        return group_cpu_seconds(self.pgid), client
+
+    def mark(self, phase: str) -> None:
+        now = self._now()
+        self.phases[phase] = (now[0] - self._last[0], now[1] - self._last[1])
+        self._last = now
+
+
+def mean_bytes(bytes_raw: dict[str, list[int]]) -> dict[str, int]:
+    """Mean response size per kind of request; every answer:<qid> counts under "answer".
+
+    With chat.js's header an answer's response is the next question's page, so this is where
+    most chat pages' bytes are.
+    """
+    merged: dict[str, list[int]] = {}
+    for name, sizes in bytes_raw.items():
+        merged.setdefault("answer" if name.startswith("answer:") else name, []).extend(sizes)
+    return {name: int(sum(sizes) / len(sizes)) for name, sizes in sorted(merged.items()) if sizes}
+
+
 def summarise(name: str, latencies: list[float], seconds: float) -> dict[str, Any]:
     stats = percentiles(latencies)
     return {"name": name, "rps": len(latencies) / seconds if seconds else 0.0, **stats}
@@ -192,13 +229,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             (STATIC_DIR / "baseline.html").write_bytes(b"x" * len(weight["body"]))
             total = max(200, args.families * 10)
             get_many(server.port, "/healthz", 200, args.concurrency)  # warm every worker
+            cpu = CpuMeter(server.process.pid)
             minimal_lat, minimal_err, minimal_s = get_many(server.port, "/healthz", total, args.concurrency)
+            cpu.mark("minimal")
             static_lat, static_err, static_s = get_many(
                 server.port, "/static/_bench/baseline.html", total, args.concurrency
             )
+            cpu.mark("static")
             tally = Tally()
             families = prepared_families(server.port, args.families, args.seed, tally)
+            cpu.mark("prepare")
             family_s = drive(server.port, families, args.concurrency, tally)
+            cpu.mark("families")
         finally:
             server.stop()
             for leftover in STATIC_DIR.glob("*"):
@@ -207,7 +249,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 STATIC_DIR.rmdir()
         checks = verify(server.database, tally)
 
-    steps = [t for name, ts in tally.timings.items() for t in ts]
+    # "answer" repeats the "answer:<qid>" timings (for the per-question table): count each request once
+    steps = [t for name, ts in tally.timings.items() if name != "answer" for t in ts]
     answer_lat = tally.timings.get("answer", [])
     rows = [
         summarise("chat steps (all requests)", steps, family_s),
@@ -215,6 +258,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         summarise("minimal GET /healthz", minimal_lat, minimal_s),
         summarise("static file, first-page size", static_lat, static_s),
     ]
+    requests = {"chat steps (all requests)": len(steps), "minimal GET /healthz": len(minimal_lat)}
+    requests["static file, first-page size"] = len(static_lat)
+    phase_of = {
+        "chat steps (all requests)": "families",
+        "minimal GET /healthz": "minimal",
+        "static file, first-page size": "static",
+    }
+    for row in rows:
+        phase = phase_of.get(row["name"])
+        server_s, client_s = cpu.phases.get(phase, (0.0, 0.0)) if phase else (0.0, 0.0)
+        count = requests.get(row["name"], 0)
+        row["server_cpu_ms"] = server_s / count * 1000 if count and phase else None
+        row["client_cpu_ms"] = client_s / count * 1000 if count and phase else None
     minimal_rps, static_rps = rows[2]["rps"], rows[3]["rps"]
     results = {
         "families": args.families,
@@ -230,11 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         | ({"static": static_err} if static_err else {}),
         "outcomes": dict(tally.outcomes),
         "first_page": {k: v for k, v in weight.items() if k != "body"},
-        "bytes": {
-            name: int(sum(sizes) / len(sizes))
-            for name, sizes in sorted(tally.bytes_raw.items())
-            if sizes and not name.startswith("answer:")
-        },
+        "bytes": mean_bytes(tally.bytes_raw),
         "per_question": {
             name.split(":", 1)[1]: percentiles(ts)
             for name, ts in sorted(tally.timings.items())
@@ -252,9 +304,13 @@ def report(r: dict[str, Any]) -> None:
     client = "wrk (C + LuaJIT, one connection per thread)" if r["driver"] == "wrk" else "Python threads"
     print(f"{r['server']}; {r['families']} families, {r['concurrency']} at a time; measured by {client}")
     print(f"families/s {r['families_per_s']:.1f}; outcomes {r['outcomes']}")
-    print(f"{'':32} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'n':>7}")
+    print(f"{'':32} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'n':>7}  server/client CPU ms per req")
     for row in r["rows"]:
-        print(f"{row['name']:32} {row['rps']:8.0f} {row['p50']:8.1f} {row['p90']:8.1f} {row['p99']:8.1f} {row['n']:7d}")
+        cpu = ""
+        if row.get("server_cpu_ms") is not None:
+            cpu = f"  {row['server_cpu_ms']:.2f} / {row['client_cpu_ms']:.2f}"
+        times = f"{row['p50']:8.1f} {row['p90']:8.1f} {row['p99']:8.1f}"
+        print(f"{row['name']:32} {row['rps']:8.0f} {times} {row['n']:7d}{cpu}")
     print(
         f"ratio chat steps / minimal GET: {r['ratio_app_minimal']:.2f}   "
         f"chat steps / static: {r['ratio_app_static']:.2f}"
