@@ -262,3 +262,50 @@ def test_a_deleted_screenings_id_is_never_given_to_the_next_family(app):
         assert deleted == 1
     finally:
         db.close()
+
+
+def _write_without_sqlite_waiting(path: str, rounds: int, results: multiprocessing.Queue) -> None:
+    """Threads writing with SQLite's busy timeout at 0: any writer that reached SQLite while
+    another held the write lock would fail at once with "database is locked"."""
+    import threading
+
+    failures: list[str] = []
+
+    def one(n: int) -> None:
+        db = connect(path)
+        db.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            for i in range(rounds):
+                with transaction(db):
+                    db.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'x')", [f"{n}-{i}-{id(db)}"]
+                    )
+        except sqlite3.OperationalError as error:
+            failures.append(str(error))
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(failures)
+
+
+def test_writers_queue_on_the_writer_lock_not_in_sqlites_busy_handler(tmp_path: Path) -> None:
+    """SQLite's busy handler sleeps up to 100 ms at a time; writers must queue on our lock instead,
+    across threads and processes, so none of them ever finds SQLite's write lock taken."""
+    path = str(tmp_path / "writers.sqlite3")
+    migrate(connect(path))
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_write_without_sqlite_waiting, args=(path, 50, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    failures = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert failures == [[], [], [], []]
+    db = connect(path)
+    assert db.execute("SELECT count(*) FROM schema_migrations WHERE applied_at = 'x'").fetchone()[0] == 4 * 4 * 50
