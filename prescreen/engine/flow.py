@@ -127,8 +127,8 @@ class Flow:
         for criterion in study.criteria:
             for name in criterion.names:
                 self.dependents.setdefault(name, []).append(criterion)
-        # _likely_shown's answers, keyed by what they can depend on: every chat step asks for the
-        # estimate of each later question, and families share the few answers a condition reads.
+        # Memos (see run and _likely_shown): a chat step re-derives the previous request's state,
+        # and families share the few answers each "questions left" estimate reads.
         self._shown_memo: dict[tuple[Any, ...], bool] = {}
         self._run_memo: dict[tuple[Any, ...], State] = {}
 

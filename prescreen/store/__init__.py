@@ -97,9 +97,10 @@ class WriterLock:
         self._thread.acquire()
         self._depth += 1
         if self._depth == 1 and not self.memory:
+            # Opened per transaction (about 20 us against a 1.5 ms fsync): no descriptor stays
+            # open for every database a long test run has written to.
             try:
-                if self._fd is None:
-                    self._fd = os.open(f"{self.path}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+                self._fd = os.open(f"{self.path}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
             except OSError:
                 pass  # no lock file (read-only folder): SQLite's busy timeout still serialises writers
@@ -108,7 +109,8 @@ class WriterLock:
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)  # releases the flock
+            self._fd = None
         self._thread.release()
 
 
