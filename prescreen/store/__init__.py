@@ -188,6 +188,7 @@ class ConnectionPool:
 
     @staticmethod
     def identity(path: str) -> tuple[object, ...]:
+        """What must match for an idle connection to be reused: process, path and inode."""
         try:
             found = os.stat(path)
         except OSError:
@@ -214,19 +215,15 @@ class ConnectionPool:
     def give(self, db: sqlite_utils.Database, key: tuple[object, ...], broken: bool = False) -> None:
         """Hand *db* back; a connection left mid-transaction or after an error is closed instead."""
         if not broken and db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+            try:
+                db.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                broken = True
         with self._lock:
             if not broken and key == self._key and len(self._idle) < self.size:
                 self._idle.append(db)
                 return
         db.close()
-
-    def clear(self) -> None:
-        """Close every idle connection (tests that delete the database file call this)."""
-        with self._lock:
-            stale, self._idle, self._key = self._idle, [], None
-        for old in stale:
-            old.close()
 
 
 #: One pool per process: the app's requests share it across threads.
