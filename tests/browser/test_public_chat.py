@@ -276,3 +276,21 @@ def test_handoff_consent_and_closed_pages_have_no_axe_violations(live_server, ne
     assert page.url.endswith(f"{BASE}/?deleted=1")
     page.goto(live_server.url + "/r/expired-or-unknown-token-000000000")
     assert_no_axe_violations(page)
+
+
+def test_with_javascript_each_answer_is_one_request_and_reload_shows_the_same_question(live_server, new_context):
+    """On a slow mobile network every round trip costs about 0.8 s: an answer must be one POST
+    answered with the next question, never POST + redirect + GET."""
+    page = new_context(locale="zh-CN").new_page()
+    family = Family(page, live_server.url)
+    family.begin()
+    sent: list[tuple[str, str]] = []
+    page.on("request", lambda request: sent.append((request.method, urlsplit(request.url).path)))
+    answers = likely_answers()
+    for _ in range(4):
+        family.answer(answers[family.question()[0]])
+    assert sent == [("POST", f"{BASE}/answer")] * 4
+    assert urlsplit(page.url).path == f"{BASE}/chat"
+    shown = family.question()
+    page.reload()
+    assert family.question() == shown
