@@ -145,8 +145,14 @@ class Client:
     timeout: float = 30.0
     _conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, form: dict[str, str | list[str]] | None = None) -> Response:
-        headers = {"Accept-Encoding": "identity", "Accept-Language": "zh-CN,zh;q=0.9"}
+    def request(
+        self,
+        method: str,
+        path: str,
+        form: dict[str, str | list[str]] | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Response:
+        headers = {"Accept-Encoding": "identity", "Accept-Language": "zh-CN,zh;q=0.9", **(extra_headers or {})}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None

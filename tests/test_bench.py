@@ -37,3 +37,4 @@ def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
         assert chat["server_cpu_ms"] <= 25 * minimal["server_cpu_ms"]
     first = results["first_page"]
     assert first["requests"] <= 3 and first["gzip"] <= 15 * 1024 and first["foreign"] == []
+    assert first["wire"] <= 15 * 1024  # what really crosses a slow mobile network
