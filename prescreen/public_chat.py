@@ -29,6 +29,8 @@ GUARDIAN_AGE = 14
 CHAT_HEADER = "X-Prescreen-Chat"
 #: Tells chat.js which address the page it got belongs to (it updates the address bar).
 LOCATION_HEADER = "X-Prescreen-Location"
+#: Marks a response that is a step update (see ``templates/public/step.html``), not a whole page.
+FRAGMENT_HEADER = "X-Prescreen-Fragment"
 
 
 def flow_for(study: Study) -> Flow:
@@ -237,21 +239,61 @@ def answer(study_id: str) -> Any:
     if saved and new.outcome is None and request.headers.get(CHAT_HEADER) == "1":
         fresh = screening_store.get(get_db(), row["id"])
         if fresh is not None:
-            return next_question_in_place(study, fresh, new)
+            forward = qid == next_id and bool(state.asked) and new.asked == [*state.asked, qid]
+            return next_question_in_place(study, fresh, new, forward=forward)
     return see_other("public.result" if new.outcome else "public.chat", study_id=study.id)
 
 
-def next_question_in_place(study: Study, row: dict[str, Any], state: State) -> Response:
-    """The next chat page as the answer's own response, for chat.js.
+def next_question_in_place(study: Study, row: dict[str, Any], state: State, *, forward: bool) -> Response:
+    """The next question as the answer's own response, for chat.js.
 
     Post/redirect/get costs a phone a second round trip per question (about 0.4 s each way on a
     slow mobile network). A fetch POST cannot be re-sent by reload or Back, so answering it with
-    the page is safe; a plain form POST (no JavaScript) still gets the 303.
+    the next question is safe; a plain form POST (no JavaScript) still gets the 303. On a plain
+    step forward (the family's page already shows every earlier answer) only what changed is
+    sent (:func:`render_step`); otherwise the whole chat page.
     """
-    page, status = render_chat(study, row, state)
-    response = current_app.make_response((page, status))
+    if forward and not row["notice"] and not row["editing"] and state.question is not None:
+        response = current_app.make_response(render_step(study, row, state))
+        response.headers[FRAGMENT_HEADER] = "step"
+    else:
+        page, status = render_chat(study, row, state)
+        response = current_app.make_response((page, status))
     response.headers[LOCATION_HEADER] = url_for("public.chat", study_id=study.id)
     return response
+
+
+def render_step(study: Study, row: dict[str, Any], state: State) -> str:
+    """The step update chat.js applies in place: the newest answer, the new step, the next question."""
+    lang = current_locale()
+    g.page_path = url_for("public.chat", study_id=study.id)
+    voice = row["respondent"] or "guardian"
+    newest = state.asked[-1]
+    question = study.question(newest)
+    items = [
+        {
+            "id": newest,
+            "text": question.text(voice, lang),
+            "answer": answer_text(question, row["answers"][newest], lang),
+        }
+    ]
+    following = state.question
+    given = row["answers"].get(following.id) if following else None  # an answer kept from an earlier route
+    if following is not None and following.type == "multiple" and isinstance(given, str):
+        given = [given]
+    return render_template(
+        "public/step.html",
+        study=study,
+        row=row,
+        items=items,
+        question=following,
+        voice=voice,
+        current=given,
+        editing=None,
+        error="",
+        remaining=state.remaining,
+        max_month=str(Month.of(today())),
+    )
 
 
 @bp.post("/s/<study_id>/change")

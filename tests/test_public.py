@@ -667,3 +667,53 @@ def test_each_answer_has_a_change_button_for_one_shared_form_that_works_without_
     response = client.post(form.group(1), data={**fields, "q": "rituximab"})
     assert response.status_code == 303
     assert 'name="q" value="rituximab"' in page(client, f"{BASE}/chat")
+
+
+def test_a_step_forward_from_chat_js_gets_only_what_changed(app, client):
+    """After the first answer, a plain step forward returns the newest answer, the new step and the
+    next question (a few KB), not the whole page; chat.js puts them in place."""
+    import re
+
+    start(client)
+    answers = likely_answers()
+    headers = {"X-Prescreen-Chat": "1"}
+    qid, step, token = current(client)
+    first = client.post(
+        f"{BASE}/answer", data={"csrf_token": token, "step": step, "q": qid, "value": answers[qid]}, headers=headers
+    )
+    assert first.status_code == 200 and "X-Prescreen-Fragment" not in first.headers  # no list to add to yet
+    following = ASK_RE.search(first.get_data(as_text=True))
+    step, qid = following.groups()
+    second = client.post(
+        f"{BASE}/answer", data={"csrf_token": token, "step": step, "q": qid, "value": answers[qid]}, headers=headers
+    )
+    body = second.get_data(as_text=True)
+    assert second.status_code == 200 and second.headers["X-Prescreen-Fragment"] == "step"
+    assert second.headers["X-Prescreen-Location"] == f"{BASE}/chat"
+    assert len(second.data) < len(first.data) / 2
+    assert re.search(r'<div id="step-update" data-step="2">', body)
+    assert body.count('class="msg bot"') == 1 and f'form="change-answer" name="q" value="{qid}"' in body
+    nxt = ASK_RE.search(body)
+    assert nxt and nxt.group(1) == "2" and nxt.group(2) != qid
+    assert "<html" not in body.lower()
+    # the whole page a reload shows agrees with the update
+    full = page(client, f"{BASE}/chat")
+    assert ASK_RE.search(full).groups() == nxt.groups()
+    assert screening(app)["step"] == 2
+
+
+def test_a_changed_earlier_answer_from_chat_js_gets_the_whole_page(app, client):
+    start(client)
+    walk(client, {**likely_answers()})
+    token = csrf(client, f"{BASE}/result")
+    step = str(screening(app)["step"])
+    client.post(f"{BASE}/change", data={"csrf_token": token, "step": step, "q": "rituximab"})
+    qid, step, token = current(client)
+    assert qid == "rituximab"
+    response = client.post(
+        f"{BASE}/answer",
+        data={"csrf_token": token, "step": step, "q": qid, "value": "yes"},
+        headers={"X-Prescreen-Chat": "1"},
+    )
+    assert response.status_code == 200 and "X-Prescreen-Fragment" not in response.headers
+    assert "<html" in response.get_data(as_text=True).lower()

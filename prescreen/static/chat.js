@@ -36,11 +36,33 @@
     if (lang && here) here.innerHTML = lang.innerHTML;
     doc.title = next.title;
     if (redirected && url !== location.href) history.pushState(null, "", url);
+    settle();
+  }
+
+  function settle() {
     reveal();
     var target = doc.querySelector("[data-focus]") || doc.getElementById("main");
     target.focus();
     var text = target.querySelector("#q-text, h1");
     announce((text || target).textContent.replace(/\s+/g, " ").trim());
+  }
+
+  // A step update (templates/public/step.html): add the newest answer to the list, move the
+  // "change" buttons' step on, and put the next question where the last one was.
+  function advance(html) {
+    var box = new DOMParser().parseFromString(html, "text/html").getElementById("step-update");
+    var list = doc.querySelector("#main ol.chat"), ask = doc.querySelector("#main form.ask");
+    var step = doc.querySelector("#change-answer input[name=step]");
+    if (!box || !list || !ask || !step) return false;
+    var pairs = box.querySelectorAll("ol.chat > li");
+    for (var i = 0; i < pairs.length; i++) list.appendChild(doc.importNode(pairs[i], true));
+    step.value = box.getAttribute("data-step");
+    var stale = doc.querySelectorAll("#main form.ask, #main .progress");
+    var fresh = box.querySelectorAll("form.ask, .progress");
+    for (var j = 0; j < fresh.length; j++) ask.parentNode.insertBefore(doc.importNode(fresh[j], true), ask);
+    for (var k = 0; k < stale.length; k++) stale[k].parentNode.removeChild(stale[k]);
+    settle();
+    return true;
   }
 
   doc.addEventListener("submit", function (event) {
@@ -58,8 +80,10 @@
       .then(function (response) {
         // Errors (a wrong answer, 429, 500 with its incident id) are pages too: show them in place.
         var moved = response.headers.get("X-Prescreen-Location");
+        var step = response.headers.get("X-Prescreen-Fragment") === "step";
         return response.text().then(function (html) {
-          if (moved) swap(html, absolute(moved), true);
+          if (step) { if (!advance(html)) location.assign(absolute(moved)); }
+          else if (moved) swap(html, absolute(moved), true);
           else swap(html, response.url, response.redirected);
         });
       })

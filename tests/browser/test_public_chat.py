@@ -292,5 +292,15 @@ def test_with_javascript_each_answer_is_one_request_and_reload_shows_the_same_qu
     assert sent == [("POST", f"{BASE}/answer")] * 4
     assert urlsplit(page.url).path == f"{BASE}/chat"
     shown = family.question()
+    listed = page.locator("ol.chat > li").all_inner_texts()
+    assert len(listed) == 8  # four questions, four answers, in order
+    assert_no_axe_violations(page)
     page.reload()
     assert family.question() == shown
+    assert page.locator("ol.chat > li").all_inner_texts() == listed
+    # one more step in place, then "change" the 2nd answer: its step must have moved on with it
+    family.answer(answers[family.question()[0]])
+    assert page.locator("ol.chat > li").count() == 10
+    page.locator("button.change").nth(1).click()
+    page.wait_for_selector("form.ask input[name=q][value=diagnosis]", state="attached")
+    assert "正在修改回答" in page.inner_text("form.ask")  # zh-CN: "Changing your answer:"
