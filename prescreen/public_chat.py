@@ -74,15 +74,23 @@ def answer_text(question: Question, raw: Any, lang: str) -> str:
     return f"{raw} {unit}".strip() if lang == "en" else f"{raw}{unit}"
 
 
-def transcript(study: Study, state: State, answers: dict[str, Any], voice: str, lang: str) -> list[dict[str, str]]:
-    """The questions asked on the current route, each with the family's answer."""
+def transcript(study: Study, asked: list[str], answers: dict[str, Any], voice: str, lang: str) -> list[dict[str, str]]:
+    """The questions ``asked`` (ids, in order), each with the family's answer."""
     items = []
-    for qid in state.asked:
+    for qid in asked:
         question = study.question(qid)
         items.append(
             {"id": qid, "text": question.text(voice, lang), "answer": answer_text(question, answers[qid], lang)}
         )
     return items
+
+
+def given_answer(question: Question | None, answers: dict[str, Any]) -> Any:
+    """The stored answer to show pre-selected (one kept from an earlier route, or a change)."""
+    if question is None:
+        return None
+    given = answers.get(question.id)
+    return [given] if question.type == "multiple" and isinstance(given, str) else given
 
 
 def error_text(error: AnswerError, question: Question, lang: str) -> str:
@@ -115,10 +123,8 @@ def render_chat(
     editing = row["editing"] if row["editing"] in state.asked else None
     question = study.question(editing) if editing else state.question
     asked = state.asked[: state.asked.index(editing)] if editing else state.asked
-    items = [i for i in transcript(study, state, row["answers"], voice, lang) if i["id"] in asked]
-    current = row["answers"].get(question.id) if question and raw is None else raw
-    if question is not None and question.type == "multiple" and isinstance(current, str):
-        current = [current]
+    items = transcript(study, asked, row["answers"], voice, lang)
+    current = given_answer(question, row["answers"]) if raw is None else raw  # raw: a rejected answer
     notice = row["notice"]
     if notice and not notice.startswith("was:"):
         screening_store.clear_notice(get_db(), row["id"])
@@ -268,27 +274,14 @@ def render_step(study: Study, row: dict[str, Any], state: State) -> str:
     lang = current_locale()
     g.page_path = url_for("public.chat", study_id=study.id)
     voice = row["respondent"] or "guardian"
-    newest = state.asked[-1]
-    question = study.question(newest)
-    items = [
-        {
-            "id": newest,
-            "text": question.text(voice, lang),
-            "answer": answer_text(question, row["answers"][newest], lang),
-        }
-    ]
-    following = state.question
-    given = row["answers"].get(following.id) if following else None  # an answer kept from an earlier route
-    if following is not None and following.type == "multiple" and isinstance(given, str):
-        given = [given]
     return render_template(
         "public/step.html",
         study=study,
         row=row,
-        items=items,
-        question=following,
+        items=transcript(study, state.asked[-1:], row["answers"], voice, lang),
+        question=state.question,
         voice=voice,
-        current=given,
+        current=given_answer(state.question, row["answers"]),
         editing=None,
         error="",
         remaining=state.remaining,

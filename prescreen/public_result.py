@@ -36,7 +36,7 @@ def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -
         "review": review,
         "confirm": confirm,
         "recheck": long_date(outcome.recheck_after, lang),
-        "items": transcript(study, state, row["answers"], voice, lang),
+        "items": transcript(study, state.asked, row["answers"], voice, lang),
         "centre": study.text("centre", lang),
         "address": study.text("address", lang),
         "today": long_date(today(), lang),
