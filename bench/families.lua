@@ -27,25 +27,9 @@
 -- last arrives); wrk itself never ends before -d, so the Python side interrupts it once every
 -- thread has written its .done file.
 
-local ffi = require("ffi")
-ffi.cdef([[
-typedef struct { long tv_sec; long tv_nsec; } prescreen_timespec;
-int clock_gettime(int clk_id, prescreen_timespec *tp);
-]])
-local CLOCK_MONOTONIC = 1
-local timespec = ffi.new("prescreen_timespec")
-
-local function now()
-  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
-  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
-end
-
--- setup() runs in wrk's separate setup state: it only numbers the threads.
-local threads_seen = 0
-function setup(thread)
-  thread:set("id", threads_seen)
-  threads_seen = threads_seen + 1
-end
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk_common.lua")
+local now = common.now
+setup = common.setup
 
 -- The same patterns as FORM_RE, Q_RE, STEP_RE and harness.CSRF_RE in Python.
 local FORM = '<form[^>]*class="ask"[^>]*>(.-)</form>'

@@ -9,24 +9,9 @@
 -- A request whose connection was lost is written with status 0 and sent again.
 -- See bench/families.lua for the wrk behaviour this relies on.
 
-local ffi = require("ffi")
-ffi.cdef([[
-typedef struct { long tv_sec; long tv_nsec; } prescreen_timespec;
-int clock_gettime(int clk_id, prescreen_timespec *tp);
-]])
-local CLOCK_MONOTONIC = 1
-local timespec = ffi.new("prescreen_timespec")
-
-local function now()
-  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
-  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
-end
-
-local threads_seen = 0
-function setup(thread)
-  thread:set("id", threads_seen)
-  threads_seen = threads_seen + 1
-end
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk_common.lua")
+local now = common.now
+setup = common.setup
 
 local out, out_dir, req, started
 local wanted, done = 0, 0

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def lua_value(value: Any) -> str:
     return lua_string(str(value))
 
 
-def write_plan(path: Path, families: list[Family], threads: int) -> None:
+def write_plan(path: Path, families: list[Family], threads: int) -> Path:
     """Write every family's prepared plan as a Lua chunk that returns one table (Lua has no JSON)."""
     lines = [
         "-- written by bench/wrk_driver.py for bench/families.lua",
@@ -88,6 +89,7 @@ def write_plan(path: Path, families: list[Family], threads: int) -> None:
         )
     lines += ["  },", "}", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
+    return path
 
 
 def run_wrk(script: Path, url: str, threads: int, out: Path, env: dict[str, str], limit_s: float) -> None:
@@ -146,6 +148,16 @@ def read_lines(out: Path, threads: int) -> tuple[list[list[str]], list[int]]:
     return rows, unfinished
 
 
+def wrk_rows(
+    script: Path, url: str, threads: int, env_for: Callable[[Path], dict[str, str]]
+) -> tuple[list[list[str]], list[int]]:
+    """Run ``script`` in a fresh output folder (``env_for`` may write files there); its result lines."""
+    with tempfile.TemporaryDirectory(prefix="prescreen-wrk-") as tmp:
+        out = Path(tmp)
+        run_wrk(script, url, threads, out, env_for(out), limit_s=DURATION_S + 30)
+        return read_lines(out, threads)
+
+
 def span(rows: list[list[str]]) -> float:
     """Seconds from the first request's start to the last response, over all threads."""
     requests = [(float(r[2]), float(r[2]) + float(r[3])) for r in rows if r[0] == "R"]
@@ -161,19 +173,12 @@ def run_families(port: int, families: list[Family], concurrency: int, tally: Tal
     another over its single connection, so ``concurrency`` families are in flight at a time.
     """
     threads = max(1, min(concurrency, len(families)))
-    with tempfile.TemporaryDirectory(prefix="prescreen-wrk-") as tmp:
-        out = Path(tmp)
-        plan = out / "plan.lua"
-        write_plan(plan, families, threads)
-        run_wrk(
-            FAMILIES_LUA,
-            f"http://127.0.0.1:{port}",
-            threads,
-            out,
-            {"PRESCREEN_WRK_PLAN": str(plan)},
-            limit_s=DURATION_S + 30,
-        )
-        rows, unfinished = read_lines(out, threads)
+    rows, unfinished = wrk_rows(
+        FAMILIES_LUA,
+        f"http://127.0.0.1:{port}",
+        threads,
+        lambda out: {"PRESCREEN_WRK_PLAN": str(write_plan(out / "plan.lua", families, threads))},
+    )
     for thread in unfinished:
         tally.errors[f"wrk thread {thread}: did not finish"] += 1
     reported = set()
@@ -211,17 +216,9 @@ def run_families(port: int, families: list[Family], concurrency: int, tally: Tal
 def hammer(port: int, path: str, total: int, concurrency: int) -> tuple[list[float], int, float]:
     """GET ``path`` ``total`` times over ``concurrency`` wrk connections; (latencies, errors, seconds)."""
     per = max(1, total // concurrency)
-    with tempfile.TemporaryDirectory(prefix="prescreen-wrk-") as tmp:
-        out = Path(tmp)
-        run_wrk(
-            HAMMER_LUA,
-            f"http://127.0.0.1:{port}{path}",
-            concurrency,
-            out,
-            {"PRESCREEN_WRK_REQUESTS": str(per)},
-            limit_s=DURATION_S + 30,
-        )
-        rows, unfinished = read_lines(out, concurrency)
+    rows, _unfinished = wrk_rows(
+        HAMMER_LUA, f"http://127.0.0.1:{port}{path}", concurrency, lambda out: {"PRESCREEN_WRK_REQUESTS": str(per)}
+    )
     answered = [r for r in rows if r[0] == "R" and r[4] != "0"]
     latencies = [float(r[3]) for r in answered]
     errors = sum(r[4] != "200" for r in rows if r[0] == "R")
