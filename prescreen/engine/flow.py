@@ -131,6 +131,7 @@ class Flow:
         # and families share the few answers each "questions left" estimate reads.
         self._shown_memo: dict[tuple[Any, ...], bool] = {}
         self._run_memo: dict[tuple[Any, ...], State] = {}
+        self._start_memo: dict[tuple[str, Month], dict[str, str]] = {}
 
     @staticmethod
     def _items(criteria: Iterable[Criterion]) -> list[Item]:
@@ -247,7 +248,7 @@ class Flow:
     def _run(self, answers: Mapping[str, Any], respondent: str, today: date) -> State:
         values: dict[str, Any] = {}
         env = self.env(values, respondent, today)
-        statuses = {c.id: self.status(c, env) for c in self.study.criteria}
+        statuses = self._start_statuses(env)
         asked: list[str] = []
         errors: dict[str, AnswerError] = {}
         next_question: Question | None = None
@@ -284,6 +285,22 @@ class Flow:
             respondent=respondent,
             errors=errors,
         )
+
+    def _start_statuses(self, env: Env) -> dict[str, str]:
+        """Every criterion's status before any answer (a fresh copy the walk may update).
+
+        Before the first answer a status can depend only on the respondent and the month, and
+        working it out for every criterion was a third of a walk's time; so it is kept per
+        (respondent, month). Only ever called while ``env.values`` is still empty.
+        """
+        key = (env.respondent, env.month)
+        start = self._start_memo.get(key)
+        if start is None:
+            start = {c.id: self.status(c, env) for c in self.study.criteria}
+            if len(self._start_memo) >= self.SHOWN_MEMO_SIZE:
+                self._start_memo.clear()
+            self._start_memo[key] = start
+        return dict(start)
 
     def _remaining(self, start: int, env: Env) -> int:
         """About how many questions after ``start`` a typical family still answers.
