@@ -219,7 +219,11 @@ def disable_user_command(email: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Set up Flask-Login and the ``users`` command."""
-    login_manager.init_app(app)
+    # Flask-Login's own context processor looks the user up for every template, the public
+    # chat's included (a tenth of its render time). The proxy as a global is resolved only by
+    # the coordinator templates that read it.
+    login_manager.init_app(app, add_context_processor=False)
+    app.jinja_env.globals["current_user"] = current_user
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
