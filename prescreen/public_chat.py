@@ -242,11 +242,9 @@ def answer(study_id: str) -> Any:
         notice=notice,
         resume_days=int(current_app.config["RESUME_DAYS"]),
     )
-    if saved and new.outcome is None and request.headers.get(CHAT_HEADER) == "1":
-        fresh = screening_store.get(get_db(), row["id"])
-        if fresh is not None:
-            forward = qid == next_id and bool(state.asked) and new.asked == [*state.asked, qid]
-            return next_question_in_place(study, fresh, new, forward=forward)
+    if saved is not None and new.outcome is None and request.headers.get(CHAT_HEADER) == "1":
+        forward = qid == next_id and bool(state.asked) and new.asked == [*state.asked, qid]
+        return next_question_in_place(study, saved, new, forward=forward)
     return see_other("public.result" if new.outcome else "public.chat", study_id=study.id)
 
 

@@ -133,12 +133,6 @@ def by_token(db: sqlite_utils.Database, token: str | None) -> dict[str, Any] | N
     return _row(raw)
 
 
-def get(db: sqlite_utils.Database, screening_id: int) -> dict[str, Any] | None:
-    """The screening with this id (the referral step, the chat's in-place next question, tests)."""
-    raw = db.execute(_SELECT + "WHERE id = ?", [screening_id]).fetchone()
-    return _row(raw)
-
-
 def consents(db: sqlite_utils.Database, screening_id: int) -> list[dict[str, Any]]:
     """Every consent recorded for a screening, oldest first."""
     rows = db.execute(
@@ -159,11 +153,12 @@ def save_step(
     outcome: dict[str, Any] | None,
     notice: str | None,
     resume_days: int,
-) -> bool:
+) -> dict[str, Any] | None:
     """Store the answers after one accepted answer, and the outcome if the walk is finished.
 
     Writes only if the row is still at ``expected_step`` (the step the form was rendered at),
-    so a replayed or double POST records nothing; returns whether it wrote.
+    so a replayed or double POST records nothing. Returns the row as written (``RETURNING``:
+    the chat shows the next question from it without reading the row again), or None.
     """
     now = utcnow()
     finished = outcome is not None
@@ -172,7 +167,9 @@ def save_step(
             "UPDATE screenings SET answers = ?, version = ?, locale = ?, step = step + 1, editing = NULL, notice = ?, "
             "status = ?, outcome = ?, criteria = ?, failed = ?, recheck_after = ?, "
             "completed_at = CASE WHEN ? THEN COALESCE(completed_at, ?) ELSE NULL END, "
-            "updated_at = ?, expires_at = ? WHERE id = ? AND step = ? AND status != 'handoff'",
+            "updated_at = ?, expires_at = ? WHERE id = ? AND step = ? AND status != 'handoff' "
+            "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
+            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice",
             [
                 json.dumps(answers, ensure_ascii=False, sort_keys=True),
                 version,
@@ -191,7 +188,8 @@ def save_step(
                 expected_step,
             ],
         )
-        return cursor.rowcount == 1
+        rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
+    return _row(rows[0]) if rows else None
 
 
 def set_editing(db: sqlite_utils.Database, screening_id: int, expected_step: int, question_id: str | None) -> bool:
