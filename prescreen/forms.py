@@ -10,15 +10,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel import support
 from flask import request
+from flask_babel import get_locale
 from flask_wtf import FlaskForm
+from wtforms.i18n import messages_path
 
 #: The methods Flask-WTF treats as a submission (flask_wtf.form.SUBMIT_METHODS).
 SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+class WTFormsTranslations:
+    """WTForms' own messages ("Not a valid choice") in the request's language, read once per process.
+
+    Flask-WTF's stand-in reads and parses the ``wtforms`` catalogue again for every request that
+    builds a form (a twentieth of a consent page's time); the catalogue never changes while the
+    process runs, so it is kept per locale.
+    """
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, support.NullTranslations] = {}
+
+    def _current(self) -> support.NullTranslations:
+        locale = str(get_locale() or "en")
+        translations = self._loaded.get(locale)
+        if translations is None:
+            translations = self._loaded[locale] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+        return translations
+
+    def gettext(self, string: str) -> str:
+        return self._current().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._current().ungettext(singular, plural, n)
+
+
+WTFORMS_TRANSLATIONS = WTFormsTranslations()
+
+
 class TextForm(FlaskForm):
     """A FlaskForm fed from ``request.form`` only: never JSON values, never uploaded files."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: Any) -> WTFormsTranslations:
+            return WTFORMS_TRANSLATIONS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if not args and "formdata" not in kwargs:

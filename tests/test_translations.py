@@ -119,3 +119,17 @@ def test_catalogues_are_loaded_once_per_process(app) -> None:
         first = get_translations()
     with app.test_request_context("/?lang=zh"):
         assert get_translations() is first
+
+
+def test_wtforms_own_messages_follow_the_request_language_and_load_once(app) -> None:
+    """WTForms' built-in messages ("Not a valid choice") come in the family's language."""
+    from prescreen.forms import TextForm
+
+    with app.test_request_context("/?lang=zh"):
+        translations = TextForm(meta={"csrf": False}).meta.get_translations(None)
+        assert translations.gettext("Not a valid choice.") == "不是有效的选择。"
+        first = translations._current()
+    with app.test_request_context("/?lang=en"):
+        assert translations.gettext("Not a valid choice.") == "Not a valid choice."
+    with app.test_request_context("/?lang=zh"):
+        assert translations._current() is first
