@@ -8,6 +8,7 @@ double tap, a replayed request, a second tab) records nothing and just shows whe
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import current_app, g, render_template, request, url_for
@@ -42,9 +43,9 @@ def flow_for(study: Study) -> Flow:
     return flow
 
 
-def flow_state(study: Study, row: dict[str, Any]) -> State:
-    """Where this screening stands today."""
-    return flow_for(study).run(row["answers"], respondent=row["respondent"] or "guardian", today=today())
+def flow_state(study: Study, row: dict[str, Any], day: date | None = None) -> State:
+    """Where this screening stands today (or on ``day``)."""
+    return flow_for(study).run(row["answers"], respondent=row["respondent"] or "guardian", today=day or today())
 
 
 def stored_value(question: Question, value: Any) -> Any:
@@ -197,7 +198,8 @@ def answer(study_id: str) -> Any:
         return see_other("public.chat", study_id=study.id)
     if referral_store.by_screening(get_db(), row["id"]):
         return see_other("public.result", study_id=study.id)
-    state = flow_state(study, row)
+    now = today()  # one day for the whole step, so the walk can resume where it stopped
+    state = flow_state(study, row, now)
     qid = request.form.get("q", "")
     next_id = state.question.id if state.question else None
     if qid != next_id and qid not in state.asked:
@@ -209,7 +211,7 @@ def answer(study_id: str) -> Any:
     if question.type == "multiple":
         raw = raw[:50]
     try:
-        value = question.parse(raw, today())
+        value = question.parse(raw, now)
     except AnswerError as exc:
         row = {**row, "editing": qid if qid != next_id else None}
         return render_chat(study, row, state, error=error_text(exc, question, current_locale()), raw=raw, status=400)
@@ -217,11 +219,14 @@ def answer(study_id: str) -> Any:
     flow = flow_for(study)
     voice = row["respondent"] or "guardian"
     if voice == "patient":
-        age = flow.age(answers, today())
+        age = flow.age(answers, now)
         if age is not None and age < GUARDIAN_AGE:
             screening_store.hand_off(get_db(), row["id"], row["step"])
             return see_other("public.handoff", study_id=study.id)
-    new = flow.run(answers, respondent=voice, today=today())
+    if qid == next_id:  # the usual step: an answer to the question just asked
+        new = flow.advance(state, answers, now)
+    else:  # a change to an earlier answer can change which questions come after it
+        new = flow.run(answers, respondent=voice, today=now)
     notice = result_notice(row["notice"], state, new, changed=qid != next_id)
     outcome = None
     if new.outcome is not None:

@@ -20,6 +20,7 @@ from prescreen.engine import (
     load_study,
 )
 from prescreen.engine.expr import Env
+from prescreen.engine.flow import State
 
 TODAY = date(2026, 11, 25)
 ROOT = Path(__file__).resolve().parent.parent
@@ -410,3 +411,57 @@ def test_a_long_lived_flow_gives_the_same_states_and_estimates_as_a_fresh_one():
     answers["diagnosis"] = "no"
     assert shared.run({"dob": "2015-03", "diagnosis": "yes"}, today=TODAY) is before
     assert shared.run(answers, today=TODAY).values.get("diagnosis") != before.values.get("diagnosis")
+
+
+def _same_state(resumed: State, fresh: State) -> None:
+    assert (resumed.question, resumed.asked, resumed.values) == (fresh.question, fresh.asked, fresh.values)
+    assert resumed.remaining == fresh.remaining
+    assert resumed.errors.keys() == fresh.errors.keys()
+    assert resumed.provisional.criteria == fresh.provisional.criteria
+    assert resumed.provisional.failed == fresh.provisional.failed
+    assert (resumed.outcome is None) == (fresh.outcome is None)
+    if fresh.outcome is not None:
+        assert resumed.outcome.status == fresh.outcome.status
+        assert resumed.outcome.recheck_after == fresh.outcome.recheck_after
+        assert resumed.outcome.knocked_out_at == fresh.outcome.knocked_out_at
+        assert [r.criterion for r in resumed.outcome.reasons] == [r.criterion for r in fresh.outcome.reasons]
+
+
+def test_advancing_from_the_last_state_equals_walking_from_the_start():
+    """The chat resumes the walk at the question just answered (Flow.advance); every family, every
+    step, every outcome and every refused answer must come out as a fresh walk gives them."""
+    import random
+
+    from studykit import ELIGIBLE
+
+    study = load_study(REAL)
+    rng = random.Random(11)  # noqa: S311 - reproducible test answers, not secrets
+    outcomes = set()
+    for family in range(80):
+        flow = Flow(study)  # a fresh memo per family: the walk itself is what is compared
+        respondent = "patient" if family % 4 == 0 else "guardian"
+        answers: dict[str, object] = {}
+        state = flow.run(answers, respondent=respondent, today=TODAY)
+        while state.question is not None:
+            question = state.question
+            if rng.random() < 0.1:  # an answer the question refuses: same question, with its error
+                refused = {**answers, question.id: "not-an-answer" if question.type != "multiple" else ["x"]}
+                _same_state(Flow(study).advance(state, refused, TODAY), Flow(study).run(refused, respondent, TODAY))
+            if question.id in ELIGIBLE and rng.random() < 0.93:
+                value: object = ELIGIBLE[question.id]  # mostly eligible: every outcome occurs
+            elif question.type == "single":
+                value = rng.choice(list(question.values))
+            elif question.type == "multiple":
+                value = [rng.choice(list(question.values))]
+            elif question.type == "month":
+                value = f"{rng.randint(2009, 2026)}-{rng.randint(1, 9):02d}"
+            else:
+                value = str(rng.randint(question.min or 0, question.max or 0))
+            answers = {**answers, question.id: value}
+            resumed = flow.advance(state, answers, TODAY)
+            _same_state(resumed, Flow(study).run(answers, respondent=respondent, today=TODAY))
+            state = resumed
+        outcomes.add(state.outcome.status)
+    assert outcomes == {"likely_eligible", "needs_review", "not_eligible"}
+    with pytest.raises(ValueError):
+        Flow(study).advance(state, answers, TODAY)  # a finished walk has nothing to advance

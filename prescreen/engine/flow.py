@@ -132,6 +132,7 @@ class Flow:
         self._shown_memo: dict[tuple[Any, ...], bool] = {}
         self._run_memo: dict[tuple[Any, ...], State] = {}
         self._start_memo: dict[tuple[str, Month], dict[str, str]] = {}
+        self.position = {q.id: index for index, q in enumerate(study.questions)}
 
     @staticmethod
     def _items(criteria: Iterable[Criterion]) -> list[Item]:
@@ -245,15 +246,46 @@ class Flow:
             self._run_memo[key] = state
         return state
 
-    def _run(self, answers: Mapping[str, Any], respondent: str, today: date) -> State:
+    def advance(self, state: State, answers: Mapping[str, Any], today: date) -> State:
+        """The state after ``answers``: ``state``'s own answers plus one for ``state.question``.
+
+        Equal to ``run(answers, state.respondent, today)`` (``today`` being the day ``state`` was
+        worked out for), but the walk resumes at ``state.question`` instead of starting again: a
+        condition may only read earlier answers (the loader refuses anything else), so nothing
+        before that question can change. Each answer in the chat is such a step.
+        """
+        question = state.question
+        if question is None:
+            raise ValueError("advance needs a state that is waiting for an answer")
+        try:
+            key = (state.respondent, today, frozenset((k, _frozen(v)) for k, v in answers.items()))
+            cached = self._run_memo.get(key)
+        except TypeError:
+            return self._run(answers, state.respondent, today, resume=state)
+        if cached is None:
+            cached = self._run(answers, state.respondent, today, resume=state)
+            if len(self._run_memo) >= self.RUN_MEMO_SIZE:
+                self._run_memo.clear()
+            self._run_memo[key] = cached
+        return cached
+
+    def _run(self, answers: Mapping[str, Any], respondent: str, today: date, resume: State | None = None) -> State:
         values: dict[str, Any] = {}
         env = self.env(values, respondent, today)
-        statuses = self._start_statuses(env)
-        asked: list[str] = []
+        if resume is None or resume.question is None:
+            start = 0
+            statuses = self._start_statuses(env)
+            asked: list[str] = []
+        else:
+            start = self.position[resume.question.id]
+            values.update(resume.values)
+            statuses = dict(resume.provisional.criteria)
+            asked = list(resume.asked)
         errors: dict[str, AnswerError] = {}
         next_question: Question | None = None
         knocked_out_at: str | None = None
-        for index, question in enumerate(self.study.questions):
+        for index in range(start, len(self.study.questions)):
+            question = self.study.questions[index]
             if question.show_if is not None and not question.show_if.is_true(env):
                 continue
             raw = answers.get(question.id)
