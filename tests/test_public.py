@@ -696,10 +696,19 @@ def test_a_step_forward_from_chat_js_gets_only_what_changed(app, client):
     nxt = ASK_RE.search(body)
     assert nxt and nxt.group(1) == "2" and nxt.group(2) != qid
     assert "<html" not in body.lower()
+    # the update's form carries the very token the answer came with (no new signature needed),
+    # and an answer sent with it is taken
+    assert f'name="csrf_token" value="{token}"' in body
+    nqid = nxt.group(2)
+    third = client.post(
+        f"{BASE}/answer", data={"csrf_token": token, "step": "2", "q": nqid, "value": answers[nqid]}, headers=headers
+    )
+    assert third.status_code == 200 and third.headers["X-Prescreen-Fragment"] == "step"
+    nxt = ASK_RE.search(third.get_data(as_text=True))
     # the whole page a reload shows agrees with the update
     full = page(client, f"{BASE}/chat")
     assert ASK_RE.search(full).groups() == nxt.groups()
-    assert screening(app)["step"] == 2
+    assert screening(app)["step"] == 3
 
 
 def test_a_changed_earlier_answer_from_chat_js_gets_the_whole_page(app, client):
