@@ -13,6 +13,9 @@ from typing import Any
 
 from flask import current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from .engine import AnswerError, Flow, Month, Question, State, Study
@@ -184,6 +187,37 @@ def chat(study_id: str) -> Any:
     if state.question is None and row["editing"] not in state.asked:
         return see_other("public.result", study_id=study.id)
     return render_chat(study, row, state)
+
+
+#: Question blocks kept per process before the memo starts again (bounds a worker's memory).
+QUESTION_BLOCK_MEMO = 512
+
+
+@bp.app_template_global()
+@pass_context
+def question_block(context: Context) -> Markup:
+    """The question itself (``public/_question.html``): text, why we ask, answer buttons or field.
+
+    With nothing filled in (no earlier answer shown, no error, not a change) that HTML depends only
+    on the questionnaire version, the question, the voice, the language and the month (the month
+    field's latest choice), so it is rendered once per process and then reused: it was the
+    largest part of rendering each next question. Not kept while templates auto-reload.
+    """
+    environment = context.environment
+    template = environment.get_template("public/_question.html")
+    blank = not context.get("editing") and not context.get("error") and context.get("current") is None
+    if not blank or environment.auto_reload:
+        return Markup(template.render(context.get_all()))  # noqa: S704 (an autoescaped template) # nosec B704
+    study, question = context["study"], context["question"]
+    key = (study.id, study.version, question.id, context["voice"], context["lang"], context["max_month"])
+    memo: dict[tuple[str, ...], Markup] = current_app.extensions.setdefault("question_blocks", {})
+    html = memo.get(key)
+    if html is None:
+        html = Markup(template.render(context.get_all()))  # noqa: S704 (an autoescaped template) # nosec B704
+        if len(memo) >= QUESTION_BLOCK_MEMO:
+            memo.clear()
+        memo[key] = html
+    return html
 
 
 def keep_csrf_token() -> None:

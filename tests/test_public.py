@@ -726,3 +726,34 @@ def test_a_changed_earlier_answer_from_chat_js_gets_the_whole_page(app, client):
     )
     assert response.status_code == 200 and "X-Prescreen-Fragment" not in response.headers
     assert "<html" in response.get_data(as_text=True).lower()
+
+
+def test_a_kept_question_block_never_hides_an_error_an_earlier_answer_or_the_language(app):
+    """A blank question's HTML is kept per process (question_block); what belongs to one family
+    (an error, the answer being changed, their language and voice) must still be shown."""
+    import re
+
+    def question_text(body: str) -> str:
+        return re.search(r'<p id="q-text">(.*?)</p>', body, re.S).group(1)
+
+    first, second, chinese, teen = (app.test_client() for _ in range(4))
+    start(first)
+    blank = page(first, f"{BASE}/chat")
+    assert app.extensions["question_blocks"], "the blank first question is kept"
+    start(second)
+    qid, step, token = current(second)
+    wrong = second.post(f"{BASE}/answer", data={"csrf_token": token, "step": step, "q": qid, "value": "soon"})
+    body = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and 'id="answer-error"' in body and 'aria-invalid="true"' in body
+    assert 'id="answer-error"' not in page(second, f"{BASE}/chat")  # and gone once shown
+    given = born_years_ago(9)
+    assert answer(first, given).status_code == 303
+    token = csrf(first, f"{BASE}/chat")
+    first.post(f"{BASE}/change", data={"csrf_token": token, "step": "1", "q": qid})
+    changing = page(first, f"{BASE}/chat")
+    assert "Changing your answer" in changing and f'value="{given}"' in changing
+    assert f'value="{given}"' not in blank
+    start(chinese, lang="zh")
+    start(teen, respondent="patient")
+    texts = {question_text(blank), *(question_text(page(c, f"{BASE}/chat")) for c in (chinese, teen))}
+    assert len(texts) == 3, texts
