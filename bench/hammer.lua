@@ -1,7 +1,8 @@
 -- Baselines for the load benchmark: GET one path a fixed number of times per thread, timed the
--- same way as bench/families.lua, so baselines and families are measured by the same tool.
+-- same way as bench/families.lua, so baselines and families are measured by the same tool. With
+-- PRESCREEN_WRK_BODY set, each request is a form POST of that (already encoded) body instead.
 --
---   PRESCREEN_WRK_OUT=outdir PRESCREEN_WRK_REQUESTS=N \
+--   PRESCREEN_WRK_OUT=outdir PRESCREEN_WRK_REQUESTS=N [PRESCREEN_WRK_BODY=a=1] \
 --     wrk -t C -c C -d 600s --timeout 30s -s bench/hammer.lua http://127.0.0.1:PORT/healthz
 --
 -- Output per thread (thread-<id>.tsv, then an empty thread-<id>.done), one line per request:
@@ -32,11 +33,14 @@ function init(args)
   out:setvbuf("full", 65536)
   local host = wrk.host .. (wrk.port and (":" .. wrk.port) or "")
   -- the same headers as harness.Client
-  req = "GET "
-    .. wrk.path
-    .. " HTTP/1.1\r\nHost: "
-    .. host
-    .. "\r\nAccept-Encoding: identity\r\nAccept-Language: zh-CN,zh;q=0.9\r\n\r\n"
+  local head = " HTTP/1.1\r\nHost: " .. host .. "\r\nAccept-Encoding: identity\r\nAccept-Language: zh-CN,zh;q=0.9\r\n"
+  local body = os.getenv("PRESCREEN_WRK_BODY")
+  if body then
+    req = "POST " .. wrk.path .. head .. "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+      .. #body .. "\r\n\r\n" .. body
+  else
+    req = "GET " .. wrk.path .. head .. "\r\n"
+  end
 end
 
 function request()

@@ -69,8 +69,13 @@ def start_server(
     worker_class: str = "gthread",
     extra_env: dict[str, str] | None = None,
     port: int | None = None,
+    app: str = "prescreen:create_app()",
+    ready_path: str = "/healthz",
 ) -> Server:
-    """Start gunicorn the way the README documents, wait for /healthz, return the server."""
+    """Start gunicorn the way the README documents, wait for ``ready_path``, return the server.
+
+    ``app`` is the WSGI app to load (the load benchmark also serves bench/reference_app.py).
+    """
     instance.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     env = {
@@ -95,7 +100,9 @@ def start_server(
         f"127.0.0.1:{port}",
         "--graceful-timeout",
         "5",
-        "prescreen:create_app()",
+        "--pythonpath",
+        str(ROOT / "bench"),
+        app,
     ]
     with log.open("ab") as out:
         process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
@@ -108,7 +115,7 @@ def start_server(
             raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn.request("GET", "/healthz")
+            conn.request("GET", ready_path)
             if conn.getresponse().status == 200:
                 return server
         except OSError:
@@ -117,7 +124,7 @@ def start_server(
             conn.close()
         time.sleep(0.1)
     server.stop(signal.SIGKILL)
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+    raise RuntimeError(f"gunicorn did not answer {ready_path} within 60 s")
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Absolute numbers depend on the machine, so every figure is printed next to baselines measured in
 the same run against the same server: the app's own minimal GET (``/healthz``) and a static file
-the size of the first question page. After the run the database is checked against exactly the
-answers the server acknowledged.
+the size of the first question page. Then, under the same gunicorn command, issue 7's yardsticks
+(bench/reference_app.py): a bare Flask GET and a bare Flask POST doing one SQLite insert and one
+select, so the report shows how far a chat step is from the least any Flask write can cost here.
+After the run the database is checked against exactly the answers the server acknowledged.
 
 The client is wrk (``--driver wrk``, the default; bench/wrk_driver.py): a Python client with 50
 threads on a small machine competes with gunicorn for the CPU and with itself for the GIL, so
@@ -73,8 +75,13 @@ def first_page(port: int) -> dict[str, Any]:
     }
 
 
-def hammer(port: int, path: str, total: int, concurrency: int) -> tuple[list[float], int, float]:
-    """GET ``path`` ``total`` times from ``concurrency`` keep-alive clients; (latencies, errors, seconds)."""
+def hammer(
+    port: int, path: str, total: int, concurrency: int, form: dict[str, str] | None = None
+) -> tuple[list[float], int, float]:
+    """GET ``path`` (or POST ``form``) ``total`` times from ``concurrency`` keep-alive clients.
+
+    Returns (latencies, errors, seconds).
+    """
     latencies: list[float] = []
     errors = 0
     per = max(1, total // concurrency)
@@ -85,7 +92,7 @@ def hammer(port: int, path: str, total: int, concurrency: int) -> tuple[list[flo
         bad = 0
         for _ in range(per):
             try:
-                response = client.request("GET", path)
+                response = client.request("GET", path) if form is None else client.request("POST", path, form)
                 bad += response.status != 200
                 mine.append(response.seconds)
             except OSError:
@@ -220,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # first response, so the run would wait out wrk's 600 s bound. Not yet understood.
         parser.error("the wrk driver stalls against sync workers; use --driver python with --worker-class sync")
     drive: Callable[[int, list[Family], int, Tally], float] = run_families
-    get_many: Callable[[int, str, int, int], tuple[list[float], int, float]] = hammer
+    get_many: Callable[..., tuple[list[float], int, float]] = hammer
     if args.driver == "wrk":
         wrk_driver.ensure_wrk()  # before the server starts: a missing wrk is said at once
         drive, get_many = wrk_driver.run_families, wrk_driver.hammer
@@ -258,6 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if STATIC_DIR.exists():
                 STATIC_DIR.rmdir()
         checks = verify(server.database, tally)
+        reference = measure_reference(Path(tmp) / "reference", args, get_many, total)
 
     # "answer" repeats the "answer:<qid>" timings (for the per-question table): count each request once
     steps = [t for name, ts in tally.timings.items() if name != "answer" for t in ts]
@@ -267,6 +275,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         summarise("answer POST (303 or 200+page)", answer_lat, family_s),
         summarise("minimal GET /healthz", minimal_lat, minimal_s),
         summarise("static file, first-page size", static_lat, static_s),
+        summarise("bare Flask GET (yardstick)", *reference["get"]),
+        summarise("bare Flask POST 1 insert+select", *reference["write"]),
     ]
     requests = {"chat steps (all requests)": len(steps), "minimal GET /healthz": len(minimal_lat)}
     requests["static file, first-page size"] = len(static_lat)
@@ -281,6 +291,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         count = requests.get(row["name"], 0)
         row["server_cpu_ms"] = server_s / count * 1000 if count and phase else None
         row["client_cpu_ms"] = client_s / count * 1000 if count and phase else None
+    for row, kind in ((rows[4], "get"), (rows[5], "write")):
+        row["server_cpu_ms"], row["client_cpu_ms"] = reference["cpu_ms"][kind]
     minimal_rps, static_rps = rows[2]["rps"], rows[3]["rps"]
     results = {
         "families": args.families,
@@ -291,9 +303,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rows": rows,
         "ratio_app_minimal": rows[0]["rps"] / minimal_rps if minimal_rps else 0.0,
         "ratio_app_static": rows[0]["rps"] / static_rps if static_rps else 0.0,
+        "ratio_app_bare_write": rows[0]["rps"] / rows[5]["rps"] if rows[5]["rps"] else 0.0,
+        "ratio_bare_write_get": rows[5]["rps"] / rows[4]["rps"] if rows[4]["rps"] else 0.0,
         "errors": dict(tally.errors)
         | ({"minimal GET": minimal_err} if minimal_err else {})
-        | ({"static": static_err} if static_err else {}),
+        | ({"static": static_err} if static_err else {})
+        | {f"bare Flask {kind}": n for kind, n in reference["errors"].items() if n},
         "outcomes": dict(tally.outcomes),
         "first_page": {k: v for k, v in weight.items() if k != "body"},
         "bytes": mean_bytes(tally.bytes_raw),
@@ -310,6 +325,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return results
 
 
+def measure_reference(
+    instance: Path, args: argparse.Namespace, get_many: Callable[..., tuple[list[float], int, float]], total: int
+) -> dict[str, Any]:
+    """Issue 7's two yardsticks, measured here and now: bench/reference_app.py under the same gunicorn.
+
+    A bare Flask GET, and a bare Flask POST doing one SQLite insert and one select (WAL,
+    ``synchronous=FULL``): nothing of prescreen in either. What a chat step costs next to them
+    tells how much of its time is ours.
+    """
+    instance.mkdir(parents=True, exist_ok=True)
+    server = start_server(
+        instance,
+        workers=args.workers,
+        threads=args.threads,
+        worker_class=args.worker_class,
+        extra_env={"PRESCREEN_REFERENCE_DB": str(instance / "reference.sqlite3")},
+        app="reference_app:create_app()",
+        ready_path="/ping",
+    )
+    try:
+        get_many(server.port, "/ping", 200, args.concurrency)  # warm every worker
+        cpu = CpuMeter(server.process.pid)
+        get = get_many(server.port, "/ping", total, args.concurrency)
+        cpu.mark("get")
+        write = get_many(server.port, "/write", total, args.concurrency, {"value": "王芳 13912345678"})
+        cpu.mark("write")
+    finally:
+        server.stop()
+    cpu_ms: dict[str, tuple[float | None, float | None]] = {}
+    for kind, (latencies, _errors, _seconds) in (("get", get), ("write", write)):
+        server_s, client_s = cpu.phases[kind]
+        n = len(latencies)
+        cpu_ms[kind] = (server_s / n * 1000, client_s / n * 1000) if n else (None, None)
+    return {
+        "get": (get[0], get[2]),
+        "write": (write[0], write[2]),
+        "errors": {"GET": get[1], "POST": write[1]},
+        "cpu_ms": cpu_ms,
+    }
+
+
 def report(r: dict[str, Any]) -> None:
     client = "wrk (C + LuaJIT, one connection per thread)" if r["driver"] == "wrk" else "Python threads"
     print(f"{r['server']}; {r['families']} families, {r['concurrency']} at a time; measured by {client}")
@@ -323,7 +379,9 @@ def report(r: dict[str, Any]) -> None:
         print(f"{row['name']:32} {row['rps']:8.0f} {times} {row['n']:7d}{cpu}")
     print(
         f"ratio chat steps / minimal GET: {r['ratio_app_minimal']:.2f}   "
-        f"chat steps / static: {r['ratio_app_static']:.2f}"
+        f"chat steps / static: {r['ratio_app_static']:.2f}   "
+        f"chat steps / bare Flask POST: {r['ratio_app_bare_write']:.2f}   "
+        f"(bare Flask POST / bare Flask GET: {r['ratio_bare_write_get']:.2f})"
     )
     fp = r["first_page"]
     print(

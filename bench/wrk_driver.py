@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from families import SECRET, STUDY_ID, Family, Tally, session_token
 
@@ -213,12 +214,18 @@ def run_families(port: int, families: list[Family], concurrency: int, tally: Tal
     return span(rows)
 
 
-def hammer(port: int, path: str, total: int, concurrency: int) -> tuple[list[float], int, float]:
-    """GET ``path`` ``total`` times over ``concurrency`` wrk connections; (latencies, errors, seconds)."""
+def hammer(
+    port: int, path: str, total: int, concurrency: int, form: dict[str, str] | None = None
+) -> tuple[list[float], int, float]:
+    """GET ``path`` (or POST ``form`` to it) ``total`` times over ``concurrency`` wrk connections.
+
+    Returns (latencies, errors, seconds).
+    """
     per = max(1, total // concurrency)
-    rows, _unfinished = wrk_rows(
-        HAMMER_LUA, f"http://127.0.0.1:{port}{path}", concurrency, lambda out: {"PRESCREEN_WRK_REQUESTS": str(per)}
-    )
+    env = {"PRESCREEN_WRK_REQUESTS": str(per)}
+    if form is not None:
+        env["PRESCREEN_WRK_BODY"] = urlencode(form)
+    rows, _unfinished = wrk_rows(HAMMER_LUA, f"http://127.0.0.1:{port}{path}", concurrency, lambda out: env)
     answered = [r for r in rows if r[0] == "R" and r[4] != "0"]
     latencies = [float(r[3]) for r in answered]
     errors = sum(r[4] != "200" for r in rows if r[0] == "R")
