@@ -234,17 +234,7 @@ class Flow:
         """
         if today is None:
             raise ValueError("today must be given: the engine never reads the clock")
-        try:
-            key = (respondent, today, frozenset((k, _frozen(v)) for k, v in answers.items()))
-            state = self._run_memo.get(key)
-        except TypeError:  # an answer that cannot be hashed (a fuzzer's dict): no memo
-            return self._run(answers, respondent, today)
-        if state is None:
-            state = self._run(answers, respondent, today)
-            if len(self._run_memo) >= self.RUN_MEMO_SIZE:
-                self._run_memo.clear()
-            self._run_memo[key] = state
-        return state
+        return self._remembered(answers, respondent, today, None)
 
     def advance(self, state: State, answers: Mapping[str, Any], today: date) -> State:
         """The state after ``answers``: ``state``'s own answers plus one for ``state.question``.
@@ -254,20 +244,23 @@ class Flow:
         condition may only read earlier answers (the loader refuses anything else), so nothing
         before that question can change. Each answer in the chat is such a step.
         """
-        question = state.question
-        if question is None:
+        if state.question is None:
             raise ValueError("advance needs a state that is waiting for an answer")
+        return self._remembered(answers, state.respondent, today, state)
+
+    def _remembered(self, answers: Mapping[str, Any], respondent: str, today: date, resume: State | None) -> State:
+        """:meth:`_run` through the memo (keyed on the arguments ``run`` takes, whatever ``resume``)."""
         try:
-            key = (state.respondent, today, frozenset((k, _frozen(v)) for k, v in answers.items()))
-            cached = self._run_memo.get(key)
-        except TypeError:
-            return self._run(answers, state.respondent, today, resume=state)
-        if cached is None:
-            cached = self._run(answers, state.respondent, today, resume=state)
+            key = (respondent, today, frozenset((k, _frozen(v)) for k, v in answers.items()))
+            state = self._run_memo.get(key)
+        except TypeError:  # an answer that cannot be hashed (a fuzzer's dict): no memo
+            return self._run(answers, respondent, today, resume)
+        if state is None:
+            state = self._run(answers, respondent, today, resume)
             if len(self._run_memo) >= self.RUN_MEMO_SIZE:
                 self._run_memo.clear()
-            self._run_memo[key] = cached
-        return cached
+            self._run_memo[key] = state
+        return state
 
     def _run(self, answers: Mapping[str, Any], respondent: str, today: date, resume: State | None = None) -> State:
         values: dict[str, Any] = {}
