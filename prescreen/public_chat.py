@@ -183,6 +183,11 @@ def chat(study_id: str) -> Any:
         return see_other("public.handoff", study_id=study.id)
     if current_locale() != row["locale"] and g.get("lang_chosen"):
         screening_store.set_locale(get_db(), row["id"], g.lang_chosen)
+    return show_chat(study, row)
+
+
+def show_chat(study: Study, row: dict[str, Any]) -> Any:
+    """The chat page for ``row``, or a redirect to the result when no question is left."""
     state = flow_state(study, row)
     if state.question is None and row["editing"] not in state.asked:
         return see_other("public.result", study_id=study.id)
@@ -341,14 +346,24 @@ def render_step(study: Study, row: dict[str, Any], state: State) -> str:
 
 @bp.post("/s/<study_id>/change")
 def change(study_id: str) -> Response:
-    """Start (or cancel) changing an earlier answer; the question id travels in the body only."""
+    """Start (or cancel) changing an earlier answer; the question id travels in the body only.
+
+    Without JavaScript: a 303 to the chat. chat.js's request gets the chat page itself, with the
+    question being changed (one round trip instead of two, as for an answer).
+    """
     study = study_or_404(study_id)
     row = require_screening(study)
     if request.form.get("step") == str(row["step"]) and not referral_store.by_screening(get_db(), row["id"]):
         qid = request.form.get("q", "")
         state = flow_state(study, row)
-        screening_store.set_editing(get_db(), row["id"], row["step"], qid if qid in state.asked else None)
-    return see_other("public.chat", study_id=study.id)
+        written = screening_store.set_editing(get_db(), row["id"], row["step"], qid if qid in state.asked else None)
+        row = written or row
+    if request.headers.get(CHAT_HEADER) != "1" or row["status"] == "handoff":
+        return see_other("public.chat", study_id=study.id)
+    response = current_app.make_response(show_chat(study, row))
+    if response.status_code != 303:
+        response.headers[LOCATION_HEADER] = url_for("public.chat", study_id=study.id)
+    return response
 
 
 @bp.route("/s/<study_id>/handoff", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ a phone with scripts off does. Walks use the real study (questions/pumch-pediatr
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import date
@@ -726,6 +727,32 @@ def test_a_changed_earlier_answer_from_chat_js_gets_the_whole_page(app, client):
     )
     assert response.status_code == 200 and "X-Prescreen-Fragment" not in response.headers
     assert "<html" in response.get_data(as_text=True).lower()
+
+
+def test_change_from_chat_js_gets_the_question_being_changed_in_one_round_trip(app, client):
+    """ "Change" (and "Keep my earlier answer") answered with the chat page itself for chat.js, as an
+    answer is; without JavaScript they stay a 303 to the chat."""
+    headers = {"X-Prescreen-Chat": "1"}
+    start(client)
+    given = born_years_ago(9)
+    assert answer(client, given).status_code == 303
+    qid, step, token = current(client)
+    response = client.post(f"{BASE}/change", data={"csrf_token": token, "step": step, "q": "dob"}, headers=headers)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.headers["X-Prescreen-Location"] == f"{BASE}/chat"
+    assert "Changing your answer" in body and f'value="{given}"' in body
+    assert ASK_RE.search(body).groups() == (str(int(step) + 1), "dob")
+    keep = re.search(r'<form method="post" action="([^"]+)" class="change">', body)
+    assert keep and keep.group(1) == f"{BASE}/change"  # "Keep my earlier answer" goes through chat.js too
+    reloaded = page(client, f"{BASE}/chat")  # a reload shows the same question, being changed
+    assert ASK_RE.search(reloaded).groups() == ASK_RE.search(body).groups() and "Changing your answer" in reloaded
+    keep_form = {"csrf_token": token, "step": str(int(step) + 1), "q": ""}
+    kept = client.post(f"{BASE}/change", data=keep_form, headers=headers)
+    assert kept.status_code == 200 and ASK_RE.search(kept.get_data(as_text=True)).group(2) == qid
+    assert "Changing your answer" not in kept.get_data(as_text=True)
+    plain = client.post(f"{BASE}/change", data={"csrf_token": token, "step": str(int(step) + 2), "q": "dob"})
+    assert plain.status_code == 303 and plain.headers["Location"].endswith(f"{BASE}/chat")
+    assert screening(app)["answers"] == {"dob": given}
 
 
 def test_a_kept_question_block_never_hides_an_error_an_earlier_answer_or_the_language(app):

@@ -28,7 +28,8 @@ _NAMES = (
     "id", "study_id", "version", "locale", "respondent", "answers", "status", "outcome", "criteria", "failed",
     "recheck_after", "step", "created_at", "updated_at", "completed_at", "expires_at", "editing", "notice",
 )  # fmt: skip
-#: Literal SQL (no string building, so bandit and reviewers can see every statement whole).
+#: Literal SQL (no string building, so bandit and reviewers can see every statement whole); the
+#: column list is also written out in the ``RETURNING`` of save_step and set_editing.
 _SELECT = (
     "SELECT id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
     "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice FROM screenings "
@@ -192,14 +193,22 @@ def save_step(
     return _row(rows[0]) if rows else None
 
 
-def set_editing(db: sqlite_utils.Database, screening_id: int, expected_step: int, question_id: str | None) -> bool:
-    """Mark which earlier answer the family is changing (None: stop changing)."""
+def set_editing(
+    db: sqlite_utils.Database, screening_id: int, expected_step: int, question_id: str | None
+) -> dict[str, Any] | None:
+    """Mark which earlier answer the family is changing (None: stop changing).
+
+    Returns the row as written, or None when the row was no longer at ``expected_step``.
+    """
     with transaction(db):
         cursor = db.execute(
-            "UPDATE screenings SET editing = ?, step = step + 1, updated_at = ? WHERE id = ? AND step = ?",
+            "UPDATE screenings SET editing = ?, step = step + 1, updated_at = ? WHERE id = ? AND step = ? "
+            "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
+            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice",
             [question_id, utcnow(), screening_id, expected_step],
         )
-        return cursor.rowcount == 1
+        rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
+    return _row(rows[0]) if rows else None
 
 
 def clear_notice(db: sqlite_utils.Database, screening_id: int) -> None:

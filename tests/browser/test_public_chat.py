@@ -301,6 +301,14 @@ def test_with_javascript_each_answer_is_one_request_and_reload_shows_the_same_qu
     # one more step in place, then "change" the 2nd answer: its step must have moved on with it
     family.answer(answers[family.question()[0]])
     assert page.locator("ol.chat > li").count() == 10
+    following = family.question()[0]
+    sent.clear()
     page.locator("button.change").nth(1).click()
     page.wait_for_selector("form.ask input[name=q][value=diagnosis]", state="attached")
     assert "正在修改回答" in page.inner_text("form.ask")  # zh-CN: "Changing your answer:"
+    # "change" and "keep my earlier answer" are one round trip each too
+    assert sent == [("POST", f"{BASE}/change")] and urlsplit(page.url).path == f"{BASE}/chat"
+    sent.clear()
+    page.locator("form.change button.secondary").click()
+    page.wait_for_selector(f"form.ask input[name=q][value={following}]", state="attached")
+    assert sent == [("POST", f"{BASE}/change")] and "正在修改回答" not in page.inner_text("main")
