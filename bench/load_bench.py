@@ -305,6 +305,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratio_app_static": rows[0]["rps"] / static_rps if static_rps else 0.0,
         "ratio_app_bare_write": rows[0]["rps"] / rows[5]["rps"] if rows[5]["rps"] else 0.0,
         "ratio_bare_write_get": rows[5]["rps"] / rows[4]["rps"] if rows[4]["rps"] else 0.0,
+        # CPU per request moves far less than req/s when the machine's speed drifts mid-run
+        "cpu_ratio_minimal_app": cpu_ratio(rows[2], rows[0]),
+        "cpu_ratio_bare_write_app": cpu_ratio(rows[5], rows[0]),
         "errors": dict(tally.errors)
         | ({"minimal GET": minimal_err} if minimal_err else {})
         | ({"static": static_err} if static_err else {})
@@ -323,6 +326,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.json:
         print(json.dumps(results, indent=2, default=str))
     return results
+
+
+def cpu_ratio(cheap: dict[str, Any], dear: dict[str, Any]) -> float | None:
+    """Server CPU per request of ``cheap`` over that of ``dear`` (None where /proc is unreadable)."""
+    if not cheap.get("server_cpu_ms") or not dear.get("server_cpu_ms"):
+        return None
+    return float(cheap["server_cpu_ms"] / dear["server_cpu_ms"])
 
 
 def measure_reference(
@@ -383,6 +393,12 @@ def report(r: dict[str, Any]) -> None:
         f"chat steps / bare Flask POST: {r['ratio_app_bare_write']:.2f}   "
         f"(bare Flask POST / bare Flask GET: {r['ratio_bare_write_get']:.2f})"
     )
+    if r["cpu_ratio_minimal_app"] is not None and r["cpu_ratio_bare_write_app"] is not None:
+        print(
+            f"server CPU per request, as a ratio (steadier than req/s on a machine whose speed drifts): "
+            f"minimal GET / chat steps {r['cpu_ratio_minimal_app']:.2f}   "
+            f"bare Flask POST / chat steps {r['cpu_ratio_bare_write_app']:.2f}"
+        )
     fp = r["first_page"]
     print(
         f"first question page: {fp['requests']} requests, {fp['raw']} bytes raw, {fp['gzip']} bytes if all were "
