@@ -97,6 +97,19 @@ def measure(base: str, steps: int) -> dict[str, object]:
                 arg=before,
             )
             later.append(time.perf_counter() - started)
+
+        # "change" on the first answer: the question being changed, shown in place
+        change_earlier = None
+        button = page.locator("ol.chat button.change").first
+        if page.locator("#q-text").count() and button.count() and button.is_visible():
+            before = page.locator("#q-text").inner_text()
+            started = time.perf_counter()
+            button.click()
+            page.wait_for_function(
+                "before => { const q = document.querySelector('#q-text'); return q && q.textContent !== before; }",
+                arg=before,
+            )
+            change_earlier = time.perf_counter() - started
         context.close()
         browser.close()
     return {
@@ -107,6 +120,7 @@ def measure(base: str, steps: int) -> dict[str, object]:
         "later steps (JS, median)": statistics.median(later) if later else None,
         "later steps (JS, max)": max(later) if later else None,
         "steps measured": len(later),
+        "change an earlier answer (JS)": change_earlier,
     }
 
 
