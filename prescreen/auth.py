@@ -224,6 +224,10 @@ def init_app(app: Flask) -> None:
     # the coordinator templates that read it.
     login_manager.init_app(app, add_context_processor=False)
     app.jinja_env.globals["current_user"] = current_user
+    # Its remember-me hook reads the session on every response, so every response, static files
+    # included, said "Vary: Cookie" and a phone's cached stylesheet stopped matching once the
+    # session cookie changed. There is no "remember me" here (see LoginForm): nothing to update.
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"

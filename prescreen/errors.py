@@ -11,6 +11,8 @@ import secrets
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from . import assets
+
 HANDLED = (400, 403, 404, 405, 413, 429, 500)
 
 
@@ -21,7 +23,13 @@ def new_incident_id() -> str:
 
 
 class PrescreenFlask(Flask):
-    """Flask whose unhandled-exception log line names the incident id shown to the user."""
+    """Flask whose unhandled-exception log line names the incident id shown to the user, and whose
+    static files are cached for a year when asked for by their content hash (prescreen.assets)."""
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        if assets.is_current(filename):
+            return assets.ONE_YEAR
+        return super().get_send_file_max_age(filename)
 
     def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def]
         """Log the traceback under a fresh incident id (the path only, never the query)."""
