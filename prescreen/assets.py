@@ -53,7 +53,8 @@ def asset_url(filename: str) -> str:
 
 def is_current(filename: str | None) -> bool:
     """Whether this request names ``filename`` with the hash of its content right now."""
-    return bool(filename) and request.args.get("v") is not None and request.args.get("v") == asset_version(filename)
+    version = request.args.get("v")
+    return bool(filename and version) and version == asset_version(filename)
 
 
 def mark_immutable(response: Response) -> Response:

@@ -652,8 +652,6 @@ def test_the_language_link_on_a_page_shown_by_an_answer_post_leads_to_the_chat(a
 
 def test_each_answer_has_a_change_button_for_one_shared_form_that_works_without_javascript(app, client):
     """The transcript sends the token and step once; each answer's button names the shared form."""
-    import re
-
     start(client)
     walk(client, likely_answers())
     body = page(client, f"{BASE}/result")
@@ -673,8 +671,6 @@ def test_each_answer_has_a_change_button_for_one_shared_form_that_works_without_
 def test_a_step_forward_from_chat_js_gets_only_what_changed(app, client):
     """After the first answer, a plain step forward returns the newest answer, the new step and the
     next question (a few KB), not the whole page; chat.js puts them in place."""
-    import re
-
     start(client)
     answers = likely_answers()
     headers = {"X-Prescreen-Chat": "1"}
@@ -758,7 +754,6 @@ def test_change_from_chat_js_gets_the_question_being_changed_in_one_round_trip(a
 def test_a_kept_question_block_never_hides_an_error_an_earlier_answer_or_the_language(app):
     """A blank question's HTML is kept per process (question_block); what belongs to one family
     (an error, the answer being changed, their language and voice) must still be shown."""
-    import re
 
     def question_text(body: str) -> str:
         return re.search(r'<p id="q-text">(.*?)</p>', body, re.S).group(1)
