@@ -41,6 +41,11 @@ def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
     chat, minimal = results["rows"][0], results["rows"][2]
     if chat["server_cpu_ms"] and minimal["server_cpu_ms"]:  # /proc readable (Linux)
         assert chat["server_cpu_ms"] <= 25 * minimal["server_cpu_ms"]
+    # the verdict on each of the targets follows from the figures above it
+    verdict = {t["target"]: t["met"] for t in results["targets"]}
+    assert verdict["chat steps / minimal GET >= 0.5"] == (results["ratio_app_minimal"] >= 0.5)
+    assert verdict["chat p99 <= 100 ms at 50 clients"] is False  # --quick runs 10 clients, never the target's 50
+    assert verdict["0 errors"] and verdict["database holds exactly the acknowledged answers"]
     first = results["first_page"]
     assert first["requests"] <= 3 and first["gzip"] <= 15 * 1024 and first["foreign"] == []
     assert first["wire"] <= 15 * 1024  # what really crosses a slow mobile network
