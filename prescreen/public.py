@@ -193,6 +193,10 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
             resume_days=int(current_app.config["RESUME_DAYS"]),
         )
         session[SESSION_KEY] = token
+        if request.headers.get(public_chat.CHAT_HEADER) == "1":  # chat.js: the first question at once
+            g.screening = screening_store.by_token(get_db(), token)
+            if g.screening is not None:
+                return public_chat.chat_in_place(study, g.screening)
         return see_other("public.chat", study_id=study.id)
     elif form.respondent.data not in RESPONDENTS:
         return see_other("public.who", study_id=study.id)

@@ -360,6 +360,16 @@ def change(study_id: str) -> Response:
         row = written or row
     if request.headers.get(CHAT_HEADER) != "1" or row["status"] == "handoff":
         return see_other("public.chat", study_id=study.id)
+    return chat_in_place(study, row)
+
+
+def chat_in_place(study: Study, row: dict[str, Any]) -> Response:
+    """The chat page as the response to one of chat.js's POSTs, with the address it belongs to.
+
+    For "change", "keep my earlier answer" and "Agree and start": the page itself instead of a
+    303 and a GET, one round trip less (about 0.4 s on a slow mobile network). Only chat.js's
+    fetch asks for it (``X-Prescreen-Chat``); a plain form POST keeps post/redirect/get.
+    """
     response = current_app.make_response(show_chat(study, row))
     if response.status_code != 303:
         response.headers[LOCATION_HEADER] = url_for("public.chat", study_id=study.id)

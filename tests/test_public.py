@@ -751,6 +751,36 @@ def test_change_from_chat_js_gets_the_question_being_changed_in_one_round_trip(a
     assert screening(app)["answers"] == {"dob": given}
 
 
+def test_agree_from_chat_js_gets_the_first_question_in_one_round_trip(app, client):
+    """ "Agree and start" sent by chat.js is answered with the first question itself (no 303 and
+    GET); a refused consent is the consent page with its error; without JavaScript, a 303."""
+    from publickit import consent_form
+
+    headers = {"X-Prescreen-Chat": "1"}
+    token, nonce = consent_form(client, f"{BASE}/consent?as=guardian&lang=en")
+    consent_page = page(client, f"{BASE}/consent?as=guardian")
+    assert re.search(r'<form [^>]*class="consent-form" data-chat', consent_page)
+    assert re.search(r'<script src="/static/chat\.js\?v=[0-9a-f]{12}" defer>', consent_page)
+    refused = client.post(
+        f"{BASE}/consent", data={"csrf_token": token, "nonce": nonce, "respondent": "guardian"}, headers=headers
+    )
+    assert refused.status_code == 400 and "X-Prescreen-Location" not in refused.headers
+    assert 'id="agree-errors"' in refused.get_data(as_text=True) and count(app, "screenings") == 0
+    data = {"csrf_token": token, "nonce": nonce, "respondent": "guardian", "agree": "y"}
+    response = client.post(f"{BASE}/consent", data=data, headers=headers)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.headers["X-Prescreen-Location"] == f"{BASE}/chat"
+    assert ASK_RE.search(body).group(2) == "dob" and "In what month and year was your child born?" in body
+    assert current(client)[0] == "dob"  # the session holds the new screening: a reload shows it too
+    again = client.post(f"{BASE}/consent", data=data, headers=headers)  # a double tap: the same screening
+    assert again.status_code == 200 and count(app, "screenings") == 1 and count(app, "consents") == 1
+    token, nonce = consent_form(client, f"{BASE}/consent?as=patient")
+    plain = client.post(
+        f"{BASE}/consent", data={"csrf_token": token, "nonce": nonce, "respondent": "patient", "agree": "y"}
+    )
+    assert plain.status_code == 303 and plain.headers["Location"].endswith(f"{BASE}/chat")
+
+
 def test_a_kept_question_block_never_hides_an_error_an_earlier_answer_or_the_language(app):
     """A blank question's HTML is kept per process (question_block); what belongs to one family
     (an error, the answer being changed, their language and voice) must still be shown."""

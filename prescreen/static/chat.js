@@ -1,7 +1,7 @@
 /* prescreen chat: optional enhancement of plain HTML forms (everything works without it).
-   Posts answers with fetch, swaps in the next message without a reload, moves focus to it,
-   announces it in an aria-live region, and lets number keys pick options. No inline script,
-   no third-party code. */
+   Posts answers (and "Agree and start") with fetch, swaps in the next message without a
+   reload, moves focus to it, announces it in an aria-live region, and lets number keys pick
+   options. No inline script, no third-party code. */
 (function () {
   "use strict";
   var doc = document;

@@ -260,6 +260,7 @@ def test_handoff_consent_and_closed_pages_have_no_axe_violations(live_server, ne
     shot(page, f"{lang}-consent")
     assert_no_axe_violations(page)
     page.click(".consent-form button[type=submit]")  # without the box: a form error
+    page.wait_for_selector("#agree-errors")  # shown in place by chat.js: no navigation to wait for
     assert page.locator("#agree-errors").is_visible()
     assert_no_axe_violations(page)
     page.check("#agree")
@@ -312,6 +313,28 @@ def test_with_javascript_each_answer_is_one_request_and_reload_shows_the_same_qu
     page.locator("form.change button.secondary").click()
     page.wait_for_selector(f"form.ask input[name=q][value={following}]", state="attached")
     assert sent == [("POST", f"{BASE}/change")] and "正在修改回答" not in page.inner_text("main")
+
+
+def test_with_javascript_agree_is_one_request_and_shows_the_first_question(live_server, new_context):
+    """ "Agree and start" used to be POST, 303 and GET: three trips to the first question on a
+    slow mobile network. chat.js sends it and shows the first question from the response."""
+    page = new_context(locale="zh-CN").new_page()
+    page.goto(live_server.url + f"{BASE}/consent?as=guardian")
+    sent: list[tuple[str, str]] = []
+    page.on("request", lambda request: sent.append((request.method, urlsplit(request.url).path)))
+    page.click(".consent-form button[type=submit]")  # the box not ticked: the error, in place
+    page.wait_for_selector("#agree-errors")
+    assert sent == [("POST", f"{BASE}/consent")] and not page.locator("#agree").is_checked()
+    sent.clear()
+    page.check("#agree")
+    page.click(".consent-form button[type=submit]")
+    page.wait_for_selector("form.ask input[name=q][value=dob]", state="attached")
+    assert sent == [("POST", f"{BASE}/consent")]
+    assert urlsplit(page.url).path == f"{BASE}/chat" and page.title().startswith("问题")
+    assert "孩子是哪年哪月出生的？" in page.inner_text("#q-text")
+    assert page.evaluate("document.activeElement.id") == "current"  # focus is on the question
+    page.reload()  # the address bar is right: a reload shows the same first question
+    assert Family(page, live_server.url).question()[0] == "dob"
 
 
 def test_the_stylesheet_and_script_come_over_the_network_once(live_server, new_context):
