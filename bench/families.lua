@@ -14,7 +14,9 @@
 -- bench/families.py request for request; keep the two in step.
 --
 -- Output, one tab-separated file per thread (thread-<id>.tsv), then an empty thread-<id>.done:
---   R  name  start  seconds  status  body_bytes        one line per request
+--   R  name  start  seconds  status  body_bytes  gzip_bytes   one line per request
+-- (gzip_bytes: what gzip -6 makes of the body, for the first GZIP_SAMPLE responses of each name
+-- in a thread, else "-")
 --   F  index  consented  cookie  outcome  referred  done  qid,qid,...  error|error
 -- (cookie: the session cookie right after consent, where Family.run reads the token; the
 -- qids are the answers the server acknowledged, with 303 or with 200 + X-Prescreen-Location)
@@ -37,6 +39,31 @@ local Q = 'name="q" value="([a-z0-9_]+)"'
 local STEP = 'name="step" value="(%d+)"'
 local CSRF = 'name="csrf_token"[^>]*value="([^"]+)"'
 local OUTCOMES = { "likely_eligible", "needs_review", "not_eligible" }
+local GZIP_SAMPLE = 4 -- per name and thread: 50 threads give 200, as bench/families.py samples
+
+-- zlib's compress2 at level 6 makes the same deflate stream as Python's gzip.compress(level 6);
+-- a gzip file wraps it in 18 bytes (header and trailer), a zlib stream in 6: gzip = zlib + 12.
+local ffi = require("ffi")
+ffi.cdef([[
+unsigned long compressBound(unsigned long sourceLen);
+int compress2(uint8_t *dest, unsigned long *destLen, const uint8_t *source, unsigned long sourceLen, int level);
+]])
+local zlib = ffi.load("libz.so.1")
+local gzip_seen = {}
+
+local function gzip_size(name, body)
+  local seen = gzip_seen[name] or 0
+  if seen >= GZIP_SAMPLE then
+    return "-"
+  end
+  gzip_seen[name] = seen + 1
+  local size = ffi.new("unsigned long[1]", zlib.compressBound(#body))
+  local dest = ffi.new("uint8_t[?]", size[0])
+  if zlib.compress2(dest, size, body, #body, 6) ~= 0 then
+    return "-"
+  end
+  return tostring(tonumber(size[0]) + 12)
+end
 
 local out -- this thread's results file
 local host -- Host header value
@@ -395,6 +422,6 @@ function response(status, headers, body)
     return
   end
   out:write("R\t", pending_meta.name, "\t", string.format("%.6f\t%.7f", started, ended - started), "\t")
-  out:write(status, "\t", #body, "\n")
+  out:write(status, "\t", #body, "\t", gzip_size(pending_meta.name, body), "\n")
   advance(true, status, headers, body)
 end

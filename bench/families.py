@@ -17,11 +17,13 @@ from datetime import date
 from typing import Any
 
 from flask import Flask
-from harness import Client, Response
+from harness import Client, Response, gzip_size
 
 from prescreen.engine import Flow, Month, Study
 
 STUDY_ID = "pumch-pediatric-sjogren"
+#: How many responses of each kind get their gzip size measured (wrk: per thread, see families.lua)
+GZIP_SAMPLE = 200
 FORM_RE = re.compile(r'<form[^>]*class="ask"[^>]*>(.*?)</form>', re.S)
 Q_RE = re.compile(r'name="q" value="([a-z0-9_]+)"')
 STEP_RE = re.compile(r'name="step" value="(\d+)"')
@@ -38,6 +40,9 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     bytes_raw: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    # gzip sizes of a sample of each kind of response (compressing every one would cost the
+    # client CPU the server should get)
+    bytes_gzip: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     steps: int = 0
     families_done: int = 0
     acknowledged: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
@@ -93,6 +98,8 @@ class Family:
     def _note(self, name: str, response: Response, expect: tuple[int, ...]) -> None:
         self.tally.timings[name].append(response.seconds)
         self.tally.bytes_raw[name].append(len(response.body))
+        if len(self.tally.bytes_gzip[name]) < GZIP_SAMPLE:
+            self.tally.bytes_gzip[name].append(gzip_size(response.body))
         self.tally.steps += 1
         if response.status not in expect:
             self.tally.errors[f"{name}: HTTP {response.status}"] += 1

@@ -186,14 +186,14 @@ class CpuMeter:
         self._last = now
 
 
-def mean_bytes(bytes_raw: dict[str, list[int]]) -> dict[str, int]:
+def mean_bytes(sizes_by_name: dict[str, list[int]]) -> dict[str, int]:
     """Mean response size per kind of request; every answer:<qid> counts under "answer".
 
     With chat.js's header an answer's response is the next question's page, so this is where
     most chat pages' bytes are.
     """
     merged: dict[str, list[int]] = {}
-    for name, sizes in bytes_raw.items():
+    for name, sizes in sizes_by_name.items():
         merged.setdefault("answer" if name.startswith("answer:") else name, []).extend(sizes)
     return {name: int(sum(sizes) / len(sizes)) for name, sizes in sorted(merged.items()) if sizes}
 
@@ -321,6 +321,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "outcomes": dict(tally.outcomes),
         "first_page": {k: v for k, v in weight.items() if k != "body"},
         "bytes": mean_bytes(tally.bytes_raw),
+        "bytes_gzip": mean_bytes(tally.bytes_gzip),
         "per_question": {
             name.split(":", 1)[1]: percentiles(ts)
             for name, ts in sorted(tally.timings.items())
@@ -446,7 +447,10 @@ def report(r: dict[str, Any]) -> None:
         f"first question page: {fp['requests']} requests, {fp['raw']} bytes raw, {fp['gzip']} bytes if all were "
         f"gzipped, {fp['wire']} bytes sent (the app gzips CSS and JS, never pages)"
     )
-    print("bytes per response (mean raw): " + ", ".join(f"{k} {v}" for k, v in r["bytes"].items()))
+    print(
+        "bytes per response, mean raw / gzip (pages go out raw, see README): "
+        + ", ".join(f"{k} {v}/{r['bytes_gzip'].get(k, '?')}" for k, v in r["bytes"].items())
+    )
     print(
         "answer POST p50/p99 ms by question: "
         + ", ".join(f"{q} {s['p50']:.0f}/{s['p99']:.0f}" for q, s in r["per_question"].items())

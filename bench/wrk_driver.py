@@ -188,6 +188,8 @@ def run_families(port: int, families: list[Family], concurrency: int, tally: Tal
             name, seconds, status, size = row[1], float(row[3]), int(row[4]), int(row[5])
             tally.timings[name].append(seconds)
             tally.bytes_raw[name].append(size)
+            if len(row) > 6 and row[6] != "-":
+                tally.bytes_gzip[name].append(int(row[6]))
             tally.steps += 1
             if name.startswith("answer:") and status in (200, 303):
                 tally.timings["answer"].append(seconds)

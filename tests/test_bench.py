@@ -46,6 +46,11 @@ def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
     assert verdict["chat steps / minimal GET >= 0.5"] == (results["ratio_app_minimal"] >= 0.5)
     assert verdict["chat p99 <= 100 ms at 50 clients"] is False  # --quick runs 10 clients, never the target's 50
     assert verdict["0 errors"] and verdict["database holds exactly the acknowledged answers"]
+    # bytes per response, raw and gzip (measured in wrk through zlib): pages compress well
+    assert results["bytes"]["answer"] > 1000 and results["bytes"]["result"] > 1000
+    for kind in ("answer", "result", "study"):
+        assert 0 < results["bytes_gzip"][kind] < results["bytes"][kind]
+    assert results["bytes_gzip"]["result"] < results["bytes"]["result"] / 2
     first = results["first_page"]
     assert first["requests"] <= 3 and first["gzip"] <= 15 * 1024 and first["foreign"] == []
     assert first["wire"] <= 15 * 1024  # what really crosses a slow mobile network
