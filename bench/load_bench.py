@@ -452,8 +452,8 @@ def report(r: dict[str, Any]) -> None:
         + ", ".join(f"{k} {v}/{r['bytes_gzip'].get(k, '?')}" for k, v in r["bytes"].items())
     )
     print(
-        "answer POST p50/p99 ms by question: "
-        + ", ".join(f"{q} {s['p50']:.0f}/{s['p99']:.0f}" for q, s in r["per_question"].items())
+        "answer POST p50/p90/p99 ms by question: "
+        + ", ".join(f"{q} {s['p50']:.0f}/{s['p90']:.0f}/{s['p99']:.0f}" for q, s in r["per_question"].items())
     )
     print(f"errors: {r['errors'] or 'none'}")
     print(f"database check: {r['checks']}")
