@@ -300,7 +300,7 @@ def answer(study_id: str) -> Any:
         resume_days=int(current_app.config["RESUME_DAYS"]),
     )
     if saved is not None and new.outcome is None and request.headers.get(CHAT_HEADER) == "1":
-        forward = qid == next_id and bool(state.asked) and new.asked == [*state.asked, qid]
+        forward = qid == next_id and new.asked == [*state.asked, qid]
         return next_question_in_place(study, saved, new, forward=forward)
     return see_other("public.result" if new.outcome else "public.chat", study_id=study.id)
 
@@ -325,7 +325,11 @@ def next_question_in_place(study: Study, row: dict[str, Any], state: State, *, f
 
 
 def render_step(study: Study, row: dict[str, Any], state: State) -> str:
-    """The step update chat.js applies in place: the newest answer, the new step, the next question."""
+    """The step update chat.js applies in place: the newest answer, the new step, the next question.
+
+    After the first answer the page has no list of answers and no "change" form yet, so the
+    update carries both whole (``first``), as the chat page would show them.
+    """
     lang = current_locale()
     g.page_path = url_for("public.chat", study_id=study.id)
     voice = row["respondent"] or "guardian"
@@ -334,6 +338,7 @@ def render_step(study: Study, row: dict[str, Any], state: State) -> str:
         study=study,
         row=row,
         items=transcript(study, state.asked[-1:], row["answers"], voice, lang),
+        first=len(state.asked) == 1,
         question=state.question,
         voice=voice,
         current=given_answer(state.question, row["answers"]),

@@ -669,8 +669,9 @@ def test_each_answer_has_a_change_button_for_one_shared_form_that_works_without_
 
 
 def test_a_step_forward_from_chat_js_gets_only_what_changed(app, client):
-    """After the first answer, a plain step forward returns the newest answer, the new step and the
-    next question (a few KB), not the whole page; chat.js puts them in place."""
+    """A plain step forward returns the newest answer, the new step and the next question (a few
+    KB), not the whole page; chat.js puts them in place. The first answer's update also brings the
+    list of answers and the "change" form, which the page does not have yet."""
     start(client)
     answers = likely_answers()
     headers = {"X-Prescreen-Chat": "1"}
@@ -678,8 +679,14 @@ def test_a_step_forward_from_chat_js_gets_only_what_changed(app, client):
     first = client.post(
         f"{BASE}/answer", data={"csrf_token": token, "step": step, "q": qid, "value": answers[qid]}, headers=headers
     )
-    assert first.status_code == 200 and "X-Prescreen-Fragment" not in first.headers  # no list to add to yet
-    following = ASK_RE.search(first.get_data(as_text=True))
+    first_body = first.get_data(as_text=True)
+    assert first.status_code == 200 and first.headers["X-Prescreen-Fragment"] == "step"
+    assert "<html" not in first_body.lower() and '<div id="step-update" data-step="1">' in first_body
+    change_form = re.search(r'<form method="post" action="([^"]+)" class="change" id="change-answer">', first_body)
+    assert change_form and change_form.group(1) == f"{BASE}/change" and 'name="step" value="1"' in first_body
+    assert re.search(r'<ol class="chat" aria-label="Your answers so far">\s*<li class="msg bot">', first_body)
+    assert first_body.count('class="msg bot"') == 1 and f'form="change-answer" name="q" value="{qid}"' in first_body
+    following = ASK_RE.search(first_body)
     step, qid = following.groups()
     second = client.post(
         f"{BASE}/answer", data={"csrf_token": token, "step": step, "q": qid, "value": answers[qid]}, headers=headers
@@ -687,9 +694,10 @@ def test_a_step_forward_from_chat_js_gets_only_what_changed(app, client):
     body = second.get_data(as_text=True)
     assert second.status_code == 200 and second.headers["X-Prescreen-Fragment"] == "step"
     assert second.headers["X-Prescreen-Location"] == f"{BASE}/chat"
-    assert len(second.data) < len(first.data) / 2
+    assert len(second.data) < len(first.data)  # the list and form came once, with the first
     assert re.search(r'<div id="step-update" data-step="2">', body)
     assert body.count('class="msg bot"') == 1 and f'form="change-answer" name="q" value="{qid}"' in body
+    assert 'id="change-answer"' not in body and '<ol class="chat">' in body  # later: only the new pair
     nxt = ASK_RE.search(body)
     assert nxt and nxt.group(1) == "2" and nxt.group(2) != qid
     assert "<html" not in body.lower()

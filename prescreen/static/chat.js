@@ -48,15 +48,23 @@
   }
 
   // A step update (templates/public/step.html): add the newest answer to the list, move the
-  // "change" buttons' step on, and put the next question where the last one was.
+  // "change" buttons' step on, and put the next question where the last one was. After the
+  // first answer there is no list yet: the update brings it, with its "change" form.
   function advance(html) {
     var box = new DOMParser().parseFromString(html, "text/html").getElementById("step-update");
     var list = doc.querySelector("#main ol.chat"), ask = doc.querySelector("#main form.ask");
     var step = doc.querySelector("#change-answer input[name=step]");
-    if (!box || !list || !ask || !step) return false;
-    var pairs = box.querySelectorAll("ol.chat > li");
-    for (var i = 0; i < pairs.length; i++) list.appendChild(doc.importNode(pairs[i], true));
-    step.value = box.getAttribute("data-step");
+    if (!box || !ask) return false;
+    if (!list) {
+      var whole = box.querySelectorAll("#change-answer, ol.chat");
+      if (whole.length !== 2) return false;
+      for (var w = 0; w < whole.length; w++) ask.parentNode.insertBefore(doc.importNode(whole[w], true), ask);
+    } else {
+      if (!step) return false;
+      var pairs = box.querySelectorAll("ol.chat > li");
+      for (var i = 0; i < pairs.length; i++) list.appendChild(doc.importNode(pairs[i], true));
+      step.value = box.getAttribute("data-step");
+    }
     var stale = doc.querySelectorAll("#main form.ask, #main .progress");
     var fresh = box.querySelectorAll("form.ask, .progress");
     for (var j = 0; j < fresh.length; j++) ask.parentNode.insertBefore(doc.importNode(fresh[j], true), ask);
