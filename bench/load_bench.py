@@ -224,13 +224,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.families, args.concurrency = 60, 10
     if args.driver == "wrk" and args.worker_class == "sync":
         # Why it stalls: a wrk thread that is done stops its event loop but never closes its
-        # socket. Sync workers close every connection, so wrk has already opened the next one
-        # (or sent one last request), and gunicorn 27's sync worker then waits on that silent
-        # socket: for a request that never comes, or up to 2 s for the FIN of its graceful close
-        # (util.close_graceful). A few finished threads hold every worker. gthread keeps idle
-        # connections in its poller instead. Measured with finished threads kept busy instead
-        # (300 families, -w 4 -k sync): chat 424 req/s, p99 160 ms, 3.99 ms server CPU per
-        # request; no better than gthread, so the benchmark does not support sync workers.
+        # socket. Sync workers close every connection, so wrk has already opened the next one,
+        # and a sync worker that accepts it waits for a request that never comes. (A last
+        # request sent before stopping was tried: gunicorn 27 then holds the worker up to 2 s in
+        # util.close_graceful, waiting for a FIN the stopped thread never sends.) A few finished
+        # threads hold every worker; gthread keeps idle connections in its poller instead.
+        # Measured with finished threads kept busy (300 families, -w 4 -k sync): chat 424 req/s,
+        # p99 160 ms, 3.99 ms server CPU per request, no better than gthread; so the benchmark
+        # does not support sync workers.
         parser.error("the wrk driver stalls against sync workers; use --driver python with --worker-class sync")
     drive: Callable[[int, list[Family], int, Tally], float] = run_families
     get_many: Callable[..., tuple[list[float], int, float]] = hammer
