@@ -10,8 +10,10 @@
 --     wrk -t C -c C -d 600s --timeout 30s -s bench/families.lua http://127.0.0.1:PORT
 --
 -- bench/wrk_driver.py writes the plan (every answer decided in Python beforehand, see
--- Family.prepare) and reads the results. This file reproduces Family.run + Family.refer in
--- bench/families.py request for request; keep the two in step.
+-- Family.prepare) and reads the results. This file walks the pages Family.run + Family.refer
+-- in bench/families.py walk, but as a phone with JavaScript does: "Agree and start" and each
+-- answer carry chat.js's X-Prescreen-Chat header and get the next question in their response
+-- (the Python driver is a browser without JavaScript: POST, 303, GET). Keep the two in step.
 --
 -- Output, one tab-separated file per thread (thread-<id>.tsv), then an empty thread-<id>.done:
 --   R  name  start  seconds  status  body_bytes  gzip_bytes   one line per request
@@ -214,14 +216,21 @@ local function walk(family, study, rec)
   fetch("study", "GET", base .. "/")
   fetch("who", "GET", base .. "/start")
   local page = fetch("consent_form", "GET", base .. "/consent?as=" .. family.respondent)
-  fetch("consent", "POST", base .. "/consent", {
+  local agreed = fetch("consent", "POST", base .. "/consent", {
     { "csrf_token", string.match(page.body, CSRF) or "" },
     { "respondent", family.respondent },
     { "agree", "y" },
-  }, { 303 })
+  }, { 303, 200 }, { ["X-Prescreen-Chat"] = "1" })
   rec.consented = true
   rec.cookie = cookies["prescreen"] or ""
-  local chat = nil -- the chat page to answer, when an answer's response already carried it
+  -- the chat page to answer, when a response (the consent's, an answer's) already carried it
+  local chat = nil
+  if agreed.status == 200 then
+    if agreed.headers["x-prescreen-location"] == nil then
+      error({ kind = "consent: HTTP 200 without X-Prescreen-Location" }, 0)
+    end
+    chat = agreed
+  end
   local next_path = base .. "/chat" -- where the chat page is fetched otherwise
   local stopped_on_purpose = true
   for _ = 1, family.max_answers do
