@@ -638,11 +638,17 @@ def test_a_wrong_answer_from_chat_js_is_a_400_page_and_stores_nothing(app, clien
 def test_the_language_link_on_a_page_shown_by_an_answer_post_leads_to_the_chat(app, client):
     """A POST to /answer can show a page (the next question, or a wrong answer); /answer has no
     GET, so the 中文/English link must lead to the chat page, never to a 405."""
+    headers = {"X-Prescreen-Chat": "1"}
     start(client)
     qid, step, token = current(client)
     data = {"csrf_token": token, "step": step, "q": qid}
     wrong = client.post(f"{BASE}/answer", data={**data, "value": "not a month"})
-    moved = client.post(f"{BASE}/answer", data={**data, "value": born_years_ago(9)}, headers={"X-Prescreen-Chat": "1"})
+    forward = client.post(f"{BASE}/answer", data={**data, "value": born_years_ago(9)}, headers=headers)
+    assert "site-lang" not in forward.get_data(as_text=True)  # a step update: the page keeps its header
+    client.post(f"{BASE}/change", data={"csrf_token": token, "step": "1", "q": qid})
+    changed = {"csrf_token": token, "step": "2", "q": qid, "value": born_years_ago(10)}
+    moved = client.post(f"{BASE}/answer", data=changed, headers=headers)  # a changed answer: the whole page
+    assert moved.status_code == 200 and "<html" in moved.get_data(as_text=True).lower()
     for response in (wrong, moved):
         body = response.get_data(as_text=True)
         assert f'href="{BASE}/chat?lang=zh"' in body
@@ -779,6 +785,7 @@ def test_agree_from_chat_js_gets_the_first_question_in_one_round_trip(app, clien
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["X-Prescreen-Location"] == f"{BASE}/chat"
     assert ASK_RE.search(body).group(2) == "dob" and "In what month and year was your child born?" in body
+    assert f'href="{BASE}/chat?lang=zh"' in body  # the language link chat.js swaps in leads to the chat
     assert current(client)[0] == "dob"  # the session holds the new screening: a reload shows it too
     again = client.post(f"{BASE}/consent", data=data, headers=headers)  # a double tap: the same screening
     assert again.status_code == 200 and count(app, "screenings") == 1 and count(app, "consents") == 1
