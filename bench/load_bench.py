@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wrk_driver  # noqa: E402
 from families import SECRET, STUDY_ID, Family, Tally  # noqa: E402
-from harness import ROOT, Client, group_cpu_seconds, gzip_size, percentiles, start_server  # noqa: E402
+from harness import ROOT, Client, group_cpu_seconds, gzip_size, heartbeat_args, percentiles, start_server  # noqa: E402
 
 from prescreen.engine import load_study  # noqa: E402
 from prescreen.store import connect  # noqa: E402
@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {
         "families": args.families,
         "concurrency": args.concurrency,
-        "server": f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}",
+        "server": f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}"
+        + "".join(f" {arg}" for arg in heartbeat_args()),
         "driver": args.driver,
         "families_per_s": tally.families_done / family_s if family_s else 0.0,
         "rows": rows,
