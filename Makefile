@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 5000
 
-.PHONY: run test lint translations db clean .venv bench-engine bench bench-slow fuzz
+.PHONY: run test lint translations db clean .venv bench-engine bench bench-curve bench-slow fuzz
 
 # Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
 .venv: $(STAMP)
@@ -48,6 +48,10 @@ test: $(STAMP) translations lint
 # BENCH_ARGS=--quick is the small run (under a minute).
 bench: $(STAMP) translations
 	$(BIN)/python bench/load_bench.py $(BENCH_ARGS)
+
+# Latency against load: 50 families at once, pausing longer and longer before each request.
+bench-curve: $(STAMP) translations
+	$(BIN)/python bench/load_curve.py $(CURVE_ARGS)
 
 # Slow 3G in real Chromium (DevTools throttling): time to the first question and per step.
 bench-slow: $(STAMP) translations

@@ -15,6 +15,11 @@
 -- answer carry chat.js's X-Prescreen-Chat header and get the next question in their response
 -- (the Python driver is a browser without JavaScript: POST, 303, GET). Keep the two in step.
 --
+-- PRESCREEN_WRK_THINK_MS (optional, bench/load_curve.py): before each request the family pauses
+-- for a while, uniformly 0.5 to 1.5 times this many milliseconds (wrk's delay(); the timing of a
+-- request starts when it is sent, so the pause is not in it), seeded by PRESCREEN_WRK_SEED and
+-- the thread's number. Without it every request follows the last response at once.
+--
 -- Output, one tab-separated file per thread (thread-<id>.tsv), then an empty thread-<id>.done:
 --   R  name  start  seconds  status  body_bytes  gzip_bytes   one line per request
 -- (gzip_bytes: what gzip -6 makes of the body, for the first GZIP_SAMPLE responses of each name
@@ -384,7 +389,17 @@ local function advance(running, ...)
   end
 end
 
+-- wrk asks delay() before every request when the script defines it, so it is defined only for
+-- a run with pauses (the default run sends each request the moment the last response is in).
+local think_ms = tonumber(os.getenv("PRESCREEN_WRK_THINK_MS") or "") or 0
+if think_ms > 0 then
+  function delay()
+    return math.floor(think_ms * (0.5 + math.random()))
+  end
+end
+
 function init(args)
+  math.randomseed((tonumber(os.getenv("PRESCREEN_WRK_SEED") or "") or 0) * 1000 + id)
   out_dir = os.getenv("PRESCREEN_WRK_OUT")
   host = wrk.host .. (wrk.port and (":" .. wrk.port) or "")
   skip_verify_call = id == 0

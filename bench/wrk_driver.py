@@ -167,18 +167,22 @@ def span(rows: list[list[str]]) -> float:
     return max(end for _, end in requests) - min(start for start, _ in requests)
 
 
-def run_families(port: int, families: list[Family], concurrency: int, tally: Tally) -> float:
+def run_families(
+    port: int, families: list[Family], concurrency: int, tally: Tally, think_ms: float = 0.0, seed: int = 0
+) -> float:
     """Walk prepared ``families`` through the chat with wrk, fill ``tally``; return elapsed seconds.
 
     Family ``i`` goes to wrk thread ``i % threads``, each thread walking its share one after
     another over its single connection, so ``concurrency`` families are in flight at a time.
+    ``think_ms``: the mean pause before each request (seeded by ``seed``), as a family reads.
     """
     threads = max(1, min(concurrency, len(families)))
+    pauses = {"PRESCREEN_WRK_THINK_MS": str(think_ms), "PRESCREEN_WRK_SEED": str(seed)} if think_ms > 0 else {}
     rows, unfinished = wrk_rows(
         FAMILIES_LUA,
         f"http://127.0.0.1:{port}",
         threads,
-        lambda out: {"PRESCREEN_WRK_PLAN": str(write_plan(out / "plan.lua", families, threads))},
+        lambda out: {"PRESCREEN_WRK_PLAN": str(write_plan(out / "plan.lua", families, threads)), **pauses},
     )
     for thread in unfinished:
         tally.errors[f"wrk thread {thread}: did not finish"] += 1

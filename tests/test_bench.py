@@ -54,3 +54,30 @@ def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
     first = results["first_page"]
     assert first["requests"] <= 3 and first["gzip"] <= 15 * 1024 and first["foreign"] == []
     assert first["wire"] <= 15 * 1024  # what really crosses a slow mobile network
+
+
+def test_load_curve_families_really_pause_and_lose_nothing():
+    """bench/load_curve.py: the same families at a pause per request; its verdicts follow its figures."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import load_curve
+
+        results = load_curve.main(["--quick"])
+    finally:
+        sys.path.remove(str(BENCH))
+    assert results["errors"] == {}
+    checks = results["checks"]
+    assert checks["families"] == 40  # 20 per level, two levels, each family its own screening
+    assert checks["matched"] == 40 and checks["missing"] == 0 and checks["integrity_ok"]
+    unpaused, paused = results["levels"]
+    assert (unpaused["pause_ms"], paused["pause_ms"]) == (0, 100)
+    for level in results["levels"]:
+        assert level["errors"] == 0 and level["requests"] >= 20 * 10  # every family walked the chat
+    # each of the 10 connections waited at least half the mean pause before each of its requests,
+    # so the paused level cannot have been quicker than its share of those pauses
+    assert paused["seconds"] >= paused["requests"] / 10 * 0.050
+    best = load_curve.within_target(results["levels"])
+    passing = [lv for lv in results["levels"] if lv["all"]["p99"] <= load_curve.TARGET_P99_MS]
+    assert (best is None) == (not passing)
+    if best is not None:
+        assert best["rps"] == max(lv["rps"] for lv in passing)
