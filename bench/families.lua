@@ -18,7 +18,13 @@
 -- PRESCREEN_WRK_THINK_MS (optional, bench/load_curve.py): before each request the family pauses
 -- for a while, uniformly 0.5 to 1.5 times this many milliseconds (wrk's delay(); the timing of a
 -- request starts when it is sent, so the pause is not in it), seeded by PRESCREEN_WRK_SEED and
--- the thread's number. Without it every request follows the last response at once.
+-- the thread's number. Without it every request follows the last response at once. With it,
+-- PRESCREEN_WRK_STAGGER_MS spreads the threads' first families uniformly over that many
+-- milliseconds, as families arrive one by one rather than all in the same instant. A connection
+-- first sends one untimed GET /healthz the moment it opens, then waits: gunicorn's gthread
+-- worker gives a new connection a thread that waits up to 5 s for its first request, so silent
+-- connections held every thread and stalled the other families for seconds (in production the
+-- reverse proxy only connects once it has a whole request).
 --
 -- Output, one tab-separated file per thread (thread-<id>.tsv), then an empty thread-<id>.done:
 --   R  name  start  seconds  status  body_bytes  gzip_bytes   one line per request
@@ -392,11 +398,20 @@ end
 -- wrk asks delay() before every request when the script defines it, so it is defined only for
 -- a run with pauses (the default run sends each request the moment the last response is in).
 local think_ms = tonumber(os.getenv("PRESCREEN_WRK_THINK_MS") or "") or 0
+local stagger_ms = tonumber(os.getenv("PRESCREEN_WRK_STAGGER_MS") or "") or 0
+local delays = 0 -- wrk asks delay() before a connection's first request too
 if think_ms > 0 then
   function delay()
+    delays = delays + 1
+    if delays == 1 then
+      return 0 -- the arrival /healthz, sent as the connection opens
+    elseif delays == 2 then
+      return math.floor(stagger_ms * math.random()) -- then the first family arrives
+    end
     return math.floor(think_ms * (0.5 + math.random()))
   end
 end
+local first_request, first_meta -- the first family's first request, held back for the arrival
 
 function init(args)
   math.randomseed((tonumber(os.getenv("PRESCREEN_WRK_SEED") or "") or 0) * 1000 + id)
@@ -410,6 +425,10 @@ function init(args)
     run_thread(plan)
   end)
   advance(false)
+  if think_ms > 0 and pending_meta ~= nil then
+    first_request, first_meta = pending, pending_meta
+    pending, pending_meta = IDLE, { name = "arrive", method = "GET", retries = 0, arrival = true }
+  end
 end
 
 function request()
@@ -443,6 +462,10 @@ function response(status, headers, body)
   end
   if pending_meta == nil then
     finish() -- the idle /healthz of a thread without families
+    return
+  end
+  if pending_meta.arrival then
+    pending, pending_meta = first_request, first_meta -- untimed: not a family's request
     return
   end
   out:write("R\t", pending_meta.name, "\t", string.format("%.6f\t%.7f", started, ended - started), "\t")

@@ -79,10 +79,12 @@ def start_server(
     port: int | None = None,
     app: str = "prescreen:create_app()",
     ready_path: str = "/healthz",
+    extra_args: list[str] | None = None,
 ) -> Server:
     """Start gunicorn the way the README documents, wait for ``ready_path``, return the server.
 
-    ``app`` is the WSGI app to load (the load benchmark also serves bench/reference_app.py).
+    ``app`` is the WSGI app to load (the load benchmark also serves bench/reference_app.py);
+    ``extra_args`` go to gunicorn before it.
     """
     instance.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -109,6 +111,7 @@ def start_server(
         "--graceful-timeout",
         "5",
         *heartbeat_args(),
+        *(extra_args or []),
         # bench/ on the path only for an app of the benchmark's own (prescreen: as documented)
         *([] if app.startswith("prescreen:") else ["--pythonpath", str(ROOT / "bench")]),
         app,

@@ -168,16 +168,29 @@ def span(rows: list[list[str]]) -> float:
 
 
 def run_families(
-    port: int, families: list[Family], concurrency: int, tally: Tally, think_ms: float = 0.0, seed: int = 0
+    port: int,
+    families: list[Family],
+    concurrency: int,
+    tally: Tally,
+    think_ms: float = 0.0,
+    seed: int = 0,
+    stagger_ms: float = 0.0,
 ) -> float:
     """Walk prepared ``families`` through the chat with wrk, fill ``tally``; return elapsed seconds.
 
     Family ``i`` goes to wrk thread ``i % threads``, each thread walking its share one after
     another over its single connection, so ``concurrency`` families are in flight at a time.
-    ``think_ms``: the mean pause before each request (seeded by ``seed``), as a family reads.
+    ``think_ms``: the mean pause before each request (seeded by ``seed``), as a family reads;
+    with it, ``stagger_ms`` spreads the threads' first requests over that time.
     """
     threads = max(1, min(concurrency, len(families)))
-    pauses = {"PRESCREEN_WRK_THINK_MS": str(think_ms), "PRESCREEN_WRK_SEED": str(seed)} if think_ms > 0 else {}
+    pauses = {}
+    if think_ms > 0:
+        pauses = {
+            "PRESCREEN_WRK_THINK_MS": str(think_ms),
+            "PRESCREEN_WRK_SEED": str(seed),
+            "PRESCREEN_WRK_STAGGER_MS": str(stagger_ms),
+        }
     rows, unfinished = wrk_rows(
         FAMILIES_LUA,
         f"http://127.0.0.1:{port}",
