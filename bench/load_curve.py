@@ -4,11 +4,12 @@
 the heaviest load 50 clients can make; there, p99 is set by how fast the 2 cores turn requests
 over (at 50 clients, time in the queue is about 50 ÷ requests per second). Real families read
 each question before they tap. This runs prepared families (fresh ones for each level), 50 at
-a time, once per mean pause before each request (wrk's ``delay()``, seeded; the pause is not in the timing), and
-prints each level's load and latency, so the p99 target can be read against a load: the
-requests per second and families per hour at which p99 is still within 100 ms. With pauses,
-families also arrive one by one (their first requests spread over about one family's walk), as
-they would from a newsletter; at 0 ms all 50 start in the same instant, as in ``make bench``.
+a time, once per mean pause before each request (wrk's ``delay()``, seeded; the pause is not in
+the timing), and prints each level's load and latency, so the p99 target can be read against a
+load: the requests per second and families per hour at which p99 is still within 100 ms. With
+pauses, families also arrive one by one (their first requests spread over about one family's
+walk), as they would from a newsletter; at 0 ms all 50 start in the same instant, as in
+``make bench``.
 
     make bench-curve                                # pauses 0, 100, 150, 250, 500, 1000 ms
     make bench-curve CURVE_ARGS="--pauses 0,2000 --families 150"
@@ -72,7 +73,6 @@ def run_level(server: Server, pause_ms: float, args: argparse.Namespace, everyon
         # the share of the machine's cores gunicorn used: 100 % is saturated
         "server_busy": server_s / seconds / (os.cpu_count() or 1) if seconds else 0.0,
         "errors": sum(tally.errors.values()),
-        "requests_per_family": len(steps) / len(families) if families else 0.0,
     }
 
 

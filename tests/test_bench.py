@@ -57,7 +57,7 @@ def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
 
 
 def test_load_curve_families_really_pause_and_lose_nothing():
-    """bench/load_curve.py: the same families at a pause per request; its verdicts follow its figures."""
+    """bench/load_curve.py: its families really pause, nothing is lost, its verdict follows its figures."""
     sys.path.insert(0, str(BENCH))
     try:
         import load_curve
@@ -73,9 +73,9 @@ def test_load_curve_families_really_pause_and_lose_nothing():
     assert (unpaused["pause_ms"], paused["pause_ms"]) == (0, 100)
     for level in results["levels"]:
         assert level["errors"] == 0 and level["requests"] >= 20 * 10  # every family walked the chat
-    # each of the 10 connections waited at least half the mean pause before each of its requests,
-    # so the paused level cannot have been quicker than its share of those pauses
-    assert paused["seconds"] >= paused["requests"] / 10 * 0.050
+    # each of the 10 connections waited at least half the mean pause before each of its requests
+    # after its first, so the paused level cannot have been quicker than its share of those pauses
+    assert paused["seconds"] >= (paused["requests"] / 10 - 1) * 0.050
     best = load_curve.within_target(results["levels"])
     passing = [lv for lv in results["levels"] if lv["all"]["p99"] <= load_curve.TARGET_P99_MS]
     assert (best is None) == (not passing)
