@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import sqlite3
 import subprocess
 import sys
@@ -130,6 +131,40 @@ def test_workers_starting_together_migrate_exactly_once(tmp_path: Path) -> None:
     db = connect(path)
     versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations").fetchall()]
     assert len(versions) == len(set(versions)) == len(store.migration_modules())
+
+
+def _connect_in_step(
+    paths: list[str], barrier: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue
+) -> None:
+    """Open each new file at the same instant as the other processes (a barrier per file)."""
+    failures = []
+    for path in paths:
+        barrier.wait(timeout=60)
+        try:
+            connect(path).close()
+        except sqlite3.OperationalError as error:
+            failures.append(str(error))
+    results.put(failures)
+
+
+def test_processes_opening_a_new_database_at_the_same_instant_all_get_wal(tmp_path: Path) -> None:
+    """gunicorn's workers start together; on a new file, switching to WAL used to fail for some of
+    them with "database is locked" at once (about 1 open in 20 here), and a worker that fails
+    to boot stops gunicorn."""
+    paths = [str(tmp_path / f"new-{i}.sqlite3") for i in range(60)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_connect_in_step, args=(paths, barrier, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    failures = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert failures == [[], [], [], []]
+    for path in paths:
+        db = connect(path)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        db.close()
 
 
 def _screening(db, token_hash: str = "t1") -> int:

@@ -41,16 +41,24 @@ def connect(path: str | os.PathLike[str], *, pooled: bool = False) -> sqlite_uti
     ``pooled`` connections may move between a worker's threads (one at a time; see
     :class:`ConnectionPool`), so the driver's same-thread check is off for them.
 
-    ``busy_timeout`` is set first: switching to WAL itself needs a lock, and
-    without the timeout a second process starting at the same moment fails at
-    once with "database is locked". The connection is in autocommit mode
-    (``isolation_level=None``) so transactions are only the explicit ones.
+    ``busy_timeout`` is set first, and a file not yet in WAL mode is switched under the
+    :class:`WriterLock`: switching needs a lock, and a second process starting at the same
+    moment otherwise fails at once with "database is locked". The connection is in autocommit
+    mode (``isolation_level=None``) so transactions are only the explicit ones.
     """
     conn = sqlite3.connect(
         os.fspath(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=not pooled
     )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    writer = WriterLock.for_path(os.fspath(path))
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode.lower() != "wal":
+        # Switching a new file to WAL needs SQLite's exclusive lock, and two connections that race
+        # for it get "database is locked" at once, busy_timeout or not (SQLite refuses to wait
+        # where waiting could deadlock): gunicorn's workers starting together on a new database
+        # did, and a worker that fails to boot stops gunicorn. The writer lock queues them.
+        with writer:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode.lower() != "wal" and os.fspath(path) != ":memory:":
         conn.close()
         raise RuntimeError(f"{path}: SQLite refused WAL mode (got {mode!r})")
@@ -58,7 +66,7 @@ def connect(path: str | os.PathLike[str], *, pooled: bool = False) -> sqlite_uti
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     db = sqlite_utils.Database(conn)
-    db.writer = WriterLock.for_path(os.fspath(path))  # type: ignore[attr-defined]
+    db.writer = writer  # type: ignore[attr-defined]
     return db
 
 
