@@ -133,18 +133,36 @@ def test_workers_starting_together_migrate_exactly_once(tmp_path: Path) -> None:
     assert len(versions) == len(set(versions)) == len(store.migration_modules())
 
 
-def _connect_in_step(
-    paths: list[str], barrier: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue
+def _open_in_step(
+    kind: str, paths: list[str], barrier: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue
 ) -> None:
-    """Open each new file at the same instant as the other processes (a barrier per file)."""
+    """Open each new file at the same instant as the other processes (a barrier per file): the
+    database (``connect``), or the rate-limit counters (their first ``incr``)."""
+    from prescreen.store.ratelimits import Counters
+
     failures = []
     for path in paths:
         barrier.wait(timeout=60)
         try:
-            connect(path).close()
+            if kind == "database":
+                connect(path).close()
+            else:
+                Counters(path).incr("client", 60)
         except sqlite3.OperationalError as error:
             failures.append(str(error))
     results.put(failures)
+
+
+def _open_together(kind: str, paths: list[str]) -> list[list[str]]:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_open_in_step, args=(kind, paths, barrier, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    failures = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+    return failures
 
 
 def test_processes_opening_a_new_database_at_the_same_instant_all_get_wal(tmp_path: Path) -> None:
@@ -152,19 +170,22 @@ def test_processes_opening_a_new_database_at_the_same_instant_all_get_wal(tmp_pa
     them with "database is locked" at once (about 1 open in 20 here), and a worker that fails
     to boot stops gunicorn."""
     paths = [str(tmp_path / f"new-{i}.sqlite3") for i in range(60)]
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(4), ctx.Queue()
-    procs = [ctx.Process(target=_connect_in_step, args=(paths, barrier, results)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    failures = [results.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(60)
-    assert failures == [[], [], [], []]
+    assert _open_together("database", paths) == [[], [], [], []]
     for path in paths:
         db = connect(path)
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         db.close()
+
+
+def test_workers_counting_in_a_new_rate_limit_file_at_the_same_instant_all_count(tmp_path: Path) -> None:
+    """The same race in the rate-limit counters' own file: a family's POST failed instead of counting."""
+    paths = [str(tmp_path / f"limits-{i}.sqlite3") for i in range(60)]
+    assert _open_together("counters", paths) == [[], [], [], []]
+    for path in paths:
+        conn = sqlite3.connect(path)
+        assert conn.execute("SELECT count FROM counters WHERE key = 'client'").fetchone()[0] == 4
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
 
 
 def _screening(db, token_hash: str = "t1") -> int:

@@ -14,6 +14,8 @@ import sqlite3
 import threading
 import time
 
+from . import WriterLock
+
 SCHEMA = "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL)"
 
 
@@ -31,9 +33,13 @@ class Counters:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA journal_mode = WAL")
+            # Every worker's first rate-limited request opens this file; on a new file their
+            # switches to WAL raced and one got "database is locked" at once (see store.connect).
+            with WriterLock.for_path(self.path):
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(SCHEMA)
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(SCHEMA)
             self._local.conn = conn
         return conn
 
