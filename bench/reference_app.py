@@ -20,8 +20,27 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 
 from flask import Flask, request
+
+
+def switch_to_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, tried again for a moment when another worker is switching the new file too.
+
+    Workers booting together race for the switch, and SQLite answers the loser "database is
+    locked" at once, busy_timeout or not (prescreen queues them on its writer lock instead; a
+    yardstick keeps to plain sqlite3).
+    """
+    for attempt in range(100):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == 99:
+                raise
+            time.sleep(0.01)
 
 
 def create_app() -> Flask:
@@ -35,7 +54,7 @@ def create_app() -> Flask:
         if conn is None:
             conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")  # before WAL: switching can itself wait
-            conn.execute("PRAGMA journal_mode = WAL")
+            switch_to_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
             local.conn = conn
         return conn
