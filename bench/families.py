@@ -47,6 +47,10 @@ class Tally:
     families_done: int = 0
     acknowledged: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
 
+    def request_timings(self) -> list[float]:
+        """Every request's time, each once: "answer" repeats the "answer:<qid>" timings."""
+        return [t for name, ts in self.timings.items() if name != "answer" for t in ts]
+
 
 def session_token(cookie_value: str, secret: str) -> str | None:
     """The screening token inside Flask's signed session cookie (we know the secret: it's ours)."""

@@ -39,6 +39,13 @@ def heartbeat_args() -> list[str]:
     return ["--worker-tmp-dir", HEARTBEAT_DIR] if os.path.isdir(HEARTBEAT_DIR) else []
 
 
+def gunicorn_options(
+    workers: int, threads: int, worker_class: str = "gthread", extra_args: list[str] | None = None
+) -> list[str]:
+    """The options :func:`start_server` gives gunicorn (reports print them as they were run)."""
+    return ["-w", str(workers), "-k", worker_class, "--threads", str(threads), *heartbeat_args(), *(extra_args or [])]
+
+
 @dataclass
 class Server:
     """A gunicorn process serving prescreen on loopback."""
@@ -100,18 +107,11 @@ def start_server(
     log = instance / "gunicorn.log"
     args = [
         str(BIN / "gunicorn"),
-        "-w",
-        str(workers),
-        "-k",
-        worker_class,
-        "--threads",
-        str(threads),
+        *gunicorn_options(workers, threads, worker_class, extra_args),
         "-b",
         f"127.0.0.1:{port}",
         "--graceful-timeout",
         "5",
-        *heartbeat_args(),
-        *(extra_args or []),
         # bench/ on the path only for an app of the benchmark's own (prescreen: as documented)
         *([] if app.startswith("prescreen:") else ["--pythonpath", str(ROOT / "bench")]),
         app,

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wrk_driver  # noqa: E402
 from families import SECRET, STUDY_ID, Family, Tally  # noqa: E402
-from harness import ROOT, Client, group_cpu_seconds, gzip_size, heartbeat_args, percentiles, start_server  # noqa: E402
+from harness import ROOT, Client, group_cpu_seconds, gunicorn_options, gzip_size, percentiles, start_server  # noqa: E402
 
 from prescreen.engine import load_study  # noqa: E402
 from prescreen.store import connect  # noqa: E402
@@ -274,8 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         checks = verify(server.database, tally)
         reference = measure_reference(Path(tmp) / "reference", args, get_many, total)
 
-    # "answer" repeats the "answer:<qid>" timings (for the per-question table): count each request once
-    steps = [t for name, ts in tally.timings.items() if name != "answer" for t in ts]
+    steps = tally.request_timings()
     answer_lat = tally.timings.get("answer", [])
     rows = [
         summarise("chat steps (all requests)", steps, family_s),
@@ -304,8 +303,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {
         "families": args.families,
         "concurrency": args.concurrency,
-        "server": f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}"
-        + "".join(f" {arg}" for arg in heartbeat_args()),
+        "server": " ".join(["gunicorn", *gunicorn_options(args.workers, args.threads, args.worker_class)]),
         "driver": args.driver,
         "families_per_s": tally.families_done / family_s if family_s else 0.0,
         "rows": rows,

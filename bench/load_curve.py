@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wrk_driver  # noqa: E402
 from families import SECRET, Tally  # noqa: E402
-from harness import Server, heartbeat_args, percentiles, start_server  # noqa: E402
+from harness import Server, gunicorn_options, percentiles, start_server  # noqa: E402
 from load_bench import TARGET_P99_MS, CpuMeter, prepared_families, verify  # noqa: E402
 
 #: Requests of a family's walk besides its answers: study, who, consent form, consent, result.
@@ -59,8 +59,7 @@ def run_level(server: Server, pause_ms: float, args: argparse.Namespace, everyon
     cpu.mark("level")
     everyone.acknowledged += tally.acknowledged
     everyone.errors.update(tally.errors)
-    # "answer" repeats the "answer:<qid>" timings: count each request once
-    steps = [t for name, ts in tally.timings.items() if name != "answer" for t in ts]
+    steps = tally.request_timings()
     server_s, _client_s = cpu.phases["level"]
     return {
         "pause_ms": pause_ms,
@@ -90,6 +89,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.families, args.concurrency, args.pauses = 20, 10, "0,100"
     pauses = [float(p) for p in args.pauses.split(",") if p.strip()]
     wrk_driver.ensure_wrk()
+    keep_alive = ["--keep-alive", str(KEEP_ALIVE_S)]
     everyone = Tally()
     with tempfile.TemporaryDirectory(prefix="prescreen-curve-") as tmp:
         server = start_server(
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             workers=args.workers,
             threads=args.threads,
             extra_env={"PRESCREEN_SECRET_KEY": SECRET},
-            extra_args=["--keep-alive", str(KEEP_ALIVE_S)],
+            extra_args=keep_alive,
         )
         try:
             wrk_driver.hammer(server.port, "/healthz", 200, args.concurrency)  # warm every worker
@@ -106,9 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             server.stop()
         checks = verify(server.database, everyone)
     results = {
-        "server": f"gunicorn -w {args.workers} -k gthread --threads {args.threads}"
-        + "".join(f" {arg}" for arg in heartbeat_args())
-        + f" --keep-alive {KEEP_ALIVE_S}",
+        "server": " ".join(["gunicorn", *gunicorn_options(args.workers, args.threads, extra_args=keep_alive)]),
         "concurrency": args.concurrency,
         "families": args.families,
         "levels": levels,

@@ -7,20 +7,25 @@ generous factor of the app's own minimal GET measured in the same run.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
+def bench(name: str) -> ModuleType:
+    """A script of bench/, imported as its own runs import it (bench/ on the path meanwhile)."""
     sys.path.insert(0, str(BENCH))
     try:
-        import load_bench
-
-        results = load_bench.main(["--quick"])
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH))
+
+
+def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
+    results = bench("load_bench").main(["--quick"])
     assert results["errors"] == {}
     checks = results["checks"]
     assert checks["families"] == 60
@@ -58,13 +63,8 @@ def test_quick_benchmark_loses_nothing_and_keeps_pace_with_a_minimal_get():
 
 def test_load_curve_families_really_pause_and_lose_nothing():
     """bench/load_curve.py: its families really pause, nothing is lost, its verdict follows its figures."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        import load_curve
-
-        results = load_curve.main(["--quick"])
-    finally:
-        sys.path.remove(str(BENCH))
+    load_curve = bench("load_curve")
+    results = load_curve.main(["--quick"])
     assert results["errors"] == {}
     checks = results["checks"]
     assert checks["families"] == 40  # 20 per level, two levels, each family its own screening
