@@ -72,9 +72,9 @@ def create(
     """Store a referral with its consents, audit row and alert; idempotent per screening.
 
     Returns ``(referral row, created)``; ``created`` is False when the screening already had a
-    referral (a double POST), and the existing row is returned. *withdraw_token* is derived from
-    the screening token by the caller (so the confirmation page can show it again); only its
-    hash is stored.
+    referral (a double POST), and the existing row is returned. *withdraw_token* is a fresh random
+    secret of the referral's own (never derived from the screening token, which moves from device
+    to device); only its hash is stored.
     """
     token = withdraw_token
     existing = by_screening(db, screening["id"])
@@ -173,26 +173,34 @@ def contact_of(db: sqlite_utils.Database, referral_id: int) -> dict[str, Any] | 
 
 
 def withdraw(db: sqlite_utils.Database, token: str) -> bool:
+    """Withdraw the referral a withdraw link points at; returns whether it did (see :func:`withdraw_referral`)."""
+    referral = by_withdraw_token(db, token)
+    return referral is not None and withdraw_referral(db, referral["id"])
+
+
+def withdraw_referral(db: sqlite_utils.Database, referral_id: int) -> bool:
     """Erase a referral's contact details and the screening's answers; returns whether it did.
 
     The referral row stays (status ``withdrawn``) so the team sees not to call; the screening
-    keeps only its anonymous outcome for the pre-screening counts.
+    keeps only its anonymous outcome for the pre-screening counts. Reached from the withdraw link
+    or from the browser that holds the screening.
     """
-    referral = by_withdraw_token(db, token)
-    if referral is None or referral["status"] == "withdrawn":
-        return False
     now = utcnow()
     with transaction(db):
+        raw = db.execute("SELECT screening_id, status FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        if raw is None or raw[1] == "withdrawn":
+            return False
+        screening_id = raw[0]
         db.execute(
             "UPDATE referrals SET guardian_name = NULL, relationship = NULL, phone = NULL, email = NULL, "
             "wechat = NULL, best_time = NULL, status = 'withdrawn', updated_at = ?, closed_at = ? WHERE id = ?",
-            [now, now, referral["id"]],
+            [now, now, referral_id],
         )
         db.execute(
             "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL, "
             "editing = NULL, notice = NULL, expires_at = ?, updated_at = ? WHERE id = ?",
-            [now, now, referral["screening_id"]],
+            [now, now, screening_id],
         )
-        db.execute("DELETE FROM notes WHERE referral_id = ?", [referral["id"]])
-        audit.record(db, "family", "referral.withdraw", "referral", referral["id"])
+        db.execute("DELETE FROM notes WHERE referral_id = ?", [referral_id])
+        audit.record(db, "family", "referral.withdraw", "referral", referral_id)
     return True

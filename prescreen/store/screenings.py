@@ -9,7 +9,6 @@ a replayed or double-tapped POST (same step) changes nothing.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -39,16 +38,6 @@ _SELECT = (
 def token_hash(token: str) -> str:
     """The stored form of a screening token."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def withdraw_token(token: str) -> str:
-    """The withdraw link's token, derived one-way from the screening token.
-
-    Whoever holds the screening (session or resume link) can show the link again; the link alone
-    cannot open the screening.
-    """
-    digest = hashlib.sha256(b"withdraw:" + token.encode()).digest()
-    return base64.urlsafe_b64encode(digest[:24]).decode()
 
 
 def new_token() -> str:
@@ -132,6 +121,38 @@ def by_token(db: sqlite_utils.Database, token: str | None) -> dict[str, Any] | N
         [token_hash(token), utcnow()],
     ).fetchone()
     return _row(raw)
+
+
+def move_to_new_token(
+    db: sqlite_utils.Database, token: str, *, consent_version: str | None, locale: str
+) -> tuple[dict[str, Any], str] | None:
+    """Move a screening to the browser that opened its resume link: a new token, the old one dead.
+
+    Whoever held the old token (the link's sender, the cookie of the device it was made on) sees
+    nothing of the screening from now on, so a link posted in a group chat cannot be used to
+    watch the answers of whoever continues it. The new holder's consent is recorded in the same
+    transaction (*consent_version* None: nothing to consent to yet, e.g. a handed-off screening
+    whose guardian consents on the next page). Returns ``(row, new token)``, or None when the
+    token is unknown, expired or was already used (two browsers racing: one wins).
+    """
+    new = new_token()
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE screenings SET token_hash = ?, updated_at = ? "
+            "WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?) "
+            "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
+            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice",
+            [token_hash(new), utcnow(), token_hash(token), utcnow()],
+        )
+        rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
+        if not rows:
+            return None
+        row = _row(rows[0])
+        assert row is not None
+        if consent_version is not None:
+            add_consent(db, row["id"], HEALTH_DATA, consent_version, locale, row["respondent"] or "guardian")
+        audit.record(db, "family", "screening.resume", "screening", row["id"])
+    return row, new
 
 
 def consents(db: sqlite_utils.Database, screening_id: int) -> list[dict[str, Any]]:
