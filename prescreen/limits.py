@@ -7,15 +7,25 @@ memcached; an operator who has Redis can still set ``RATELIMIT_STORAGE_URI=redis
 
 The client key is an HMAC of the remote address (after ``TRUSTED_PROXIES``), so the counter file
 never holds an IP address.
+
+A broken counter store never costs a family their answer: when counting fails (the file is
+unwritable, replaced, the disk full) the request goes through uncounted and a warning is logged;
+the next request tries again on a fresh connection. Refusing every form post for as long as a
+throw-away counter is unavailable would be far worse than a minute without a limit.
+``RATELIMIT_SWALLOW_ERRORS`` gives the same rule to any other storage (Redis).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import sqlite3
-from typing import Any
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -24,6 +34,10 @@ from limits.storage import Storage
 from .store.ratelimits import Counters
 
 SCHEME = "prescreen+sqlite"
+#: While the counters stay broken, repeat the warning at most this often (seconds) per worker.
+WARN_EVERY = 60.0
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SQLiteStorage(Storage):
@@ -37,28 +51,50 @@ class SQLiteStorage(Storage):
         if not path:
             raise ValueError(f"{SCHEME}:// needs a file path, e.g. {SCHEME}:////srv/instance/ratelimit.sqlite3")
         self.counters = Counters(path)
+        self._lock = threading.Lock()
+        self._warned_at: float | None = None  # None: the last attempt worked
+
+    def _or(self, fallback: T, action: Callable[[], T]) -> T:
+        """Run *action*; if the counter file fails, log it (without the key) and return *fallback*."""
+        try:
+            result = action()
+        except (sqlite3.Error, OSError) as exc:
+            now = time.monotonic()
+            with self._lock:
+                due = self._warned_at is None or now - self._warned_at >= WARN_EVERY
+                if due:
+                    self._warned_at = now
+            if due:
+                log.warning("rate-limit counters unavailable (%s); requests go through uncounted", exc)
+            return fallback
+        if self._warned_at is not None:
+            with self._lock:
+                self._warned_at = None
+            log.info("rate-limit counters are working again")
+        return result
 
     @property
     def base_exceptions(self) -> type[Exception]:
         return sqlite3.Error
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        return self.counters.incr(key, expiry, amount)
+        # 0 is within every limit: an uncounted request is let through.
+        return self._or(0, lambda: self.counters.incr(key, expiry, amount))
 
     def get(self, key: str) -> int:
-        return self.counters.get(key)
+        return self._or(0, lambda: self.counters.get(key))
 
     def get_expiry(self, key: str) -> float:
-        return self.counters.expiry(key)
+        return self._or(time.time(), lambda: self.counters.expiry(key))
 
     def check(self) -> bool:
         return self.counters.check()
 
     def reset(self) -> int | None:
-        return self.counters.reset()
+        return self._or(None, self.counters.reset)
 
     def clear(self, key: str) -> None:
-        self.counters.clear(key)
+        self._or(None, lambda: self.counters.clear(key))
 
 
 def client_key() -> str:
@@ -86,6 +122,8 @@ def limiter_for(app: Flask) -> Limiter:
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         path = os.path.join(app.instance_path, "ratelimit.sqlite3")
         app.config["RATELIMIT_STORAGE_URI"] = f"{SCHEME}://{path}"
+    # Another storage (Redis) that fails lets the request through too, logged by Flask-Limiter.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter = Limiter(key_func=client_key, app=app, headers_enabled=False)
     app.extensions["prescreen_limiter"] = limiter
     return limiter
