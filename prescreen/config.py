@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     "HSTS_MAX_AGE": 31536000,
     "SESSION_COOKIE_HTTPONLY": True,
+    "PUBLIC_IDLE_MINUTES": 60,  # a browser stops offering its screening after this long unused
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # None: True in production, False otherwise
     "SESSION_COOKIE_NAME": None,  # None: "__Host-prescreen" in production

@@ -14,6 +14,7 @@ from babel import support
 from flask import request
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
+from wtforms import BooleanField
 from wtforms.i18n import messages_path
 
 #: The methods Flask-WTF treats as a submission (flask_wtf.form.SUBMIT_METHODS).
@@ -59,3 +60,17 @@ class TextForm(FlaskForm):
         if not args and "formdata" not in kwargs:
             kwargs["formdata"] = request.form if request.method in SUBMIT_METHODS else None
         super().__init__(*args, **kwargs)
+
+
+class TickBox(BooleanField):
+    """A consent checkbox that counts as ticked only when it posts the value our pages send.
+
+    WTForms' ``BooleanField`` treats anything but ``false`` and an empty string as ticked, so a
+    hand-made ``agree=off``, ``0`` or ``n`` would have recorded a consent nobody gave.
+    """
+
+    #: What ``<input type="checkbox" value="y">`` sends when ticked, and nothing else.
+    TICKED = "y"
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = bool(valuelist) and valuelist[0] == self.TICKED

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from typing import Any
 
 from flask import (
@@ -33,7 +34,7 @@ from werkzeug.wrappers import Response
 from .engine import Study
 from .i18n import current_locale
 from .limits import limiter_for, public_post_limit
-from .public_forms import RESPONDENTS, ConsentForm
+from .public_forms import RESPONDENTS, ConsentForm, LeaveForm, ResumeForm
 from .public_text import consent_version, notice_context, template_i18n
 from .store import get_db
 from .store import referrals as referral_store
@@ -45,6 +46,14 @@ bp = Blueprint("public", __name__)
 SESSION_KEY = "screening"
 #: an opaque random value per browser session that binds a consent nonce to that browser
 CONSENT_KEY = "consent_key"
+#: When this browser last used its screening (whole seconds): a shared phone or a hospital
+#: kiosk stops offering "continue where you left off" after an idle spell.
+SEEN_KEY = "seen"
+#: Rewritten at most once a minute, so a step does not re-sign the cookie on every request.
+SEEN_GRANULARITY = 60
+#: The referral's withdraw secret, kept only by the browser that sent the details (it is not
+#: derived from anything else, so no other browser can show it again).
+WITHDRAW_KEY = "withdraw"
 
 
 # -- helpers shared by the public views ------------------------------------------------------
@@ -62,9 +71,35 @@ def is_recruiting(study: Study) -> bool:
 
 
 def session_token() -> str | None:
-    """The screening token in the session cookie, if any."""
+    """The screening token in the session cookie, unless this browser has left it idle too long."""
     token = session.get(SESSION_KEY)
-    return token if isinstance(token, str) and 10 < len(token) < 100 else None
+    if not isinstance(token, str) or not 10 < len(token) < 100:
+        return None
+    return None if idle_too_long() else token
+
+
+def idle_too_long() -> bool:
+    """Whether this browser's screening has gone unused for longer than ``PUBLIC_IDLE_MINUTES``.
+
+    A cookie from before the idle rule (no time in it) counts as just seen.
+    """
+    seen = session.get(SEEN_KEY)
+    if not isinstance(seen, int):
+        return False
+    return time.time() - seen > 60 * int(current_app.config["PUBLIC_IDLE_MINUTES"])
+
+
+def hold_screening(token: str) -> None:
+    """Make *token* this browser's screening (after "Agree" or a resume)."""
+    session[SESSION_KEY] = token
+    session[SEEN_KEY] = int(time.time())
+    session.pop(WITHDRAW_KEY, None)
+
+
+def let_go() -> None:
+    """Forget this browser's screening: its cookie no longer opens it (the resume link still does)."""
+    for key in (SESSION_KEY, SEEN_KEY, WITHDRAW_KEY):
+        session.pop(key, None)
 
 
 def current_screening() -> dict[str, Any] | None:
@@ -88,7 +123,8 @@ def require_screening(study: Study) -> dict[str, Any]:
     """The session's screening of *study*, or stop with a redirect to the study page."""
     row = screening_for(study)
     if row is None:
-        abort(redirect(url_for("public.study", study_id=study.id, missing=1), 303))
+        reason = {"closed": 1} if g.get("idle_closed") else {"missing": 1}
+        abort(redirect(url_for("public.study", study_id=study.id, **reason), 303))
     return row
 
 
@@ -121,11 +157,22 @@ def has_endpoint(name: str) -> bool:
 # -- request hooks ---------------------------------------------------------------------------
 @bp.before_request
 def load_screening() -> None:
-    """Find the session's screening once per request; its language is the default locale."""
+    """Find the session's screening once per request; its language is the default locale.
+
+    A screening left idle on this browser is let go (see :func:`idle_too_long`); one in use has
+    its "last seen" time refreshed, coarsely.
+    """
+    if SESSION_KEY in session and idle_too_long():
+        let_go()
+        g.idle_closed = True
     token = session_token()
     g.screening = screening_store.by_token(get_db(), token) if token else None
     if g.screening is not None:
         g.screening_locale = g.screening["locale"]
+        seen = session.get(SEEN_KEY)
+        now = int(time.time())
+        if not isinstance(seen, int) or now - seen >= SEEN_GRANULARITY:
+            session[SEEN_KEY] = now
 
 
 @bp.after_request
@@ -154,6 +201,9 @@ def study(study_id: str) -> str:
         screening=screening_for(study),
         missing=request.args.get("missing") == "1",
         deleted=request.args.get("deleted") == "1",
+        closed=request.args.get("closed") == "1",
+        left=request.args.get("left") == "1",
+        withdrawn=request.args.get("withdrawn") == "1",
     )
 
 
@@ -192,7 +242,7 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
             consent_version=consent_version("health"),
             resume_days=int(current_app.config["RESUME_DAYS"]),
         )
-        session[SESSION_KEY] = token
+        hold_screening(token)
         if request.headers.get(public_chat.CHAT_HEADER) == "1":  # chat.js: the first question at once
             g.screening = screening_store.by_token(get_db(), token)
             if g.screening is not None:
@@ -206,17 +256,57 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
     return (page, 400) if form.errors else page
 
 
-@bp.get("/r/<token>")
+@bp.route("/r/<token>", methods=["GET", "POST"])
 def resume(token: str) -> str | Response | tuple[str, int]:
-    """Open a screening from its resume link (in any browser); expired links say so kindly."""
+    """Continue a saved screening from its link, on this browser, after a deliberate "continue".
+
+    Opening the link only shows a page: a link posted in a chat group, or a page that sends a
+    browser here, must not swap anyone onto a screening. Continuing (a POST with CSRF) moves the
+    screening to this browser under a new token, so the link and every other browser that had
+    it stop working, and this browser gives its own consent before it sees an earlier answer.
+    """
     row = screening_store.by_token(get_db(), token) if len(token) < 100 else None
-    if row is None or row["study_id"] not in current_app.extensions["studies"]:
+    study = current_app.extensions["studies"].get(row["study_id"]) if row else None
+    if row is None or study is None:
         return render_template("public/expired.html"), 404
-    session[SESSION_KEY] = token
-    g.screening = row
-    if row["status"] == "completed":
-        return see_other("public.result", study_id=row["study_id"])
-    return see_other("public.chat", study_id=row["study_id"])
+    if session_token() == token:  # this browser already holds it: nothing moves
+        return see_other("public.result" if row["status"] == "completed" else "public.chat", study_id=study.id)
+    handoff = row["status"] == "handoff"  # no answers kept; the guardian consents on the next page
+    form = ResumeForm(needs_consent=not handoff)
+    if form.validate_on_submit():
+        moved = screening_store.move_to_new_token(
+            get_db(),
+            token,
+            consent_version=None if handoff else consent_version("health"),
+            locale=current_locale(),
+        )
+        if moved is None:  # another browser continued it a moment ago
+            return render_template("public/expired.html"), 404
+        row, new = moved
+        hold_screening(new)
+        g.screening = row
+        if row["status"] == "completed":
+            return see_other("public.result", study_id=study.id)
+        return see_other("public.chat", study_id=study.id)
+    g.screening_locale = row["locale"]
+    page = render_template(
+        "public/resume.html",
+        study=study,
+        form=form,
+        handoff=handoff,
+        voice=row["respondent"] or "guardian",
+        **notice_context(),
+    )
+    return (page, 400) if form.errors else page
+
+
+@bp.post("/s/<study_id>/leave")
+def leave(study_id: str) -> Response:
+    """ "I'm finished on this device": this browser lets the screening go; the saved link still works."""
+    study = study_or_404(study_id)
+    if LeaveForm().validate_on_submit():
+        let_go()
+    return see_other("public.study", study_id=study.id, left=1)
 
 
 @bp.route("/s/<study_id>/forget", methods=["GET", "POST"])
@@ -232,7 +322,7 @@ def forget(study_id: str) -> str | Response:
         if referral_store.by_screening(get_db(), row["id"]):
             return see_other("public.sent", study_id=study.id)
         screening_store.delete(get_db(), row["id"])
-    session.pop(SESSION_KEY, None)
+    let_go()
     return see_other("public.study", study_id=study.id, deleted=1)
 
 

@@ -11,10 +11,10 @@ import re
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, RadioField, StringField
+from wtforms import HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from .forms import TextForm
+from .forms import TextForm, TickBox
 
 RESPONDENTS = ("guardian", "patient")
 BEST_TIMES = ("morning", "afternoon", "evening", "any")
@@ -33,7 +33,7 @@ class ConsentForm(TextForm):
     #: replayed POST of the same form finds the same screening instead of starting another.
     #: A form posted without one (an old page, a script) still works, just without that guard.
     nonce = HiddenField(validators=[Optional(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
-    agree = BooleanField(validators=[DataRequired(_l("Please tick the box to agree, or leave this page."))])
+    agree = TickBox(validators=[DataRequired(_l("Please tick the box to agree, or leave this page."))])
 
     def validate_respondent(self, field: HiddenField) -> None:
         if field.data not in RESPONDENTS:
@@ -43,7 +43,7 @@ class ConsentForm(TextForm):
 class GuardianForm(TextForm):
     """A parent or guardian continues for a patient under 14, with their own consent."""
 
-    agree = BooleanField(
+    agree = TickBox(
         validators=[DataRequired(_l("Please tick the box to confirm you are the parent or guardian and agree."))]
     )
 
@@ -54,7 +54,25 @@ def strip_text(value: object) -> object:
 
 
 class WithdrawForm(TextForm):
-    """Confirm withdrawing (one button; the token is in the URL)."""
+    """Confirm withdrawing (one button; the token is in the URL, or the screening in the session)."""
+
+
+class LeaveForm(TextForm):
+    """ "I'm finished on this device" (one button)."""
+
+
+class ResumeForm(TextForm):
+    """Continue a saved screening on this browser, with this browser's own consent."""
+
+    agree = TickBox()
+
+    def __init__(self, *args: object, needs_consent: bool = True, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.needs_consent = needs_consent
+
+    def validate_agree(self, field: TickBox) -> None:
+        if self.needs_consent and not field.data:
+            raise ValidationError(_l("Please tick the box to agree, or leave this page."))
 
 
 class ReferralForm(TextForm):
@@ -90,8 +108,8 @@ class ReferralForm(TextForm):
         validators=[InputRequired(_l("Please choose when to call."))],
     )
     language = RadioField(choices=["zh", "en"], validators=[InputRequired()])
-    share = BooleanField(validators=[DataRequired(_l("Please tick the box so we may send your details."))])
-    guardian = BooleanField()
+    share = TickBox(validators=[DataRequired(_l("Please tick the box so we may send your details."))])
+    guardian = TickBox()
 
     def __init__(self, *args: object, under_14: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -132,6 +150,6 @@ class ReferralForm(TextForm):
             raise ValidationError(_l("A WeChat ID has 6 to 20 letters, numbers, _ or -, and starts with a letter."))
         field.data = raw
 
-    def validate_guardian(self, field: BooleanField) -> None:
+    def validate_guardian(self, field: TickBox) -> None:
         if self.under_14 and not field.data:
             raise ValidationError(_l("For a child under 14, please confirm you are the parent or guardian and agree."))

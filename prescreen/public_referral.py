@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from .engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
 from .i18n import current_locale
-from .public import SESSION_KEY, bp, is_recruiting, require_screening, see_other, session_token, study_or_404
+from .public import WITHDRAW_KEY, bp, is_recruiting, let_go, require_screening, see_other, study_or_404
 from .public_chat import GUARDIAN_AGE, flow_for, flow_state
 from .public_forms import ReferralForm, WithdrawForm
 from .public_text import consent_version, notice_context, today
@@ -84,7 +84,8 @@ def refer(study_id: str) -> Any:
             best_time=form.best_time.data,
             locale=form.language.data,
         )
-        referral_store.create(
+        withdraw_token = screening_store.new_token()
+        _referral, created = referral_store.create(
             get_db(),
             screening={**row, "outcome": state.outcome.status},
             contact=contact,
@@ -92,8 +93,10 @@ def refer(study_id: str) -> Any:
             consent_version=consent_version("share"),
             guardian_consent=under_14 and bool(form.guardian.data),
             alert=team_alert(row),
-            withdraw_token=screening_store.withdraw_token(session_token() or ""),
+            withdraw_token=withdraw_token,
         )
+        if created:
+            session[WITHDRAW_KEY] = withdraw_token
         return see_other("public.sent", study_id=study.id)
     page = render_template(
         "public/refer.html",
@@ -116,14 +119,16 @@ def sent(study_id: str) -> Any:
     referral = referral_store.by_screening(get_db(), row["id"])
     if referral is None:
         return see_other("public.result", study_id=study.id)
-    token = screening_store.withdraw_token(session_token() or "")
+    token = session.get(WITHDRAW_KEY)
+    mine = referral_store.by_withdraw_token(get_db(), token) if isinstance(token, str) else None
+    shown = mine is not None and mine["id"] == referral["id"]  # only the browser that sent them has it
     config = current_app.config
     contact = {k: config.get(f"STUDY_CONTACT_{k.upper()}") for k in ("phone", "email", "wechat")}
     return render_template(
         "public/sent.html",
         study=study,
         referral=referral,
-        withdraw_url=url_for("public.withdraw", token=token, _external=True),
+        withdraw_url=url_for("public.withdraw", token=token, _external=True) if shown else None,
         contact={k: v for k, v in contact.items() if v},
         centre=study.text("centre", current_locale()),
     )
@@ -137,9 +142,27 @@ def withdraw(token: str) -> Any:
         return render_template("public/withdraw.html", referral=None, form=None), 404
     form = WithdrawForm()
     if form.validate_on_submit():
-        referral_store.withdraw(get_db(), token)
+        referral_store.withdraw_referral(get_db(), referral["id"])
         screening = g.get("screening")
         if screening is not None and screening["id"] == referral["screening_id"]:
-            session.pop(SESSION_KEY, None)
+            let_go()
         return see_other("public.withdraw", token=token)
-    return render_template("public/withdraw.html", referral=referral, form=form)
+    action = url_for("public.withdraw", token=token)
+    return render_template("public/withdraw.html", referral=referral, form=form, action=action)
+
+
+@bp.route("/s/<study_id>/withdraw", methods=["GET", "POST"])
+def withdraw_here(study_id: str) -> Any:
+    """Withdraw from the browser that holds the screening (one that has no withdraw link, say after a resume)."""
+    study = study_or_404(study_id)
+    row = require_screening(study)
+    referral = referral_store.by_screening(get_db(), row["id"])
+    if referral is None:
+        return see_other("public.result", study_id=study.id)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        referral_store.withdraw_referral(get_db(), referral["id"])
+        let_go()
+        return see_other("public.study", study_id=study.id, withdrawn=1)
+    action = url_for("public.withdraw_here", study_id=study.id)
+    return render_template("public/withdraw.html", referral=referral, form=form, action=action)

@@ -13,11 +13,11 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectMultipleField
+from wtforms import EmailField, RadioField, SelectChoice, SelectMultipleField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .forms import TextForm
+from .forms import TextForm, TickBox
 
 LANGUAGES = [SelectChoice("zh", "中文"), SelectChoice("en", "English")]
 AGE_BAND_CHOICES = [
@@ -106,14 +106,20 @@ class SignupForm(PreferencesForm):
     """Sign-up: preferences, the address, and the separate consent."""
 
     email = email_field()
-    consent = BooleanField(SIGNUP_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
+    consent = TickBox(SIGNUP_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
+
+
+class ResubscribeForm(PreferencesForm):
+    """Subscribing again from a link in one of our e-mails: fresh choices and a fresh consent."""
+
+    consent = TickBox(SIGNUP_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
 
 
 class ReminderForm(TextForm):
     """A single re-check reminder: the address and its own consent."""
 
     email = email_field()
-    consent = BooleanField(REMINDER_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
+    consent = TickBox(REMINDER_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
 
 
 class ButtonForm(TextForm):

@@ -71,6 +71,12 @@ def start(client: FlaskClient, respondent: str = "guardian", lang: str = "en") -
     assert response.headers["Location"].endswith(f"{BASE}/chat")
 
 
+def resume(client: FlaskClient, path: str, *, agree: bool = True):
+    """Open a resume link (*path*: ``/r/<token>``) and continue on this browser, agreeing as asked."""
+    token = csrf(client, path)
+    return client.post(path, data={"csrf_token": token, **({"agree": "y"} if agree else {})})
+
+
 def current(client: FlaskClient) -> tuple[str, str, str] | None:
     """``(question id, step, csrf)`` of the question on the chat page, or None at the result."""
     page = client.get(f"{BASE}/chat")

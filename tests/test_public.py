@@ -26,6 +26,7 @@ from publickit import (
     current,
     likely_answers,
     months_ago,
+    resume,
     review_answers,
     start,
     waiting_answers,
@@ -438,7 +439,7 @@ def test_resume_link_opens_the_same_screening_in_a_fresh_browser(app, client):
     path = link.split("localhost", 1)[1]
     assert path.startswith("/r/") and len(path) > 30
     fresh = app.test_client()
-    response = fresh.get(path)
+    response = resume(fresh, path)
     assert response.status_code == 303
     assert "Has a doctor said your child has" in page(fresh, f"{BASE}/chat")
 

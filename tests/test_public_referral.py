@@ -13,7 +13,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from publickit import BASE, born_years_ago, csrf, likely_answers, review_answers, start, waiting_answers, walk
+from publickit import (
+    BASE,
+    born_years_ago,
+    csrf,
+    likely_answers,
+    resume,
+    review_answers,
+    start,
+    waiting_answers,
+    walk,
+)
 
 from prescreen.engine import Flow
 from prescreen.store import connect
@@ -74,7 +84,7 @@ def finished(app: Flask, answers: dict[str, Any], respondent: str = "guardian") 
     finally:
         db.close()
     client = app.test_client()
-    assert client.get(f"/r/{token}").status_code == 303
+    assert resume(client, f"/r/{token}").status_code == 303
     return client
 
 
@@ -214,7 +224,7 @@ def test_child_under_14_needs_guardian_identity_and_consent(app):
     assert rows(app, "SELECT count(*) FROM referrals") == [(0,)]
     assert refer(client, guardian="y").status_code == 303
     kinds = [k for (k,) in rows(app, "SELECT kind FROM consents ORDER BY id")]
-    assert kinds == ["health_data", "share", "guardian_share"]
+    assert kinds == ["health_data", "health_data", "share", "guardian_share"]  # the resuming browser consents too
     assert rows(app, "SELECT age_band FROM referrals") == [("5-9",)]
 
 

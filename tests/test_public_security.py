@@ -14,7 +14,8 @@ import pytest
 from flask import Flask
 from publickit import BASE, born_years_ago, csrf, current, likely_answers, start, walk
 
-ALLOWED_PATH = re.compile(rf"^(/|{BASE}/(start|consent|chat|answer|change|result|refer|sent|summary|handoff|forget)?)$")
+PAGES = "start|consent|chat|answer|change|result|refer|sent|summary|handoff|forget|leave|withdraw"
+ALLOWED_PATH = re.compile(rf"^(/|{BASE}/({PAGES})?)$")
 
 
 @pytest.fixture
@@ -64,8 +65,9 @@ def test_session_cookie_holds_only_an_opaque_token(app):
     walk(client, likely_answers())
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     data = app.session_interface.get_signing_serializer(app).loads(cookie.value)
-    assert set(data) <= {"screening", "csrf_token", "consent_key"}
+    assert set(data) <= {"screening", "csrf_token", "consent_key", "seen", "withdraw"}
     assert re.fullmatch(r"[A-Za-z0-9_-]{32}", data["screening"])
+    assert isinstance(data["seen"], int)  # when this browser last used it (a shared phone lets go)
     # binds a consent form to this browser (see public.token_from_nonce): random, nothing else
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", data.get("consent_key", "x" * 22))
     rows = sqlite3.connect(app.config["DATABASE"]).execute("SELECT token_hash FROM screenings").fetchall()
