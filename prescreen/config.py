@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": None,  # None: prescreen+sqlite://<instance>/ratelimit.sqlite3
     # Study-team accounts and follow-up (issue 5).
     "STAFF_IDLE_MINUTES": 30,  # a staff session ends after this long without a request
+    "REFERRAL_POST_LIMIT": "10 per hour",  # referrals made per client (each one mails the team)
     "STAFF_MAX_HOURS": 12,  # and this long after sign-in, whatever happens
     "LOGIN_MAX_FAILURES": 5,  # wrong passwords in a row before the account locks
     "LOGIN_LOCK_MINUTES": 15,

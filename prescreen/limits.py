@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from limits.storage import Storage
 
@@ -107,6 +107,21 @@ def client_key() -> str:
 def public_post_limit() -> str:
     """The per-client allowance for public form posts (``PUBLIC_POST_LIMIT``)."""
     return str(current_app.config["PUBLIC_POST_LIMIT"])
+
+
+def referral_post_limit() -> str:
+    """The per-client allowance for sent referrals (``REFERRAL_POST_LIMIT``), apart from the general one.
+
+    Each referral mails the study team, so a script could flood their inbox well within the
+    general allowance; only referrals actually made count (a form sent back with an error does
+    not), so families behind one hospital Wi-Fi address are not turned away.
+    """
+    return str(current_app.config["REFERRAL_POST_LIMIT"])
+
+
+def made_a_referral(response: Response) -> bool:
+    """Whether a referral POST went through (it redirects to the "sent" page)."""
+    return response.status_code == 303
 
 
 def limiter_for(app: Flask) -> Limiter:

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 
 from .engine import Study
 from .i18n import current_locale
-from .limits import limiter_for, public_post_limit
+from .limits import limiter_for, made_a_referral, public_post_limit, referral_post_limit
 from .public_forms import RESPONDENTS, ConsentForm, LeaveForm, ResumeForm
 from .public_text import consent_version, notice_context, template_i18n
 from .store import get_db
@@ -328,7 +328,16 @@ def forget(study_id: str) -> str | Response:
 
 def init_app(app: Flask) -> None:
     """Rate-limit every public POST per client, counted across workers (see prescreen.limits)."""
-    limiter_for(app).limit(public_post_limit, methods=["POST"], scope="public-post")(bp)
+    limiter = limiter_for(app)
+    limiter.limit(public_post_limit, methods=["POST"], scope="public-post")(bp)
+    per_referral = limiter.limit(
+        referral_post_limit,
+        methods=["POST"],
+        scope="public-referral",
+        deduct_when=made_a_referral,
+        override_defaults=False,  # the general allowance still applies too
+    )
+    app.view_functions["public.refer"] = per_referral(app.view_functions["public.refer"])
 
 
 from . import public_chat, public_referral, public_result  # noqa: E402,F401 — they add their views to ``bp``

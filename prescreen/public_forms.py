@@ -7,6 +7,7 @@ has a length cap before any parsing (ASVS 5.1.x), and unknown extra fields are s
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -22,7 +23,18 @@ RELATIONSHIPS = ("mother", "father", "guardian", "self")
 #: WeChat IDs: 6-20 characters, starting with a letter (letters, digits, _ and -); many
 #: families' WeChat is found by their mobile number, so digits alone are accepted too.
 WECHAT_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]{5,19}|\+?[0-9]{6,20})$")
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def visible_text(value: str) -> str:
+    """*value* without invisible format characters (Unicode category Cf), spaces collapsed.
+
+    Bidi overrides and isolates (U+202E …) reorder what the study team's queue and a spreadsheet
+    show, and zero-width spaces, joiners and the BOM (often pasted along from a chat app) make
+    two names that look alike differ: a name is stored as it is seen.
+    """
+    kept = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+    return " ".join(kept.split())
 
 
 class ConsentForm(TextForm):
@@ -116,9 +128,11 @@ class ReferralForm(TextForm):
         self.under_14 = under_14
 
     def validate_name(self, field: StringField) -> None:
-        field.data = " ".join((field.data or "").split())
+        field.data = visible_text(field.data or "")
         if CONTROL_RE.search(field.data):
             raise ValidationError(_l("Please write the name in plain text."))
+        if not field.data:
+            raise ValidationError(_l("Please write a name the team can ask for."))
 
     def validate_relationship(self, field: RadioField) -> None:
         if self.under_14 and field.data == "self":

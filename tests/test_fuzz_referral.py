@@ -12,6 +12,7 @@ team's page; anything else is a 400 with a translated message and no row anywher
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -44,7 +45,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from publickit import BASE, csrf
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 WECHAT = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]{5,19}|\+?[0-9]{6,20})$")
 TABLES = ("referrals", "consents", "outbox", "audit", "screenings")
 #: Every team alert seen, with its referral number masked (one text: it names no one).
@@ -130,8 +131,8 @@ def expected_contact(fields: dict[str, Any], under_14: bool) -> dict[str, Any] |
     name = first(fields.get("name"))
     if not isinstance(name, str) or not name.strip() or len(name) > 80:
         return None
-    name = " ".join(name.split())
-    if CONTROL.search(name):
+    name = " ".join("".join(ch for ch in name if unicodedata.category(ch) != "Cf").split())
+    if CONTROL.search(name) or not name:  # invisible format characters are dropped; C0/C1 refused
         return None
     relationship = first(fields.get("relationship"))
     if relationship not in ("mother", "father", "guardian", "self") or (under_14 and relationship == "self"):

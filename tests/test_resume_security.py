@@ -262,3 +262,29 @@ def test_the_idle_notice_explains_why(app, monkeypatch):
     response = family.get(f"{BASE}/chat")
     assert response.headers["Location"].endswith("closed=1")
     assert "this device stopped showing them" in body(family, response.headers["Location"])
+
+
+def test_referrals_from_one_client_are_limited_apart_from_other_posts(make_app):
+    """Each referral mails the team: a script cannot make dozens, but a family's typos do not count."""
+    app = make_app(
+        REFERRAL_POST_LIMIT="2 per hour", PUBLIC_POST_LIMIT="500 per minute", STUDY_TEAM_EMAIL="t@pumch.example"
+    )
+    families = []
+    for _ in range(3):
+        family = app.test_client()
+        start(family)
+        walk(family, likely_answers())
+        families.append(family)
+    first, second, third = families
+    for _ in range(3):  # a form sent back with an error is not a referral
+        token = csrf(first, f"{BASE}/refer")
+        assert first.post(f"{BASE}/refer", data={**GOOD, "phone": "12", "csrf_token": token}).status_code == 400
+    for family in (first, second):
+        token = csrf(family, f"{BASE}/refer")
+        assert family.post(f"{BASE}/refer", data={**GOOD, "csrf_token": token}).status_code == 303
+    token = csrf(third, f"{BASE}/refer")
+    assert third.post(f"{BASE}/refer", data={**GOOD, "csrf_token": token}).status_code == 429
+    assert rows(app, "SELECT count(*) FROM referrals") == [(2,)]
+    assert rows(app, "SELECT count(*) FROM outbox WHERE kind = 'referral-alert'") == [(2,)]
+    # The same client's other posts still go through (the general allowance is separate).
+    assert answer(third, "yes", q="dob").status_code in (200, 303)
