@@ -11,7 +11,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import assets, compression, config, errors, home, i18n, security, store, studies
+from . import assets, compression, config, errors, home, i18n, logsafe, security, store, studies
 from .config import ROOT, ConfigError
 from .engine import StudyError
 
@@ -54,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     compression.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
+    logsafe.init_app(app)
     app.register_blueprint(home.bp)
     for name in AREA_MODULES:
         if importlib.util.find_spec(f"{__name__}.{name}") is not None:

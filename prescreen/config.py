@@ -5,12 +5,16 @@ Every key in :data:`DEFAULTS` is documented in README.md (a test checks it).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import string
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
+from flask.helpers import get_debug_flag
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_LEASE_SECONDS": 120,  # how long a sender holds a claimed row before another may take it
     "MAIL_POLL_SECONDS": 10,  # `mail send --loop`: pause between empty rounds
     "VOLUNTEER_CONFIRM_HOURS": 48,  # a sign-up confirmation link expires after this
+    "VOLUNTEER_SIGNUP_MAILS_PER_WEEK": 3,  # e-mails the sign-up form may cause to one mailbox in 7 days
     "MAIL_KEEP_DAYS": 30,  # after this, a sent e-mail's address and body are blanked (its key stays)
 }
 
@@ -114,8 +119,59 @@ def finish(app: Flask) -> None:
                 " print(secrets.token_hex(32))') or use PRESCREEN_ENV=development"
             )
     if production:
-        # Never the Werkzeug debugger in production, whatever FLASK_DEBUG says.
-        app.debug = False
+        check_production(app)
+    # Flask's logger passes only WARNING and up unless someone configured logging, and gunicorn
+    # configures only its own loggers: sign-ins (INFO) never reached its error log.
+    if app.logger.level == logging.NOTSET:
+        app.logger.setLevel(logging.INFO)
+
+
+def check_production(app: Flask) -> None:
+    """Refuse settings that are fine on a laptop but dangerous on the server.
+
+    ``app.debug = False`` alone was not enough: ``flask run`` reads FLASK_DEBUG itself and starts
+    the Werkzeug debugger (a Python console in the browser) whatever the app says.
+    """
+    if app.debug or get_debug_flag():
+        raise ConfigError(
+            "debug mode (FLASK_DEBUG=1 or --debug) is not allowed in production:"
+            " unset it, or use PRESCREEN_ENV=development"
+        )
+    weakness = secret_key_problem(app.config["SECRET_KEY"])
+    if weakness:
+        raise ConfigError(
+            f"PRESCREEN_SECRET_KEY is too weak for production ({weakness}): use 32 random bytes,"
+            " e.g. python3 -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    url = urlsplit(str(app.config["PUBLIC_URL"]))
+    if url.scheme != "https" or not url.netloc:
+        raise ConfigError(
+            f"PRESCREEN_PUBLIC_URL must be the site's https:// address in production, not {app.config['PUBLIC_URL']!r}"
+        )
+
+
+def secret_key_problem(key: str | bytes) -> str | None:
+    """Why *key* cannot be 32 random bytes' worth (never quoting it), or None when it can be.
+
+    Hex carries 4 bits a character, so 64 of them; base64 or anything else at least 43 (32 bytes
+    in base64). Short words, one character repeated or a pattern repeated (``changeme`` × 8) are
+    refused even when long, by asking for 12 different characters and no repeating period.
+    """
+    text = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+    if isinstance(key, bytes):
+        need = 32
+    elif all(c in string.hexdigits for c in text):
+        need = 64
+    else:
+        need = 43
+    if len(text) < need:
+        return f"{len(text)} characters, at least {need} needed"
+    if len(set(text)) < 12:
+        return "too few different characters"
+    for period in range(1, len(text) // 2 + 1):
+        if text == (text[:period] * (len(text) // period + 1))[: len(text)]:
+            return "a repeated pattern"
+    return None
 
 
 def development_secret(instance: Path) -> str:

@@ -9,6 +9,8 @@ data or anybody else's address.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -155,6 +157,18 @@ def queue_study_posted(db: sqlite_utils.Database, volunteer: dict[str, Any], stu
     )
 
 
+def study_code(study_id: str) -> str:
+    """An opaque code for a study in a reminder's link: an HMAC of its id under the secret key.
+
+    A study's own address names the illness (``/s/pumch-pediatric-sjogren/``); a reminder's link
+    passes through mail servers, filters and shared inboxes, so it must not. The code cannot be
+    read back without the key; :func:`prescreen.volunteer.again` finds the study it stands for.
+    """
+    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    return hmac.new(secret, f"recheck:{study_id}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
 def reminder_message(locale: str, study_id: str) -> tuple[str, str, str]:
-    """The re-check reminder: that they asked, and the link; nothing about the child."""
-    return render("recheck-reminder", "reminder", locale, study_url=public_path(f"/s/{study_id}/"))
+    """The re-check reminder: that they asked, and a link that names no study; nothing about the child."""
+    again_url = absolute_url("volunteer.again", code=study_code(study_id))
+    return render("recheck-reminder", "reminder", locale, again_url=again_url)

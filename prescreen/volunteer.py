@@ -1,18 +1,26 @@
 """Volunteer pages: sign up for study news, confirm, manage, unsubscribe, re-check reminder.
 
 Nothing here reveals whether an address is known: every sign-up gets the same answer, and
-the only e-mail goes to the address itself. Links from e-mails carry an unguessable token
-(stored hashed); the one-click unsubscribe (RFC 8058) is the one POST without a CSRF token,
-because mail programs send it without cookies and the token is its authentication.
+the only e-mail goes to the address itself. Because anyone can type anyone's address into the
+sign-up form, what the form may send is limited per mailbox (``VOLUNTEER_SIGNUP_MAILS_PER_WEEK``,
+``+tags`` and Gmail dots counted as the one inbox they reach), and a mailbox whose owner
+unsubscribed is never mailed because of it: its owner subscribes again through "Subscribe
+again" on the page a link from one of our e-mails opens, which proves the mailbox is theirs.
+
+Links from e-mails carry an unguessable token (stored hashed); the one-click unsubscribe
+(RFC 8058) is the one POST without a CSRF token, because mail programs send it without cookies
+and the token is its authentication.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+import hmac
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
+import sqlite_utils
+from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_date
 
 from . import csrf
@@ -21,6 +29,7 @@ from .engine import StudyError, load_categories
 from .i18n import current_locale
 from .limits import limiter_for, public_post_limit
 from .mail import mail_cli, queue_already_signed_up, queue_confirmation, reminder_message
+from .mail_render import study_code
 from .notify import categories, studies_cli
 from .store import get_db, outbox, utcnow, volunteers
 from .volunteer_forms import (
@@ -29,6 +38,7 @@ from .volunteer_forms import (
     ButtonForm,
     PreferencesForm,
     ReminderForm,
+    ResubscribeForm,
     SignupForm,
     consent_version,
 )
@@ -36,6 +46,8 @@ from .volunteer_forms import (
 bp = Blueprint("volunteer", __name__, url_prefix="/volunteer")
 #: The hour (UTC) a reminder goes out on its day: 09:00 in Beijing.
 REMINDER_HOUR_UTC = 1
+#: The window ``VOLUNTEER_SIGNUP_MAILS_PER_WEEK`` counts in.
+SIGNUP_MAIL_WINDOW = timedelta(days=7)
 
 
 def category_groups(locale: str) -> list[dict[str, Any]]:
@@ -72,24 +84,44 @@ def signup() -> Any:
     if form.validate_on_submit():
         db = get_db()
         with volunteers.joined(db):
-            if not volunteers.is_suppressed(db, form.email.data):
-                volunteer_id, before = volunteers.sign_up(
-                    db,
-                    email=form.email.data,
-                    locale=form.language.data,
-                    categories=form.categories.data,
-                    age_band=form.age_band_value(),
-                    consent_version=consent_version(SIGNUP_CONSENT),
-                    consent_locale=current_locale(),
-                )
-                volunteer = volunteers.get(db, volunteer_id)
-                day = utcnow()[:10]
-                if before == "confirmed":
-                    queue_already_signed_up(db, volunteer, day)
-                else:
-                    queue_confirmation(db, volunteer, day)
+            _take_sign_up(db, form)
         return redirect(url_for(".check_email"))
     return render_template("volunteer/signup.html", form=form, groups=category_groups(current_locale()))
+
+
+def _take_sign_up(db: sqlite_utils.Database, form: SignupForm) -> None:
+    """Record a sign-up and queue its one reply, unless this mailbox must not get one.
+
+    Nothing is stored or sent for an address barred by a bounce, a mailbox whose owner
+    unsubscribed (under any spelling), or a mailbox the form already wrote to
+    ``VOLUNTEER_SIGNUP_MAILS_PER_WEEK`` times in the last 7 days. The page says the same
+    "check your e-mail" in every case, so it tells nobody which applied.
+    """
+    email = form.email.data
+    if volunteers.is_suppressed(db, email) or volunteers.mailbox_unsubscribed(db, email):
+        return
+    since = outbox.iso(datetime.now(UTC) - SIGNUP_MAIL_WINDOW)
+    if volunteers.signup_mails_since(db, email, since) >= int(current_app.config["VOLUNTEER_SIGNUP_MAILS_PER_WEEK"]):
+        return
+    volunteer_id, before = volunteers.sign_up(
+        db,
+        email=email,
+        locale=form.language.data,
+        categories=form.categories.data,
+        age_band=form.age_band_value(),
+        consent_version=consent_version(SIGNUP_CONSENT),
+        consent_locale=current_locale(),
+    )
+    if before == "unsubscribed":
+        return
+    volunteer = volunteers.get(db, volunteer_id)
+    day = utcnow()[:10]
+    if before == "confirmed":
+        kind, queued = "volunteer-already", queue_already_signed_up(db, volunteer, day)
+    else:
+        kind, queued = "volunteer-confirm", queue_confirmation(db, volunteer, day)
+    if queued:
+        volunteers.count_signup_mail(db, email, kind, since)
 
 
 @bp.get("/check-email")
@@ -133,7 +165,7 @@ def manage(token: str) -> Any:
         return _link_problem()
     _volunteer_locale(volunteer)
     if volunteer["status"] == "unsubscribed":
-        return render_template("volunteer/unsubscribed.html")
+        return render_template("volunteer/unsubscribed.html", token=token)
     form = _prepared(PreferencesForm())
     saved = False
     if form.validate_on_submit():
@@ -175,11 +207,43 @@ def unsubscribe(token: str) -> Any:
     _volunteer_locale(volunteer)
     form = ButtonForm()
     if volunteer["status"] == "unsubscribed":
-        return render_template("volunteer/unsubscribed.html")
+        return render_template("volunteer/unsubscribed.html", token=token)
     if form.validate_on_submit():
         volunteers.unsubscribe(db, volunteer["id"])
-        return render_template("volunteer/unsubscribed.html")
+        return render_template("volunteer/unsubscribed.html", token=token)
     return render_template("volunteer/unsubscribe.html", form=form, token=token)
+
+
+@bp.route("/resubscribe/<token>", methods=["GET", "POST"])
+def resubscribe(token: str) -> Any:
+    """Subscribe again after unsubscribing: only from a link we e-mailed to this address.
+
+    The sign-up form never mails an unsubscribed mailbox (anyone can type anyone's address into
+    it); a manage link reached only that mailbox, so it is the owner's way back, with a fresh
+    consent and fresh choices, and needs no further confirmation e-mail.
+    """
+    db = get_db()
+    volunteer, _ = volunteers.by_token(db, token, "manage")
+    if volunteer is None:
+        return _link_problem()
+    _volunteer_locale(volunteer)
+    if volunteer["status"] != "unsubscribed":
+        return redirect(url_for(".manage", token=token))
+    form = _prepared(ResubscribeForm())
+    if form.validate_on_submit():
+        volunteers.resubscribe(
+            db,
+            volunteer["id"],
+            locale=form.language.data,
+            categories=form.categories.data,
+            age_band=form.age_band_value(),
+            consent_version=consent_version(SIGNUP_CONSENT),
+            consent_locale=current_locale(),
+        )
+        return render_template("volunteer/confirmed.html")
+    if not form.is_submitted():
+        form.language.data = volunteer["locale"]
+    return render_template("volunteer/resubscribe.html", form=form, groups=category_groups(current_locale()))
 
 
 def _current_screening() -> dict[str, Any] | None:
@@ -211,7 +275,7 @@ def reminder() -> Any:
     if form.validate_on_submit():
         locale = current_locale()
         subject, text, html = reminder_message(locale, screening["study_id"])
-        key = f"recheck-reminder:{screening['id']}"
+        key = volunteers.reminder_key(screening["id"])
         due = max(datetime.combine(when, time(REMINDER_HOUR_UTC), tzinfo=UTC), datetime.now(UTC))
         db = get_db()
         with volunteers.joined(db):
@@ -228,6 +292,20 @@ def reminder() -> Any:
             outbox.schedule(db, key, due)
         return render_template("volunteer/reminder_done.html", date=shown)
     return render_template("volunteer/reminder.html", form=form, date=shown)
+
+
+@bp.get("/again/<code>")
+def again(code: str) -> Any:
+    """Where a re-check reminder's link leads: on to the study it stands for, or the home page.
+
+    The link carries an opaque code (:func:`prescreen.mail_render.study_code`), so the e-mail
+    names no illness; a code from before a change of secret key, or of a removed study, still
+    lands somewhere useful.
+    """
+    for study_id in current_app.extensions.get("studies", {}):
+        if hmac.compare_digest(study_code(study_id), code):
+            return redirect(url_for("public.study", study_id=study_id))
+    return redirect(url_for("home.index"))
 
 
 def init_app(app: Flask) -> None:

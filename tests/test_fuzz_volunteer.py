@@ -40,7 +40,15 @@ from hypothesis import strategies as st
 
 from prescreen.store import connect
 
-TABLES = ("volunteers", "volunteer_categories", "volunteer_tokens", "outbox", "suppressions", "consents")
+TABLES = (
+    "volunteers",
+    "volunteer_categories",
+    "volunteer_tokens",
+    "outbox",
+    "suppressions",
+    "consents",
+    "mailbox_sends",
+)
 SHEET = Path(__file__).resolve().parents[1] / "questions" / "categories.csv"
 CATEGORIES = [line.split(",", 1)[0] for line in SHEET.read_text(encoding="utf-8").splitlines()[1:] if line]
 BANDS = ["", "under-5", "5-9", "10-13", "14-18", "over-18"]
@@ -144,7 +152,14 @@ def wipe(app: Flask) -> None:
     """
     conn = connect_db(app)
     try:
-        for table in ("volunteer_categories", "volunteer_tokens", "volunteers", "outbox", "suppressions"):
+        for table in (
+            "volunteer_categories",
+            "volunteer_tokens",
+            "volunteers",
+            "outbox",
+            "suppressions",
+            "mailbox_sends",
+        ):
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 — fixed names
         conn.execute("DELETE FROM consents WHERE kind = 'recheck_reminder'")
         conn.commit()

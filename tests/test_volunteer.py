@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prescreen.mail_send import tidy
-from prescreen.store import connect
+from prescreen.store import connect, volunteers
 
 SIGNUP = {"language": "zh", "categories": ["sjogren"], "age_band": "10-13", "consent": "y"}
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -219,13 +219,78 @@ def test_unsubscribing_cancels_queued_volunteer_mail(client: FlaskClient, app: F
     assert rows(app, "SELECT status FROM outbox") == [("suppressed",)]
 
 
-def test_signing_up_again_after_unsubscribing_needs_a_new_confirmation(client: FlaskClient, app: Flask) -> None:
+def test_a_strangers_sign_up_never_mails_an_unsubscribed_mailbox(client: FlaskClient, app: Flask) -> None:
     sign_up(client, "back@example.com")
     path = confirm(client, app, "back@example.com")["unsubscribe"]
     app.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"})
-    sign_up(client, "back@example.com", categories=["lupus"])
-    assert rows(app, "SELECT status FROM volunteers") == [("pending",)]
-    assert rows(app, "SELECT count(*) FROM volunteers") == [(1,)]
+    mails = rows(app, "SELECT count(*) FROM outbox")
+    stranger = app.test_client()
+    answers = [sign_up(stranger, email, categories=["lupus"]) for email in ("back@example.com", "Back+x@Example.com")]
+    assert {(a.status_code, a.headers["Location"]) for a in answers} == {(302, "/volunteer/check-email")}
+    assert rows(app, "SELECT count(*) FROM outbox") == mails, "no new e-mail to the mailbox"
+    assert rows(app, "SELECT email, status FROM volunteers") == [("back@example.com", "unsubscribed")]
+    assert rows(app, "SELECT count(*) FROM volunteer_categories") == [(0,)], "the stranger's choices are not kept"
+
+
+def test_the_owner_subscribes_again_from_a_link_in_an_earlier_e_mail(client: FlaskClient, app: Flask) -> None:
+    sign_up(client, "again@example.com")
+    found = confirm(client, app, "again@example.com")
+    client.post(found["unsubscribe"], data={"csrf_token": csrf_token(client, found["unsubscribe"])})
+    page = client.get(found["manage"]).get_data(as_text=True)
+    link = re.search(r'href="(/volunteer/resubscribe/[\w-]+)"', page)
+    assert link and "重新订阅" in page
+    form = client.get(link.group(1)).get_data(as_text=True)
+    box = re.search(r'<input type="checkbox" name="consent"[^>]*>', form)
+    assert box and "checked" not in box.group(0)
+    token = csrf_token(client, link.group(1))
+    data = {"language": "en", "categories": ["jia"], "age_band": "5-9", "csrf_token": token}
+    refused = client.post(link.group(1), data=data)
+    assert refused.status_code == 200 and rows(app, "SELECT status FROM volunteers") == [("unsubscribed",)]
+    done = client.post(link.group(1), data={**data, "consent": "y"})
+    assert done.status_code == 200 and "订阅成功" in done.get_data(as_text=True)
+    assert rows(app, "SELECT status, locale, age_band, unsubscribed_at FROM volunteers") == [
+        ("confirmed", "en", "5-9", None)
+    ]
+    assert rows(app, "SELECT category_id FROM volunteer_categories") == [("jia",)]
+    assert client.get(link.group(1)).status_code == 302, "a subscribed volunteer is sent to their choices"
+    assert client.get("/volunteer/resubscribe/made-up").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("typed", "mailbox"),
+    [
+        ("Jane.Doe@Example.com", "jane.doe@example.com"),
+        ("jane.doe+news@example.com", "jane.doe@example.com"),
+        ("J.a.n.e.Doe+x@GoogleMail.com", "janedoe@gmail.com"),
+        ("janedoe@gmail.com.", "janedoe@gmail.com"),
+    ],
+)
+def test_spellings_of_one_inbox_count_as_one_mailbox(typed: str, mailbox: str) -> None:
+    assert volunteers.mailbox(typed) == mailbox
+
+
+SPELLINGS = [
+    "Jane.Doe@gmail.com", "jane.doe@gmail.com", "JANE.DOE@gmail.com", "janedoe@gmail.com", "j.a.n.e.doe@gmail.com",
+    "jane.doe+1@gmail.com", "jane.doe+news@gmail.com", "janedoe+x@googlemail.com", "Jane.Doe@googlemail.com",
+    "ja.ne.doe@gmail.com", "janedoe+a+b@gmail.com", "JaneDoe@GoogleMail.com", "j.anedoe+zz@gmail.com",
+]  # fmt: skip
+
+
+def test_thirteen_spellings_of_one_mailbox_get_at_most_the_weekly_limit(make_app: Callable[..., Flask]) -> None:
+    app = make_app(PUBLIC_URL="https://prescreen.test", RATELIMIT_ENABLED=False)
+    client = app.test_client()
+    answers = {(r.status_code, r.headers["Location"]) for r in (sign_up(client, email) for email in SPELLINGS)}
+    assert answers == {(302, "/volunteer/check-email")}, "the same page whatever happened"
+    limit = app.config["VOLUNTEER_SIGNUP_MAILS_PER_WEEK"]
+    assert rows(app, "SELECT count(*) FROM outbox") == [(limit,)]
+    assert rows(app, "SELECT count(*) FROM volunteers") == [(limit,)], "nothing kept for the sign-ups not mailed"
+    # A week later the mailbox may be written to again.
+    db = connect(app.config["DATABASE"])
+    db.execute("UPDATE mailbox_sends SET sent_at = '2020-01-01T00:00:00Z'")
+    db.close()
+    sign_up(client, "jane.doe+later@gmail.com")
+    assert rows(app, "SELECT count(*) FROM outbox") == [(limit + 1,)]
+    assert rows(app, "SELECT count(*) FROM mailbox_sends") == [(1,)], "counts older than the week are forgotten"
 
 
 def test_sign_up_posts_are_rate_limited_but_one_click_unsubscribe_is_not(make_app: Callable[..., Flask]) -> None:

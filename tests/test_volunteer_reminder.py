@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from coordkit import add_referral, add_user, download, login
 from flask import Flask
 from flask.testing import FlaskClient
-from publickit import start, waiting_answers, walk
+from publickit import BASE, csrf, start, waiting_answers, walk
 
 from prescreen import volunteer
 from prescreen.mail import deliver_due, make_backend
-from prescreen.store import connect, utcnow
+from prescreen.store import connect, referrals, utcnow
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 RECHECK = date.today() + timedelta(days=90)
@@ -88,8 +90,8 @@ def test_reminder_is_due_only_on_the_date_and_says_nothing_about_health(
     ).fetchall()
     assert (key, to, due) == (f"recheck-reminder:{screening['id']}", "other@example.com", f"{RECHECK}T01:00:00Z")
     assert subject == "提醒：可以再次自测了"
-    assert "https://prescreen.test/s/pumch-pediatric-sjogren/" in text
-    for word in ("不符合", "干燥", "利妥昔", "not eligible", "eligible"):
+    assert re.search(r"https://prescreen\.test/volunteer/again/[0-9a-f]{20}\s", text)
+    for word in ("不符合", "干燥", "利妥昔", "not eligible", "eligible", "sjogren", "pumch", "/s/"):
         assert word not in subject + text + html
     consents = db.execute("SELECT kind, locale, role FROM consents WHERE screening_id = ?", [screening["id"]])
     assert consents.fetchall() == [("recheck_reminder", "zh", "guardian")] * 2
@@ -123,3 +125,83 @@ def test_after_a_real_chat_ending_not_eligible_until_a_date(make_app: Callable[.
     ((due, locale),) = db.execute("SELECT next_attempt_at, locale FROM outbox").fetchall()
     db.close()
     assert (due, locale) == (f"{recheck}T01:00:00Z", "zh")
+
+
+def reminder_rows(app: Flask) -> list[tuple[Any, ...]]:
+    db = connect(app.config["DATABASE"])
+    try:
+        return db.execute(
+            "SELECT status, to_addr, body_text, body_html, last_error FROM outbox WHERE kind = 'recheck-reminder'"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+CANCELLED = [("suppressed", "deleted", "", None, "cancelled")]
+
+
+def test_the_reminder_link_names_no_study_and_leads_on_to_it(
+    client: FlaskClient, app: Flask, screening: dict[str, Any]
+) -> None:
+    post(client, email="family@example.com", consent="y")
+    ((_, _, text, html, _),) = reminder_rows(app)
+    link = re.search(r"https://prescreen\.test(/volunteer/again/\w+)", text)
+    assert link and link.group(0) in html
+    response = client.get(link.group(1))
+    assert response.status_code == 302 and response.headers["Location"] == "/s/pumch-pediatric-sjogren/"
+    unknown = client.get("/volunteer/again/0123456789abcdef0123")
+    assert unknown.status_code == 302 and unknown.headers["Location"] == "/", "an old or made-up code: the home page"
+
+
+def test_deleting_my_answers_cancels_the_reminder_and_forgets_its_address(make_app: Callable[..., Flask]) -> None:
+    app = make_app(PUBLIC_URL="https://prescreen.test", RATELIMIT_ENABLED=False)
+    client = app.test_client()
+    start(client, "guardian", "zh")
+    walk(client, waiting_answers())
+    token = CSRF.search(client.get("/volunteer/reminder").get_data(as_text=True))
+    assert token
+    client.post("/volunteer/reminder", data={"email": "mama@example.com", "consent": "y", "csrf_token": token.group(1)})
+    assert [row[:2] for row in reminder_rows(app)] == [("pending", "mama@example.com")]
+
+    response = client.post(f"{BASE}/forget", data={"csrf_token": csrf(client, f"{BASE}/forget")})
+    assert response.status_code == 303
+    assert reminder_rows(app) == CANCELLED
+    db = connect(app.config["DATABASE"])
+    assert db.execute("SELECT count(*) FROM screenings").fetchone() == (0,)
+    later = datetime.now(UTC) + timedelta(days=400)
+    assert dict(deliver_due(app, db, make_backend(app), now=later)) == {}, "never sent"
+    db.close()
+
+
+def test_withdrawing_cancels_the_reminder_and_forgets_its_address(
+    client: FlaskClient, app: Flask, screening: dict[str, Any]
+) -> None:
+    post(client, email="family@example.com", consent="y")
+    db = connect(app.config["DATABASE"])
+    contact = referrals.Contact("李妈妈", "mother", "+8613800138000", None, None, "evenings", "zh")
+    withdraw = "withdraw-token-for-this-test"
+    referrals.create(
+        db, screening={**screening, "respondent": "guardian"}, contact=contact, age_band="10-13",
+        consent_version="t", guardian_consent=True, alert=None, withdraw_token=withdraw,
+    )  # fmt: skip
+    db.close()
+    path = f"/withdraw/{withdraw}"
+    assert client.post(path, data={"csrf_token": csrf(client, path)}).status_code == 303
+    assert reminder_rows(app) == CANCELLED
+
+
+def test_the_subject_export_holds_the_reminder_address(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    family = add_referral(app)
+    screening = {**family["screening"], "recheck_after": RECHECK.isoformat()}
+    monkeypatch.setattr(volunteer, "_current_screening", lambda: screening)
+    post(app.test_client(), email="remind-me@example.com", consent="y")
+    add_user(app, "admin@pumch.example", "admin")
+    assert login(client, "admin@pumch.example").status_code == 302
+    page = f"/coordinator/referrals/{family['id']}"
+    record = json.loads(download(client, f"{page}/export.json", page).get_data(as_text=True))
+    (reminder,) = record["reminders"]
+    assert (reminder["to_addr"], reminder["status"], reminder["due"]) == (
+        "remind-me@example.com", "pending", f"{RECHECK}T01:00:00Z",
+    )  # fmt: skip

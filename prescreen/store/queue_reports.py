@@ -148,6 +148,12 @@ def subject_record(db: sqlite_utils.Database, referral_id: int, actor: str) -> d
                 "SELECT id, channel, result, at FROM contact_attempts WHERE referral_id = ? ORDER BY id", referral_id
             ),
             "notes": rows("SELECT id, body, created_at FROM notes WHERE referral_id = ? ORDER BY id", referral_id),
+            # The re-check reminder the family asked for: its address until it is sent or cancelled.
+            "reminders": rows(
+                "SELECT to_addr, status, next_attempt_at AS due, created_at, sent_at FROM outbox "
+                "WHERE idempotency_key = 'recheck-reminder:' || ?",
+                screening_id,
+            ),
         }
         audit.record(db, actor, "export.subject", "referral", referral_id)
     return record

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import audit, outbox, transaction, utcnow
+from . import audit, outbox, transaction, utcnow, volunteers
 from .screenings import add_consent
 
 SHARE = "share"  # "yes, share this with the study team"
@@ -202,5 +202,6 @@ def withdraw_referral(db: sqlite_utils.Database, referral_id: int) -> bool:
             [now, now, screening_id],
         )
         db.execute("DELETE FROM notes WHERE referral_id = ?", [referral_id])
+        volunteers.cancel_reminders(db, screening_id)
         audit.record(db, "family", "referral.withdraw", "referral", referral_id)
     return True

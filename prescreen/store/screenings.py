@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import audit, transaction, utcnow
+from . import audit, transaction, utcnow, volunteers
 
 #: Consent kinds written by the chat (consents.kind).
 HEALTH_DATA = "health_data"  # before any health question (PIPL art. 28-30)
@@ -275,4 +275,5 @@ def delete(db: sqlite_utils.Database, screening_id: int) -> None:
     """Delete a screening the family asked us to forget (consents go with it); audited without values."""
     with transaction(db):
         db.execute("DELETE FROM screenings WHERE id = ?", [screening_id])
+        volunteers.cancel_reminders(db, screening_id)
         audit.record(db, "family", "screening.delete", "screening", screening_id)

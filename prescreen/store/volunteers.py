@@ -3,6 +3,13 @@
 Every function joins the caller's transaction when there is one, so a sign-up, its token and its
 confirmation e-mail (an outbox row) commit together or not at all. Tokens are kept only as
 SHA-256 hashes: the raw token exists in the e-mail and nowhere else.
+
+An address is stored as typed, but what a sign-up form may cause is judged per *mailbox*
+(:func:`mailbox`): case, ``+tags`` and Gmail's dots are spellings of one inbox. A mailbox whose
+owner unsubscribed is never written to again because of a form anybody can fill in; only its
+owner can subscribe again, from a link in an e-mail they already received (:func:`resubscribe`).
+The re-check reminders of a family's screening live here too: deleting the answers or
+withdrawing cancels them (:func:`cancel_reminders`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ AGE_BANDS: dict[str, tuple[int, int]] = {
 }
 #: Outbox kinds that exist only because someone follows categories; unsubscribing cancels them.
 VOLUNTEER_KINDS = ("volunteer-confirm", "volunteer-welcome", "volunteer-already", "study-posted")
+#: Domains where dots in the local part mean nothing, and the name all of them deliver to.
+GMAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
 @contextmanager
@@ -48,6 +57,26 @@ def new_token() -> str:
 def hash_token(token: str) -> str:
     """What we store instead of the token (a database copy must not unlock any link)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def mailbox(email: str) -> str:
+    """The inbox an address reaches, as one spelling: lower case, no ``+tag``, no dots at Gmail.
+
+    Only for counting and for recognising an unsubscribed inbox; mail still goes to the address
+    as typed. Over-matching (two people whose addresses differ only by a ``+tag``) costs at most
+    a missing confirmation e-mail, never a message to the wrong person.
+    """
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    domain = domain.rstrip(".")
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", ""), GMAIL_DOMAINS[domain]
+    return f"{local}@{domain}"
+
+
+def mailbox_key(email: str) -> str:
+    """What we store to recognise a mailbox: a SHA-256 of :func:`mailbox`, not another copy of the address."""
+    return hashlib.sha256(mailbox(email).encode("utf-8")).hexdigest()
 
 
 def _row(db: sqlite_utils.Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
@@ -100,15 +129,16 @@ def sign_up(
 ) -> tuple[int, str]:
     """Record a sign-up; return ``(volunteer id, status before)`` (``new`` for a new address).
 
-    A confirmed volunteer's choices are left alone: whoever typed the address may not be its owner,
-    who changes them through the link in their e-mails. A pending or unsubscribed one starts again
-    as pending with the new choices, and is sent nothing but a fresh confirmation.
+    A confirmed or unsubscribed volunteer's row is left alone: whoever typed the address may not
+    be its owner, who changes their choices, or subscribes again, through the links in their
+    e-mails. A pending one starts again with the new choices, and is sent nothing but a fresh
+    confirmation.
     """
     now = utcnow()
     with joined(db):
         existing = _row(db, "SELECT id, status FROM volunteers WHERE email = ?", [email])
-        if existing and existing["status"] == "confirmed":
-            return existing["id"], "confirmed"
+        if existing and existing["status"] in ("confirmed", "unsubscribed"):
+            return existing["id"], existing["status"]
         fields = {
             "locale": locale,
             "age_band": age_band,
@@ -117,21 +147,22 @@ def sign_up(
             "consent_locale": consent_locale,
             "consented_at": now,
             "updated_at": now,
+            "mailbox_key": mailbox_key(email),
         }
         if existing:
             volunteer_id = existing["id"]
             db.execute(
                 "UPDATE volunteers SET locale = :locale, age_band = :age_band, status = :status, "
                 "consent_version = :consent_version, consent_locale = :consent_locale, "
-                "consented_at = :consented_at, updated_at = :updated_at, unsubscribed_at = NULL WHERE id = :id",
+                "consented_at = :consented_at, updated_at = :updated_at, mailbox_key = :mailbox_key WHERE id = :id",
                 {**fields, "id": volunteer_id},
             )
             before = existing["status"]
         else:
             cursor = db.execute(
                 "INSERT INTO volunteers (email, locale, age_band, status, consent_version, consent_locale, "
-                "consented_at, created_at, updated_at) VALUES (:email, :locale, :age_band, :status, "
-                ":consent_version, :consent_locale, :consented_at, :created_at, :updated_at)",
+                "consented_at, created_at, updated_at, mailbox_key) VALUES (:email, :locale, :age_band, :status, "
+                ":consent_version, :consent_locale, :consented_at, :created_at, :updated_at, :mailbox_key)",
                 {**fields, "email": email, "created_at": now},
             )
             volunteer_id = int(cursor.lastrowid or 0)
@@ -201,7 +232,9 @@ def unsubscribe(db: sqlite_utils.Database, volunteer_id: int) -> bool:
 
     Their categories and age band are deleted (nothing left to match on) and queued mails that
     exist only because they followed categories are cancelled. The address stays, marked
-    unsubscribed, so nothing is ever sent to it again unless its owner confirms a new sign-up.
+    unsubscribed, so nothing is ever sent to its mailbox again unless its owner subscribes again
+    from a link they hold (:func:`resubscribe`); a sign-up form, which anyone can fill in with
+    anyone's address, never mails it.
     """
     now = utcnow()
     with joined(db):
@@ -222,6 +255,58 @@ def unsubscribe(db: sqlite_utils.Database, volunteer_id: int) -> bool:
         )
         audit.record(db, "volunteer", "volunteer.unsubscribe", "volunteer", volunteer_id)
     return True
+
+
+def resubscribe(
+    db: sqlite_utils.Database,
+    volunteer_id: int,
+    *,
+    locale: str,
+    categories: Iterable[str],
+    age_band: str | None,
+    consent_version: str,
+    consent_locale: str,
+) -> bool:
+    """Subscribe an unsubscribed volunteer again, confirmed at once; returns whether it changed.
+
+    Only reached through a manage link, which was sent to this address and nowhere else: whoever
+    holds it has shown the mailbox is theirs, which is all a confirmation e-mail would prove.
+    Their new consent replaces the old one.
+    """
+    now = utcnow()
+    with joined(db):
+        changed = db.execute(
+            "UPDATE volunteers SET status = 'confirmed', confirmed_at = ?, unsubscribed_at = NULL, locale = ?, "
+            "age_band = ?, consent_version = ?, consent_locale = ?, consented_at = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'unsubscribed'",
+            [now, locale, age_band, consent_version, consent_locale, now, now, volunteer_id],
+        ).rowcount
+        if changed:
+            _set_categories(db, volunteer_id, categories)
+            audit.record(db, "volunteer", "volunteer.resubscribe", "volunteer", volunteer_id)
+    return bool(changed)
+
+
+def mailbox_unsubscribed(db: sqlite_utils.Database, email: str) -> bool:
+    """Whether the owner of this address's mailbox, under any spelling of it, unsubscribed."""
+    sql = "SELECT 1 FROM volunteers WHERE mailbox_key = ? AND status = 'unsubscribed'"
+    return db.execute(sql, [mailbox_key(email)]).fetchone() is not None
+
+
+def signup_mails_since(db: sqlite_utils.Database, email: str, since: str) -> int:
+    """How many e-mails sign-up forms caused to this address's mailbox since *since* (UTC text)."""
+    sql = "SELECT count(*) FROM mailbox_sends WHERE mailbox_key = ? AND sent_at >= ?"
+    return int(db.execute(sql, [mailbox_key(email), since]).fetchone()[0])
+
+
+def count_signup_mail(db: sqlite_utils.Database, email: str, kind: str, forget_before: str) -> None:
+    """Count one e-mail a sign-up form caused to this mailbox; forget counts older than *forget_before*."""
+    with joined(db):
+        db.execute("DELETE FROM mailbox_sends WHERE sent_at < ?", [forget_before])
+        db.execute(
+            "INSERT INTO mailbox_sends (mailbox_key, kind, sent_at) VALUES (?, ?, ?)",
+            [mailbox_key(email), kind, utcnow()],
+        )
 
 
 def is_suppressed(db: sqlite_utils.Database, email: str) -> bool:
@@ -274,6 +359,29 @@ def record_reminder_consent(
             "VALUES (?, 'recheck_reminder', ?, ?, ?, ?)",
             [screening_id, text_version, locale, role, utcnow()],
         )
+
+
+def reminder_key(screening_id: int) -> str:
+    """The outbox idempotency key of a screening's re-check reminder (one per screening)."""
+    return f"recheck-reminder:{screening_id}"
+
+
+def cancel_reminders(db: sqlite_utils.Database, screening_id: int) -> int:
+    """Cancel a screening's re-check reminder and blank its address; returns how many rows changed.
+
+    Called when the family deletes their answers or withdraws: the reminder's address was given
+    for that screening, so it goes with it. The row stays (``suppressed``, reason ``cancelled``)
+    with no address, subject matter or link, like a sent reminder, so the sender never delivers
+    it and nothing left in it reaches the family.
+    """
+    with joined(db):
+        return db.execute(
+            "UPDATE outbox SET status = CASE WHEN status = 'pending' THEN 'suppressed' ELSE status END, "
+            "last_error = CASE WHEN status = 'pending' THEN 'cancelled' ELSE last_error END, "
+            "to_addr = 'deleted', body_text = '', body_html = NULL, headers = '{}' "
+            "WHERE idempotency_key = ? AND (status = 'pending' OR to_addr != 'deleted')",
+            [reminder_key(screening_id)],
+        ).rowcount
 
 
 def purge_unconfirmed(db: sqlite_utils.Database, now: str) -> int:
