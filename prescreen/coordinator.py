@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from .auth import login_manager
 from .engine import Study
 from .security import page_number
-from .store import get_db, queue
+from .store import get_db, outbox, queue
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
@@ -163,6 +163,8 @@ def queue_page() -> str:
     pages = max((total + queue.PAGE_SIZE - 1) // queue.PAGE_SIZE, 1)
     return render_template(
         "coordinator/queue.html",
+        # A lost "new referral" e-mail means families may wait unseen: say so until one gets through.
+        alert_failed_at=outbox.undelivered_team_alert(get_db()),
         rows=rows,
         total=total,
         counts=counts,

@@ -2,7 +2,8 @@
 
 One row at a time: claim it (a short transaction), hand it to the backend, mark it sent at once.
 A temporary failure (SMTP 4xx, no connection) is retried after a delay that doubles each time, up
-to ``MAIL_MAX_ATTEMPTS``; a permanent one (5xx) fails the row and suppresses the address. The
+to ``MAIL_MAX_ATTEMPTS``; a permanent one (5xx) fails the row and suppresses the address (never
+one of the study team's configured addresses: their failed alert shows on the queue instead). The
 sender kills cleanly between messages on SIGTERM; killed harder, it leaves at most the one row it
 was handing off to be sent again once its claim runs out.
 """
@@ -159,6 +160,26 @@ def make_backend(app: Flask) -> Backend:
     raise click.ClickException(f"PRESCREEN_MAIL_BACKEND must be 'file' or 'smtp', not {name!r}")
 
 
+#: Settings that name the study team's own addresses: a bounce never suppresses these.
+TEAM_ADDRESS_SETTINGS = ("STUDY_TEAM_EMAIL", "STUDY_CONTACT_EMAIL")
+
+
+def team_addresses(config: Any) -> frozenset[str]:
+    """The study team's configured addresses, lower-cased (``Name <addr>`` forms reduced to addr).
+
+    A bounce from one of these is the team's problem to fix, not a reason to stop alerting them:
+    the failed row stays visible on the queue and the next alert is tried as usual.
+    """
+    found: set[str] = set()
+    for key in TEAM_ADDRESS_SETTINGS:
+        value = config.get(key)
+        if isinstance(value, str) and value.strip():
+            found.add(value.strip().lower())
+            found.add(parseaddr(value)[1].lower())
+    found.discard("")
+    return frozenset(found)
+
+
 def deliver_due(
     app: Flask,
     db: sqlite_utils.Database,
@@ -170,6 +191,7 @@ def deliver_due(
 ) -> Counter[str]:
     """Deliver up to *batch* due rows; return how many were sent, retried, failed or bounced."""
     cfg = app.config
+    protected = team_addresses(cfg)
     claimer = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
     lease = timedelta(seconds=int(cfg["MAIL_LEASE_SECONDS"]))
     base = timedelta(seconds=int(cfg["MAIL_RETRY_SECONDS"]))
@@ -178,13 +200,13 @@ def deliver_due(
         if stop is not None and stop():
             break
         moment = now or datetime.now(UTC)
-        row = outbox.claim_next(db, claimer, moment, lease)
+        row = outbox.claim_next(db, claimer, moment, lease, protected)
         if row is None:
             break
         try:
             backend.send(build_message(row, cfg["MAIL_FROM"]), row["to_addr"], row["id"])
         except PermanentFailure as exc:
-            outbox.mark_bounced(db, row["id"], str(exc))
+            outbox.mark_bounced(db, row["id"], str(exc), protected)
             result["bounced"] += 1
         except Exception as exc:  # noqa: BLE001 — a bad row must not stop the queue; it is retried
             status = outbox.mark_retry(db, row["id"], str(exc), moment, base, int(cfg["MAIL_MAX_ATTEMPTS"]))

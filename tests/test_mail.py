@@ -11,7 +11,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email import policy
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -313,6 +313,59 @@ def test_a_550_fails_the_row_and_suppresses_the_address_for_later_sends(
     expected = [("referral-alert:4", "failed"), ("referral-alert:5", "sent"), ("referral-alert:6", "suppressed")]
     assert statuses == expected
     assert [r[0] for r in recorder.messages] == [["fine@example.com"]]
+
+
+def test_a_550_for_the_team_address_never_silences_later_alerts_and_the_queue_warns(
+    make_app: Callable[..., Flask], smtp_server: Callable[..., tuple[Recorder, int]]
+) -> None:
+    """The study team's mailbox was full one day: the next alert is still tried, and the queue says so meanwhile."""
+    from coordkit import add_user, login
+
+    recorder, port = smtp_server(rcpt_script=["550 5.2.2 Mailbox full"])
+    app = mail_app(make_app, port, STUDY_TEAM_EMAIL="研究团队 <Team@PUMCH.example>")
+    add_user(app)
+    client = app.test_client()
+    login(client)
+    warning = "An alert e-mail to the study team could not be delivered on"
+    assert warning not in client.get("/coordinator/").get_data(as_text=True)
+    queue(app, "referral-alert:1", to_addr="研究团队 <Team@PUMCH.example>")
+    assert send(app) == {"bounced": 1}
+    assert rows(app, "SELECT status FROM outbox") == [("failed",)]
+    assert rows(app, "SELECT count(*) FROM suppressions") == [(0,)]
+    ((failed_at,),) = rows(app, "SELECT failed_at FROM outbox")
+    beijing = datetime.fromisoformat(failed_at).astimezone(timezone(timedelta(hours=8)))
+    page = client.get("/coordinator/").get_data(as_text=True)
+    assert f"{warning} {beijing:%Y-%m-%d %H:%M} (Beijing time)" in page
+    assert "referral-alert" not in page and "/coordinator/referrals/1" not in page
+    zh = client.get("/coordinator/?lang=zh").get_data(as_text=True)
+    assert "发送给研究团队的提醒邮件" in zh and f"{beijing:%Y-%m-%d %H:%M}" in zh
+    # An address suppressed before this was fixed is not a reason to skip the team either.
+    db = connect(app.config["DATABASE"])
+    db.execute("INSERT INTO suppressions (email, reason, created_at) VALUES ('team@pumch.example', 'bounce', 'x')")
+    db.close()
+    queue(app, "referral-alert:2", to_addr="team@pumch.example")
+    assert send(app) == {"sent": 1}
+    assert [r[0] for r in recorder.messages] == [["team@pumch.example"]]
+    assert rows(app, "SELECT status FROM outbox ORDER BY id") == [("failed",), ("sent",)]
+    assert warning not in client.get("/coordinator/?lang=en").get_data(as_text=True)
+
+
+def test_an_alert_that_runs_out_of_retries_also_warns_the_queue(
+    make_app: Callable[..., Flask], smtp_server: Callable[..., tuple[Recorder, int]]
+) -> None:
+    from coordkit import add_user, login
+
+    recorder, port = smtp_server(rcpt_script=["451 4.3.0 Try later"] * 2)
+    app = mail_app(make_app, port, MAIL_MAX_ATTEMPTS=2, STUDY_TEAM_EMAIL="team@pumch.example")
+    queue(app, "referral-alert:1", to_addr="team@pumch.example")
+    now = datetime.now(UTC)
+    assert send(app, now=now) == {"retried": 1}
+    assert send(app, now=now + timedelta(minutes=5)) == {"failed": 1}
+    add_user(app)
+    client = app.test_client()
+    login(client)
+    page = client.get("/coordinator/").get_data(as_text=True)
+    assert "An alert e-mail to the study team could not be delivered on" in page
 
 
 def test_file_backend_writes_one_eml_per_row(make_app: Callable[..., Flask]) -> None:

@@ -8,12 +8,17 @@ meaning (kind + recipient + subject matter), makes a repeated action queue nothi
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 import sqlite_utils
 
 from . import transaction, utcnow
+
+#: Kinds of mail that go to the study team rather than to a family or volunteer.
+TEAM_ALERT_KINDS = ("referral-alert",)
 
 
 def enqueue(
@@ -113,10 +118,23 @@ def replace_pending(
     )
 
 
-def claim_next(db: sqlite_utils.Database, claimer: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+def is_protected(to_addr: str, protected: Collection[str]) -> bool:
+    """Whether *to_addr* (``addr`` or ``Name <addr>``) is one of the *protected* lower-cased addresses."""
+    return to_addr.lower() in protected or parseaddr(to_addr)[1].lower() in protected
+
+
+def claim_next(
+    db: sqlite_utils.Database,
+    claimer: str,
+    now: datetime,
+    lease: timedelta,
+    protected: Collection[str] = (),
+) -> dict[str, Any] | None:
     """Claim the next due row for *claimer*, or return None when nothing is due.
 
-    Rows to a suppressed address are marked ``suppressed`` on the way, never sent.
+    Rows to a suppressed address are marked ``suppressed`` on the way, never sent, except rows
+    to a *protected* address (the study team's own, lower-cased): one bad day at the team's mail
+    server must not silence every later referral alert.
     """
     stamp = iso(now)
     while True:
@@ -130,7 +148,10 @@ def claim_next(db: sqlite_utils.Database, claimer: str, now: datetime, lease: ti
             if found is None:
                 return None
             row = _as_dict(cursor, found)
-            barred = db.execute("SELECT 1 FROM suppressions WHERE email = ?", [row["to_addr"]]).fetchone()
+            barred = (
+                not is_protected(row["to_addr"], protected)
+                and db.execute("SELECT 1 FROM suppressions WHERE email = ?", [row["to_addr"]]).fetchone()
+            )
             if barred:
                 db.execute(
                     "UPDATE outbox SET status = 'suppressed', last_error = 'address suppressed' WHERE id = ?",
@@ -165,26 +186,63 @@ def mark_retry(
         attempts = db.execute("SELECT attempts FROM outbox WHERE id = ?", [row_id]).fetchone()[0] + 1
         status = "failed" if attempts >= max_attempts else "pending"
         db.execute(
-            "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
+            "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, failed_at = ?, "
             "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
-            [status, attempts, error[:500], iso(now + base * 2 ** (attempts - 1)), row_id],
+            [
+                status,
+                attempts,
+                error[:500],
+                iso(now + base * 2 ** (attempts - 1)),
+                iso(now) if status == "failed" else None,
+                row_id,
+            ],
         )
     return status
 
 
-def mark_bounced(db: sqlite_utils.Database, row_id: int, error: str) -> None:
-    """Record a permanent failure and suppress the address, so nothing more is sent to it."""
+def mark_bounced(db: sqlite_utils.Database, row_id: int, error: str, protected: Collection[str] = ()) -> None:
+    """Record a permanent failure and suppress the address, so nothing more is sent to it.
+
+    A *protected* address (the study team's own, lower-cased) is never suppressed: the row
+    fails, the queue shows the failure, and the next alert is still tried.
+    """
     with transaction(db):
         row = db.execute("SELECT to_addr FROM outbox WHERE id = ?", [row_id]).fetchone()
+        now = utcnow()
         db.execute(
-            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, failed_at = ?, "
             "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
-            [error[:500], row_id],
+            [error[:500], now, row_id],
         )
-        db.execute(
-            "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
-            [row[0], f"bounce: {error[:180]}", utcnow()],
-        )
+        if not is_protected(row[0], protected):
+            db.execute(
+                "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
+                [row[0], f"bounce: {error[:180]}", now],
+            )
+
+
+def undelivered_team_alert(db: sqlite_utils.Database) -> str | None:
+    """When the latest study-team alert failed for good, unless a later one was delivered; else None.
+
+    Finished rows are ordered by when they finished and then by id (a failure and a success in
+    the same second are told apart by their order in the queue).
+    """
+    kinds = json.dumps(TEAM_ALERT_KINDS)
+    failed = db.execute(
+        "SELECT failed_at, id FROM outbox WHERE kind IN (SELECT value FROM json_each(?)) AND status = 'failed' "
+        "AND failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC LIMIT 1",
+        [kinds],
+    ).fetchone()
+    if failed is None:
+        return None
+    sent = db.execute(
+        "SELECT sent_at, id FROM outbox WHERE kind IN (SELECT value FROM json_each(?)) AND status = 'sent' "
+        "AND sent_at IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 1",
+        [kinds],
+    ).fetchone()
+    if sent is not None and tuple(sent) > tuple(failed):
+        return None
+    return str(failed[0])
 
 
 def status_counts(db: sqlite_utils.Database) -> dict[str, int]:
