@@ -56,14 +56,24 @@ CRITERION_LABELS = {
 }
 ACTION_LABELS = {
     "referral.create": _l("Referral received"),
+    "referral.view": _l("Family page viewed"),
     "referral.view_contact": _l("Contact details viewed"),
     "referral.status": _l("Status changed"),
     "referral.attempt": _l("Contact attempt"),
     "referral.note": _l("Note added"),
     "referral.withdraw": _l("Withdrawn by the family"),
     "export.subject": _l("Full record exported"),
+    "export.identified": _l("Referrals exported with contact details"),
+    "export.log": _l("Pre-screening log exported"),
 }
 RESPONDENT_LABELS = {"guardian": _l("Parent or guardian"), "patient": _l("The patient")}
+#: Who sent the contact details, as the referral form asked it (the guardian's identity).
+RELATIONSHIP_LABELS = {
+    "mother": _l("Mother"),
+    "father": _l("Father"),
+    "guardian": _l("Another legal guardian"),
+    "self": _l("The patient themself"),
+}
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 AGE_BAND_LABELS = {"under-5": _l("under 5"), "over-18": _l("over 18"), "unknown": _l("unknown")}
 
@@ -187,6 +197,7 @@ def init_app(app: Flask) -> None:
         study_title=study_title,
         action_labels=ACTION_LABELS,
         respondent_labels=RESPONDENT_LABELS,
+        relationship_labels=RELATIONSHIP_LABELS,
     )
     app.cli.add_command(purge_command)
 

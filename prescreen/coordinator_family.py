@@ -11,7 +11,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from .coordinator import (
     CHANNEL_LABELS,
     CRITERION_LABELS,
+    RELATIONSHIP_LABELS,
     RESPONDENT_LABELS,
     RESULT_LABELS,
     STATUS_LABELS,
@@ -138,14 +139,17 @@ def forms_for(row: dict[str, Any], study: Study | None, lang: str) -> dict[str, 
     return {"attempt": AttemptForm(prefix="attempt"), "status": status_form, "note": NoteForm(prefix="note")}
 
 
-def render_family(row: dict[str, Any], forms: dict[str, FlaskForm] | None = None, status: int = 200) -> Any:
-    """Render the family page (also after a form error, with the errors shown)."""
+def render_family(
+    row: dict[str, Any], forms: dict[str, FlaskForm] | None = None, status: int = 200, *, show_contact: bool = False
+) -> Any:
+    """Render the family page (also after a form error, with the errors shown).
+
+    The contact details are in the page only when *show_contact* is set, which only the
+    audited, CSRF-checked POST of :func:`contact_details` does.
+    """
     db = get_db()
     lang = current_locale()
     study = current_app.extensions["studies"].get(row["study_id"])
-    show_contact = request.args.get("contact") == "show"
-    if show_contact:
-        audit.record(db, current_user.actor, "referral.view_contact", "referral", row["id"])
     body = render_template(
         "coordinator/referral.html",
         r=row,
@@ -163,6 +167,7 @@ def render_family(row: dict[str, Any], forms: dict[str, FlaskForm] | None = None
             "result": RESULT_LABELS,
             "criterion": CRITERION_LABELS,
             "respondent": RESPONDENT_LABELS,
+            "relationship": RELATIONSHIP_LABELS,
         },
         groups=GROUPS,
         decode=json.loads,
@@ -172,8 +177,27 @@ def render_family(row: dict[str, Any], forms: dict[str, FlaskForm] | None = None
 
 @bp.get("/referrals/<int:referral_id>")
 def referral(referral_id: int) -> ResponseReturnValue:
-    """One family's page; ``?contact=show`` reveals the contact details and is audited."""
-    return render_family(the_referral(referral_id))
+    """One family's page (answers, checklist, notes), without contact details; every view is audited.
+
+    Health answers are as sensitive as a phone number, so who opened which family's page is
+    recorded too (one audit row, ids only). A ``?contact=`` in the URL is ignored: a link from
+    another site must not be able to reveal contact details or write a "contacts viewed" row.
+    """
+    row = the_referral(referral_id)
+    audit.record(get_db(), current_user.actor, "referral.view", "referral", row["id"])
+    return render_family(row)
+
+
+@bp.post("/referrals/<int:referral_id>/contact")
+def contact_details(referral_id: int) -> ResponseReturnValue:
+    """The family's page with their contact details: a POST with the CSRF token, audited.
+
+    A POST (not a GET link) so that only a button on our own page can reveal the details;
+    the global CSRF check refuses a cross-site form before this view runs.
+    """
+    row = the_referral(referral_id)
+    audit.record(get_db(), current_user.actor, "referral.view_contact", "referral", row["id"])
+    return render_family(row, show_contact=True)
 
 
 def _back(referral_id: int) -> ResponseReturnValue:

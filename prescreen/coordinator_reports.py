@@ -3,6 +3,9 @@
 The log and its CSV are de-identified by construction: they read ``screening_log``, which holds
 no answer, name, phone, e-mail, WeChat id or free text. Exports with identifiers are for admins
 only and every one of them is audited.
+
+Every download is a POST from a button carrying the CSRF token (a GET answers 405): a link or an
+image on another site could otherwise make a signed-in browser create exports and audit rows.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from flask import Response, abort, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .coordinator import bp, require_admin, studies, utc_now
+from .coordinator import RELATIONSHIP_LABELS, bp, require_admin, studies, utc_now
 from .i18n import current_locale
 from .security import page_number
 from .store import audit, get_db, queue_reports
@@ -56,8 +59,8 @@ def csv_response(rows: list[dict[str, Any]], columns: tuple[str, ...], filename:
 
 
 def chosen_study() -> str | None:
-    """The ``?study=`` filter if it names a study this person may see."""
-    study = request.args.get("study")
+    """The ``study`` filter (query string, or the export button's form) if it names a study this person may see."""
+    study = request.values.get("study")
     return study if study in studies() else None
 
 
@@ -75,7 +78,7 @@ def log() -> str:
     )
 
 
-@bp.get("/log.csv")
+@bp.post("/log.csv")
 def log_csv() -> Response:
     """The de-identified log as CSV; failed criterion ids separated by ``;``."""
     db = get_db()
@@ -134,17 +137,20 @@ def audit_trail() -> str:
     return render_template("coordinator/audit.html", rows=rows, total=total, page=page, pages=pages)
 
 
-@bp.get("/export/referrals.csv")
+@bp.post("/export/referrals.csv")
 def export_identified() -> Response:
-    """Referrals with contact details (admins only, audited)."""
+    """Referrals with contact details and who sent them (admins only, audited with the referral ids)."""
     require_admin()
     study = chosen_study()
     rows = queue_reports.identified(get_db(), study, current_user.actor)
+    for row in rows:
+        code = row["relationship"]
+        row["relationship"] = str(RELATIONSHIP_LABELS[code]) if code in RELATIONSHIP_LABELS else code
     stamp = utc_now().strftime("%Y%m%d")
     return csv_response(rows, queue_reports.IDENTIFIED_COLUMNS, f"referrals-identified-{stamp}.csv")
 
 
-@bp.get("/referrals/<int:referral_id>/export.json")
+@bp.post("/referrals/<int:referral_id>/export.json")
 def export_subject(referral_id: int) -> Response:
     """Everything stored about one family, for a data-subject request (admins only, audited)."""
     require_admin()

@@ -153,3 +153,14 @@ def login(client: FlaskClient, email: str = "coord@pumch.example", password: str
 
 def days_ago(n: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=n)
+
+
+def show_contacts(client: FlaskClient, referral_id: int):  # type: ignore[no-untyped-def]
+    """Press "Show contact details" on a family's page: a POST with the page's CSRF token."""
+    page = f"/coordinator/referrals/{referral_id}"
+    return client.post(f"{page}/contact", data={"csrf_token": csrf(client, page)})
+
+
+def download(client: FlaskClient, path: str, form_page: str = "/coordinator/log", **fields: str):  # type: ignore[no-untyped-def]
+    """Press an export button: a POST to *path* with the CSRF token of *form_page* (and *fields*)."""
+    return client.post(path, data={"csrf_token": csrf(client, form_page), **fields})

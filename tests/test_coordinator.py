@@ -11,7 +11,20 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from coordkit import NOT_ELIGIBLE, REVIEW, STUDY_ID, add_referral, add_screening, add_user, csrf, days_ago, db_of, login
+from coordkit import (
+    NOT_ELIGIBLE,
+    REVIEW,
+    STUDY_ID,
+    add_referral,
+    add_screening,
+    add_user,
+    csrf,
+    days_ago,
+    db_of,
+    download,
+    login,
+    show_contacts,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from studykit import write_study
@@ -92,6 +105,10 @@ def test_a_coordinator_of_another_study_gets_404(make_app, tmp_path: Path) -> No
     login(client, "demo@pumch.example")
     assert client.get(f"/coordinator/referrals/{ref['id']}").status_code == 404
     assert client.get(f"/coordinator/referrals/{ref['id']}?contact=show").status_code == 404
+    contact = client.post(
+        f"/coordinator/referrals/{ref['id']}/contact", data={"csrf_token": csrf(client, "/coordinator/")}
+    )
+    assert contact.status_code == 404 and "+8613911112222" not in contact.get_data(as_text=True)
     assert ref["reference"] not in client.get("/coordinator/?status=all").get_data(as_text=True)
     assert "+8613911112222" not in client.get(f"/coordinator/?q={ref['reference']}").get_data(as_text=True)
     token = csrf(client, "/coordinator/")
@@ -100,8 +117,8 @@ def test_a_coordinator_of_another_study_gets_404(make_app, tmp_path: Path) -> No
         data={"attempt-csrf_token": token, "attempt-channel": "phone", "attempt-result": "reached"},
     )
     assert response.status_code in (400, 404)
-    assert client.get(f"/coordinator/log.csv?study={STUDY_ID}").get_data(as_text=True).count("\n") == 1
-    assert client.get("/coordinator/export/referrals.csv").status_code == 403
+    assert download(client, "/coordinator/log.csv", study=STUDY_ID).get_data(as_text=True).count("\n") == 1
+    assert download(client, "/coordinator/export/referrals.csv").status_code == 403
     assert client.get("/coordinator/audit").status_code == 403
 
 
@@ -195,12 +212,75 @@ def status_of(app: Flask, referral_id: int) -> str:
 def test_contact_details_show_only_on_request_and_each_view_is_audited(coord: FlaskClient, app: Flask) -> None:
     ref = add_referral(app, phone="+8613700001111")
     page = f"/coordinator/referrals/{ref['id']}"
-    assert "+8613700001111" not in coord.get(page).get_data(as_text=True)
+    html = coord.get(page).get_data(as_text=True)
+    assert "+8613700001111" not in html
+    assert f'action="{page}/contact"' in html and "Show contact details</button>" in html
     assert audit_rows(app, "referral.view_contact") == []
-    assert "+8613700001111" in coord.get(page + "?contact=show").get_data(as_text=True)
+    response = show_contacts(coord, ref["id"])
+    assert response.status_code == 200 and "+8613700001111" in response.get_data(as_text=True)
+    assert "no-store" in response.headers["Cache-Control"]
     rows = audit_rows(app, "referral.view_contact")
     assert len(rows) == 1 and rows[0]["record_id"] == str(ref["id"]) and rows[0]["detail"] is None
     assert "+8613700001111" not in json.dumps(rows)
+
+
+def test_every_view_of_a_family_page_is_audited_without_personal_values(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app, REVIEW, phone="+8613700002222", name="赵六家长")
+    other = add_referral(app)
+    page = f"/coordinator/referrals/{ref['id']}"
+    assert audit_rows(app, "referral.view") == []
+    for _ in range(2):
+        assert coord.get(page).status_code == 200
+    coord.get(f"/coordinator/referrals/{other['id']}")
+    rows = audit_rows(app, "referral.view")
+    assert [r["record_id"] for r in rows] == [str(ref["id"]), str(ref["id"]), str(other["id"])]
+    assert {(r["actor"], r["record_type"], r["detail"]) for r in rows} == {("user:1", "referral", None)}
+    dump = json.dumps(audit_rows(app, "referral.view"))
+    assert "+8613700002222" not in dump and "赵六" not in dump and "cab_only" not in dump
+    # the page's own history lists what was done to the family, not every time it was opened
+    assert "Family page viewed" not in coord.get(page).get_data(as_text=True)
+    assert coord.get("/coordinator/").status_code == 200 and len(audit_rows(app, "referral.view")) == 4
+
+
+def test_a_cross_site_request_reveals_no_contact_and_writes_no_audit_row(app: Flask, client: FlaskClient) -> None:
+    """A link, image or form on another site rides the staff member's cookie, but never their CSRF token."""
+    ref = add_referral(app, phone="+8613700003333")
+    add_user(app, "admin@pumch.example", "admin")
+    login(client, "admin@pumch.example")
+    page = f"/coordinator/referrals/{ref['id']}"
+    html = client.get(page + "?contact=show").get_data(as_text=True)
+    assert "+8613700003333" not in html
+    exports = ["/coordinator/log.csv", "/coordinator/export/referrals.csv", f"{page}/export.json"]
+    for path in exports:
+        response = client.get(path)
+        assert response.status_code == 405, path
+        assert "+8613700003333" not in response.get_data(as_text=True)
+    for path in [f"{page}/contact", *exports]:
+        response = client.post(path)  # a cross-site form: the cookie comes along, the token does not
+        assert response.status_code == 400, path
+        assert "+8613700003333" not in response.get_data(as_text=True)
+    db = db_of(app)
+    try:
+        actions = [
+            r[0] for r in db.execute("SELECT action FROM audit WHERE action LIKE 'export.%' OR action LIKE '%contact%'")
+        ]
+    finally:
+        db.close()
+    assert actions == [], "no export or contact view was recorded"
+    # the real buttons, from our own pages, still work
+    response = download(client, f"{page}/export.json", page)
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert "no-store" in response.headers["Cache-Control"]
+    for path in ("/coordinator/log.csv", "/coordinator/export/referrals.csv"):
+        response = download(client, path)
+        assert response.status_code == 200 and response.mimetype == "text/csv", path
+        assert response.headers["Content-Disposition"].startswith("attachment;"), path
+        assert "no-store" in response.headers["Cache-Control"], path
+    log_page = client.get("/coordinator/log").get_data(as_text=True)
+    assert 'method="post" action="/coordinator/export/referrals.csv"' in log_page
+    assert 'method="post" action="/coordinator/log.csv"' in log_page
+    assert f'method="post" action="{page}/export.json"' in client.get(page).get_data(as_text=True)
 
 
 def test_family_page_shows_checklist_groups_and_answers_in_both_languages(coord: FlaskClient, app: Flask) -> None:
@@ -240,7 +320,7 @@ def test_the_log_csv_holds_no_identifier(coord: FlaskClient, app: Flask) -> None
     add_screening(app, complete=False)
     page = f"/coordinator/referrals/{ref['id']}"
     post(coord, f"{page}/notes", page, "note-", {"note-body": "call back 下午三点 private note"})
-    response = coord.get("/coordinator/log.csv")
+    response = download(coord, "/coordinator/log.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     text = response.get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
@@ -255,21 +335,42 @@ def test_the_log_csv_holds_no_identifier(coord: FlaskClient, app: Flask) -> None
     assert audit_rows(app, "export.log")
 
 
-def test_identified_export_is_for_admins_and_audited(app: Flask, client: FlaskClient) -> None:
-    add_referral(app, phone="+8613512340000", name="=HYPERLINK(evil)")
+def test_identified_export_is_for_admins_and_audited_with_the_ids_it_held(app: Flask, client: FlaskClient) -> None:
+    first = add_referral(app, phone="+8613512340000", name="=HYPERLINK(evil)")
+    second = add_referral(app, phone="+8613512340001")
     add_user(app)
     add_user(app, "admin@pumch.example", "admin")
     login(client)
-    assert client.get("/coordinator/export/referrals.csv").status_code == 403
-    assert client.get("/coordinator/referrals/1/export.json").status_code == 403
+    assert download(client, "/coordinator/export/referrals.csv").status_code == 403
+    assert download(client, "/coordinator/referrals/1/export.json").status_code == 403
     assert audit_rows(app, "export.identified") == []
     admin = app.test_client()
     login(admin, "admin@pumch.example")
-    text = admin.get("/coordinator/export/referrals.csv").get_data(as_text=True)
+    text = download(admin, "/coordinator/export/referrals.csv").get_data(as_text=True)
     assert "+8613512340000" in text and "'=HYPERLINK(evil)" in text
     rows = audit_rows(app, "export.identified")
-    assert len(rows) == 1 and json.loads(rows[0]["detail"]) == {"rows": 1}
+    assert len(rows) == 1 and json.loads(rows[0]["detail"]) == {"rows": 2, "referrals": [first["id"], second["id"]]}
     assert "+8613512340000" not in json.dumps(rows)
+
+
+@pytest.mark.parametrize(
+    ("lang", "mother", "self_"), [("en", "Mother", "The patient themself"), ("zh", "母亲", "患者本人")]
+)
+def test_identified_csv_says_who_sent_the_details(
+    admin: FlaskClient, app: Flask, lang: str, mother: str, self_: str
+) -> None:
+    mum = add_referral(app, phone="+8613512340002")
+    teen = add_referral(app, phone="+8613512340003")
+    db = db_of(app)
+    db.execute("UPDATE referrals SET relationship = 'mother' WHERE id = ?", [mum["id"]])
+    db.execute("UPDATE referrals SET relationship = 'self' WHERE id = ?", [teen["id"]])
+    db.close()
+    response = download(admin, f"/coordinator/export/referrals.csv?lang={lang}")
+    reader = csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")))
+    header, *rows = list(reader)
+    assert header.index("relationship") == header.index("guardian_name") + 1
+    by_phone = {row[header.index("phone")].lstrip("'"): row[header.index("relationship")] for row in rows}
+    assert by_phone == {"+8613512340002": mother, "+8613512340003": self_}
 
 
 def test_subject_export_holds_everything_about_one_family_and_nobody_else(admin: FlaskClient, app: Flask) -> None:
@@ -277,7 +378,7 @@ def test_subject_export_holds_everything_about_one_family_and_nobody_else(admin:
     add_referral(app, phone="+8613000000002", email="other@example.cn", wechat="wx_other")
     page = f"/coordinator/referrals/{mine['id']}"
     post(admin, f"{page}/notes", page, "note-", {"note-body": "my note"})
-    record = json.loads(admin.get(f"{page}/export.json").get_data(as_text=True))
+    record = json.loads(download(admin, f"{page}/export.json", page).get_data(as_text=True))
     assert record["referral"]["phone"] == "+8613000000001"
     assert record["referral"]["wechat"] == "wx_mine" and record["referral"]["email"] == "mine@example.cn"
     assert json.loads(record["screening"]["answers"])["dob"] == "2015-03"
@@ -353,7 +454,7 @@ def test_a_withdrawn_family_leaves_a_log_row_but_no_answers(coord: FlaskClient, 
     log = db.execute("SELECT outcome, referral_status FROM screening_log").fetchone()
     db.close()
     assert log == ("likely_eligible", "withdrawn")
-    html = coord.get(f"/coordinator/referrals/{ref['id']}?contact=show").get_data(as_text=True)
+    html = show_contacts(coord, ref["id"]).get_data(as_text=True)
     assert "+8613800009999" not in html
     assert "The answers have been deleted" in html
 
@@ -415,11 +516,11 @@ def test_a_referral_from_the_chat_store_alerts_the_team_and_reaches_the_queue(ma
     client = app.test_client()
     login(client, "admin@pumch.example")
     assert row["reference"] in client.get("/coordinator/").get_data(as_text=True)
-    page = client.get(f"/coordinator/referrals/{row['id']}?contact=show").get_data(as_text=True)
-    assert "+8613688889999" in page and "mother" in page
+    page = show_contacts(client, row["id"]).get_data(as_text=True)
+    assert "+8613688889999" in page and "<dd>Mother</dd>" in page
     # the family's withdraw link: contacts and answers gone, the audit names the act only
     assert referrals.withdraw(db, "withdraw-token-for-test")
-    page = client.get(f"/coordinator/referrals/{row['id']}?contact=show").get_data(as_text=True)
+    page = show_contacts(client, row["id"]).get_data(as_text=True)
     assert "+8613688889999" not in page and "张三" not in page
     log = db.execute("SELECT outcome, referral_status FROM screening_log WHERE screening_id = ?", [screening["id"]])
     assert log.fetchone() == ("needs_review", "withdrawn")

@@ -120,4 +120,4 @@ def test_every_staff_page_logged_in_is_no_store_with_the_same_headers(app, role)
             response.close()
     finally:
         SAMPLE["referral_id"] = SAMPLE["id"] = "1"
-    assert crawled >= 8
+    assert crawled >= 7  # downloads and showing contact details are POST-only, so not crawled here

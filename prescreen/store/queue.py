@@ -181,12 +181,16 @@ def notes(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]:
 
 
 def history(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]:
-    """What happened to one referral, from the audit trail (codes only)."""
+    """What happened to one referral, from the audit trail (codes only).
+
+    Plain page views are left out: every opening of the page is audited, and listing them here
+    would bury the changes; the admins' audit trail shows them.
+    """
     return list(
         db.query(
             "SELECT a.at, a.actor, a.action, a.detail, u.email AS actor_email FROM audit a "
             "LEFT JOIN users u ON a.actor = 'user:' || u.id "
-            "WHERE a.record_type = 'referral' AND a.record_id = ? ORDER BY a.id",
+            "WHERE a.record_type = 'referral' AND a.record_id = ? AND a.action != 'referral.view' ORDER BY a.id",
             [str(referral_id)],
         )
     )

@@ -38,6 +38,7 @@ IDENTIFIED_COLUMNS = (
     "outcome",
     "age_band",
     "guardian_name",
+    "relationship",
     "phone",
     "email",
     "wechat",
@@ -111,17 +112,24 @@ def funnel(db: sqlite_utils.Database, study_id: str) -> dict[str, Any]:
 
 
 def identified(db: sqlite_utils.Database, study_id: str | None, actor: str) -> list[dict[str, Any]]:
-    """Referrals with contact details (admins only; the caller checks). Audited with the count only."""
+    """Referrals with contact details (admins only; the caller checks).
+
+    Audited with the ids of the referrals it held (ids only, never a value), so that after a
+    leaked file the team can tell exactly which families were in it. ``relationship`` is the
+    stored code (mother / father / guardian / self); the view turns it into a label.
+    """
     with transaction(db):
         rows = list(
             db.query(
-                "SELECT reference, study_id, status, outcome, age_band, guardian_name, phone, email, wechat, "
-                "best_time, contact_locale, created_at, first_contact_at, visit_date, screen_fail_criterion "
-                "FROM referrals WHERE (:study IS NULL OR study_id = :study) ORDER BY created_at, id",
+                "SELECT id, reference, study_id, status, outcome, age_band, guardian_name, relationship, phone, "
+                "email, wechat, best_time, contact_locale, created_at, first_contact_at, visit_date, "
+                "screen_fail_criterion FROM referrals WHERE (:study IS NULL OR study_id = :study) "
+                "ORDER BY created_at, id",
                 {"study": study_id},
             )
         )
-        audit.record(db, actor, "export.identified", "study", study_id or "*", {"rows": len(rows)})
+        detail = {"rows": len(rows), "referrals": [row["id"] for row in rows]}
+        audit.record(db, actor, "export.identified", "study", study_id or "*", detail)
     return rows
 
 

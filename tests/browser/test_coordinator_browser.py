@@ -56,7 +56,7 @@ def test_coordinator_walk_logs_attempts_books_a_visit_and_the_funnel_moves(live_
     page.get_by_role("link", name="PS-OLD777").click()
     assert page.url.endswith(f"/coordinator/referrals/{oldest['id']}")
     assert_no_axe_violations(page)
-    page.get_by_role("link", name="Show contact details").click()
+    page.get_by_role("button", name="Show contact details").click()
     assert "+8613800138000" in page.content()
 
     # two attempts: no answer, then reached on WeChat
