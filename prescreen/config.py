@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "OVERDUE_WORKING_DAYS": 2,  # a new referral not contacted within this many working days stands out
     "RETENTION_INCOMPLETE_DAYS": 30,  # `prescreen purge`: unfinished anonymous screenings
     "RETENTION_CLOSED_REFERRAL_DAYS": 180,  # `prescreen purge`: referrals after they closed
+    "RETENTION_SCREENING_DAYS": 90,  # `prescreen purge`: finished screenings never sent to the team
+    "RETENTION_OPEN_REFERRAL_DAYS": 180,  # `prescreen purge`: open referrals with no activity this long
+    "DATABASE_BUSY_TIMEOUT_MS": 5000,  # a write waits this long for the lock, then the page answers 503
     # Mail (issue 6): "file" writes .eml files into <instance>/mail/ (no server needed); "smtp" sends.
     "MAIL_BACKEND": "file",
     "MAIL_FROM": "Clinical trial pre-screening <noreply@localhost>",

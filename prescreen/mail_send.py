@@ -85,13 +85,17 @@ class FileBackend:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def send(self, message: EmailMessage, to_addr: str, row_id: int) -> None:
         # Named by row: a row sent again after a crash overwrites its file, never duplicates it.
         target = self.folder / f"{row_id:08d}.eml"
         partial = target.with_suffix(".eml.partial")
-        partial.write_bytes(message.as_bytes())
+        # 0600: a message holds a family's or volunteer's address (and a study team alert's link).
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a partial file left by an older version may have been 0644
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(message.as_bytes())
         os.replace(partial, target)  # never a half-written .eml
 
     def close(self) -> None:

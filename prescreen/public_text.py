@@ -110,4 +110,7 @@ def notice_context() -> dict[str, Any]:
         "privacy_contact": config.get("PRIVACY_CONTACT") or "",
         "incomplete_days": int(config.get("RETENTION_INCOMPLETE_DAYS") or config["RESUME_DAYS"]),
         "closed_days": int(config.get("RETENTION_CLOSED_REFERRAL_DAYS") or 180),
+        # The same settings `prescreen purge` applies, so the notice says what the purge does.
+        "finished_days": int(config["RETENTION_SCREENING_DAYS"]),
+        "open_days": int(config["RETENTION_OPEN_REFERRAL_DAYS"]),
     }

@@ -1,10 +1,13 @@
 """``prescreen purge``: apply the retention periods (run it daily from cron).
 
-Deletes unfinished anonymous screenings, erases closed referrals' personal data once their time
-is up, deletes expired staff sessions, never-confirmed volunteer sign-ups and the addresses and
-text of mail sent long ago (the same mail retention every ``prescreen mail send`` round applies,
-so a site that sends no mail still purges); the de-identified pre-screening log keeps counting.
-``--now`` moves the clock (to preview what a later run would delete, and for the tests).
+Deletes unfinished anonymous screenings, and finished ones never sent to the study team, closes
+and erases open referrals nobody has worked on for too long, erases closed referrals' personal
+data once their time is up (the policy: :mod:`prescreen.store.retention`), deletes expired staff
+sessions, never-confirmed volunteer sign-ups and the addresses and text of mail sent long ago
+(the same mail retention every ``prescreen mail send`` round applies, so a site that sends no
+mail still purges); the de-identified pre-screening log keeps counting. Then the WAL is
+checkpointed and truncated, so the erased values are not left in it. ``--now`` moves the clock
+(to preview what a later run would delete, and for the tests).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .store import get_db, queue_reports
+from .store import checkpoint, get_db, retention
 
 
 def run(now: datetime) -> dict[str, int]:
@@ -23,15 +26,18 @@ def run(now: datetime) -> dict[str, int]:
     from .mail_send import tidy  # mail retention lives with the mail sender
 
     config = current_app.config
-    counts = queue_reports.purge(
+    counts = retention.purge(
         get_db(),
         now,
         incomplete_days=int(config["RETENTION_INCOMPLETE_DAYS"]),
+        screening_days=int(config["RETENTION_SCREENING_DAYS"]),
+        open_days=int(config["RETENTION_OPEN_REFERRAL_DAYS"]),
         closed_days=int(config["RETENTION_CLOSED_REFERRAL_DAYS"]),
         idle=timedelta(minutes=int(config["STAFF_IDLE_MINUTES"])),
         absolute=timedelta(hours=int(config["STAFF_MAX_HOURS"])),
     )
     mail = tidy(current_app, get_db(), now)
+    checkpoint(get_db())
     return {**counts, "unconfirmed_volunteers": mail["unconfirmed"], "old_mail_scrubbed": mail["scrubbed"]}
 
 

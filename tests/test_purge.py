@@ -30,7 +30,7 @@ def close_referral(app: Flask, referral_id: int, status: str, days: float) -> No
 def test_purge_with_a_moved_clock(app: Flask) -> None:
     fresh_incomplete = add_screening(app, complete=False, at=days_ago(1))
     old_incomplete = add_screening(app, complete=False, at=days_ago(10))
-    finished = add_screening(app, at=days_ago(10))  # anonymous and complete: not ours to purge
+    finished = add_screening(app, at=days_ago(10))  # anonymous and complete: goes after 90 days
     closed = add_referral(app, at=days_ago(100), phone="+8613100000001")
     open_ = add_referral(app, at=days_ago(100), phone="+8613100000002")
     close_referral(app, closed["id"], "not_interested", 5)
@@ -58,13 +58,17 @@ def test_purge_with_a_moved_clock(app: Flask) -> None:
     later = (datetime.now(UTC) + timedelta(days=25)).isoformat()
     result = runner.invoke(args=["purge", "--now", later])
     assert "incomplete screenings: 1" in result.output and "closed referrals: 0" in result.output
+    assert "finished screenings: 0" in result.output and "stale open referrals: 0" in result.output
     ids = {r[0] for r in db_of(app).execute("SELECT id FROM screenings")}
     assert old_incomplete["id"] not in ids and fresh_incomplete["id"] in ids
 
-    # 180 days after it closed, the closed referral goes with everything about that family.
+    # 180 days after it closed, the closed referral goes with everything about that family; the
+    # finished anonymous screening is long past 90 days, and the open referral has had no
+    # activity for 276 days (past 180): closed and erased too.
     much_later = (datetime.now(UTC) + timedelta(days=176)).isoformat()
     result = runner.invoke(args=["purge", "--now", much_later])
     assert "closed referrals: 1" in result.output
+    assert "finished screenings: 1" in result.output and "stale open referrals: 1" in result.output
     assert count(app, "SELECT count(*) FROM referrals WHERE phone = '+8613100000001'") == 0
     shell = db_of(app).execute(
         "SELECT guardian_name, email, wechat, best_time, status, purged_at IS NOT NULL FROM referrals WHERE id = ?",
@@ -79,13 +83,14 @@ def test_purge_with_a_moved_clock(app: Flask) -> None:
     assert count(app, "SELECT count(*) FROM consents WHERE screening_id = ?", closed["screening_id"]) == 1
     # a second run finds nothing more to do
     result = runner.invoke(args=["purge", "--now", much_later])
-    assert "closed referrals: 0" in result.output
-    # an open referral is never purged, however old; a finished anonymous screening stays
-    assert count(app, "SELECT count(*) FROM referrals WHERE id = ?", open_["id"]) == 1
-    assert count(app, "SELECT count(*) FROM screenings WHERE id = ?", finished["id"]) == 1
-    # the de-identified log still counts every screening, with the closed referral's status
+    assert "closed referrals: 0" in result.output and "stale open referrals: 0" in result.output
+    # the stale open referral stays as a closed shell; the finished anonymous screening is gone
+    assert count(app, "SELECT count(*) FROM referrals WHERE id = ? AND phone IS NULL", open_["id"]) == 1
+    assert count(app, "SELECT count(*) FROM screenings WHERE id = ?", finished["id"]) == 0
+    # the de-identified log still counts every screening, with the referrals' last status
     assert count(app, "SELECT count(*) FROM screening_log") == log_before == 5
     assert count(app, "SELECT count(*) FROM screening_log WHERE referral_status = 'not_interested'") == 1
+    assert count(app, "SELECT count(*) FROM screening_log WHERE referral_status = 'unreachable'") == 1
     audit = count(app, "SELECT count(*) FROM audit WHERE action = 'purge' AND detail NOT LIKE '%+86%'")
     assert audit == 4
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.synchronize
+import os
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from prescreen.store import audit, connect, migrate, transaction
 def _pragmas(db) -> dict[str, object]:
     return {
         name: db.execute(f"PRAGMA {name}").fetchone()[0]
-        for name in ("journal_mode", "busy_timeout", "synchronous", "foreign_keys")
+        for name in ("journal_mode", "busy_timeout", "synchronous", "foreign_keys", "secure_delete")
     }
 
 
@@ -27,7 +28,13 @@ def test_every_connection_is_wal_full_sync_with_busy_timeout(tmp_path: Path) -> 
     path = tmp_path / "a.sqlite3"
     for _ in range(2):  # a fresh file, then an existing one
         db = connect(path)
-        assert _pragmas(db) == {"journal_mode": "wal", "busy_timeout": 5000, "synchronous": 2, "foreign_keys": 1}
+        assert _pragmas(db) == {
+            "journal_mode": "wal",
+            "busy_timeout": 5000,
+            "synchronous": 2,
+            "foreign_keys": 1,
+            "secure_delete": 1,
+        }
         db.close()
 
 
@@ -40,6 +47,7 @@ def test_request_connection_has_the_same_pragmas_and_is_reused_by_the_next_reque
     assert pragmas["busy_timeout"] >= 5000
     assert pragmas["synchronous"] == 2
     assert pragmas["foreign_keys"] == 1
+    assert pragmas["secure_delete"] == 1
     with app.test_request_context():
         assert store.get_db() is db
 
@@ -365,3 +373,103 @@ def test_writers_queue_on_the_writer_lock_not_in_sqlites_busy_handler(tmp_path: 
     assert failures == [[], [], [], []]
     db = connect(path)
     assert db.execute("SELECT count(*) FROM schema_migrations WHERE applied_at = 'x'").fetchone()[0] == 4 * 4 * 50
+
+
+def _mode(path: Path | str) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_database_wal_backup_and_mail_files_are_private(tmp_path: Path, make_app) -> None:
+    """Created 0600 whatever the umask: the answers, addresses and alerts are nobody else's to read."""
+    from email.message import EmailMessage
+
+    from prescreen.mail_send import FileBackend
+
+    old_umask = os.umask(0o022)  # the usual default, which made every file 0644
+    try:
+        app = make_app(DATABASE=str(tmp_path / "live.sqlite3"))
+        app.test_client().get("/healthz")
+        live = app.config["DATABASE"]
+        db = connect(live)
+        with transaction(db):
+            _screening(db, "x")
+        for path in (live, f"{live}-wal", f"{live}-shm", f"{live}.writelock"):
+            assert _mode(path) == 0o600, path
+        target = tmp_path / "backup.sqlite3"
+        assert app.test_cli_runner().invoke(args=["db", "backup", str(target)]).exit_code == 0
+        assert _mode(target) == 0o600
+        db.close()
+
+        message = EmailMessage()
+        message["To"] = "parent@example.cn"
+        message.set_content("hello")
+        backend = FileBackend(tmp_path / "mail")
+        backend.send(message, "parent@example.cn", 7)
+        assert _mode(tmp_path / "mail" / "00000007.eml") == 0o600
+        assert _mode(tmp_path / "mail") == 0o700
+    finally:
+        os.umask(old_umask)
+
+
+def test_a_database_made_world_readable_by_an_older_version_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = connect(path)
+    migrate(db)
+    db.close()
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if each.exists():
+            each.chmod(0o644)
+    connect(path).close()
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if each.exists():
+            assert _mode(each) == 0o600, each
+
+
+def _on_disk(path: str) -> bytes:
+    """Every byte SQLite keeps for *path*: the database file, its WAL and its shared-memory index."""
+    found = b""
+    for each in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(each):
+            found += Path(each).read_bytes()
+    return found
+
+
+@pytest.mark.parametrize("how", ["withdraw", "delete", "purge"])
+def test_erased_values_leave_the_database_file_and_the_wal(app: Flask, how: str) -> None:
+    """secure_delete zeroes the old cells, and a checkpoint after the erasure empties the WAL."""
+    from coordkit import add_referral, add_screening, days_ago
+
+    from prescreen.store import referrals as referral_store
+    from prescreen.store import screenings as screening_store
+
+    phone = "+8613987654321"
+    marker = "2014-03-erase-me-7f3a"  # stands for a birth month among the answers
+    path = app.config["DATABASE"]
+    if how == "delete":
+        row = add_screening(app)
+        screening_id = row["id"]
+    else:
+        row = add_referral(app, phone=phone, at=days_ago(400))
+        screening_id = row["screening_id"]
+    # A worker's pooled connection stays open, as on a server: closing the last connection would
+    # checkpoint and remove the WAL by itself, and hide a missing checkpoint.
+    server = connect(path)
+    server.execute("SELECT count(*) FROM screenings").fetchone()
+    db = connect(path)
+    with transaction(db):
+        db.execute("UPDATE screenings SET answers = json_set(answers, '$.dob', ?) WHERE id = ?", [marker, screening_id])
+    # written, so a later absence means erased, not never there
+    assert marker.encode() in _on_disk(path)
+    assert how == "delete" or phone.encode() in _on_disk(path)
+
+    if how == "withdraw":
+        assert referral_store.withdraw_referral(db, row["id"])
+    elif how == "delete":
+        screening_store.delete(db, row["id"])
+    else:
+        result = app.test_cli_runner().invoke(args=["purge"])
+        assert "stale open referrals: 1" in result.output
+    db.close()
+    assert phone.encode() not in _on_disk(path)
+    assert marker.encode() not in _on_disk(path)
+    server.close()

@@ -26,8 +26,11 @@ from flask.cli import AppGroup
 
 from . import migrations as _migrations_pkg
 
-#: Milliseconds a connection waits for another writer before "database is locked".
+#: Milliseconds a connection waits for another writer before "database is locked" (the app's
+#: connections take ``DATABASE_BUSY_TIMEOUT_MS`` from the configuration, this by default).
 BUSY_TIMEOUT_MS = 5000
+#: The database, its WAL and shared-memory index, backups: readable by the app's own user only.
+PRIVATE_FILE_MODE = 0o600
 
 
 def utcnow() -> str:
@@ -35,21 +38,50 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def connect(path: str | os.PathLike[str], *, pooled: bool = False) -> sqlite_utils.Database:
+def private_file(path: str | os.PathLike[str]) -> None:
+    """Create *path* empty with mode 0600 if it is missing, and take group and world access off an existing one.
+
+    SQLite creates a new database with the process umask (usually 0644: anyone on the server
+    could read the families' answers) and gives the ``-wal`` and ``-shm`` files the database
+    file's own mode, so a private database file keeps its companions private too. An existing
+    file made by an older version is tightened in place (and its ``-wal``/``-shm`` with it); a
+    file owned by someone else is left as it is (chmod is refused, and that is the operator's call).
+    """
+    name = os.fspath(path)
+    if name == ":memory:" or name.startswith("file:"):
+        return
+    try:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    except OSError:
+        return  # a read-only folder or file: sqlite3.connect reports what is wrong
+    for each in (name, f"{name}-wal", f"{name}-shm"):
+        try:
+            mode = os.stat(each).st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(each, mode & 0o700)
+        except OSError:
+            pass  # missing, or not ours to change
+
+
+def connect(
+    path: str | os.PathLike[str], *, pooled: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite_utils.Database:
     """Open the SQLite file at *path* with the pragmas every connection needs.
 
     ``pooled`` connections may move between a worker's threads (one at a time; see
-    :class:`ConnectionPool`), so the driver's same-thread check is off for them.
+    :class:`ConnectionPool`), so the driver's same-thread check is off for them. The file is
+    created mode 0600 (:func:`private_file`).
 
     ``busy_timeout`` is set first, and a file not yet in WAL mode is switched under the
     :class:`WriterLock`: switching needs a lock, and a second process starting at the same
     moment otherwise fails at once with "database is locked". The connection is in autocommit
     mode (``isolation_level=None``) so transactions are only the explicit ones.
     """
+    private_file(path)
     conn = sqlite3.connect(
-        os.fspath(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=not pooled
+        os.fspath(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=not pooled
     )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     writer = WriterLock.for_path(os.fspath(path))
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if mode.lower() != "wal":
@@ -65,6 +97,10 @@ def connect(path: str | os.PathLike[str], *, pooled: bool = False) -> sqlite_uti
     # FULL: an acknowledged submission survives power loss, not just a crash.
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted and overwritten values are zeroed in the file rather than left in free space, so an
+    # erased phone number or answer cannot be read back from the pages (builds differ in their
+    # default; say it outright). See also :func:`checkpoint` for the copy the WAL holds.
+    conn.execute("PRAGMA secure_delete = ON")
     db = sqlite_utils.Database(conn)
     db.writer = writer  # type: ignore[attr-defined]
     return db
@@ -129,7 +165,10 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     IMMEDIATE takes the write lock up front, so two workers never both read,
     then both fail to upgrade to a write lock (SQLITE_BUSY cannot be waited
     out in that case). sqlite-utils' own ``atomic()`` nests as savepoints.
-    Writers queue on the database's :class:`WriterLock` first.
+    Writers queue on the database's :class:`WriterLock` first. A transaction that erased
+    personal data (``db.checkpoint_due``, set by :func:`prescreen.store.audit.record` for an
+    erasure) is followed by a :func:`checkpoint`, still under the lock, so the erased values
+    leave the WAL as soon as they leave the tables.
     """
     writer: WriterLock | None = getattr(db, "writer", None)
     with writer or nullcontext():
@@ -137,11 +176,43 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         try:
             yield db
         except BaseException:
+            db.checkpoint_due = False  # type: ignore[attr-defined]
             if db.conn.in_transaction:
                 db.conn.execute("ROLLBACK")
             raise
         else:
             db.conn.execute("COMMIT")
+            if getattr(db, "checkpoint_due", False):
+                db.checkpoint_due = False  # type: ignore[attr-defined]
+                checkpoint(db)
+
+
+def checkpoint(db: sqlite_utils.Database) -> bool:
+    """Copy the WAL into the database file and truncate the WAL to zero bytes; returns whether it did.
+
+    Called after an erasure: the erased values' old page images stay in the ``-wal`` file until
+    a checkpoint overwrites or truncates it, so "deleted" would otherwise still be on the disk.
+    Taken under the :class:`WriterLock`, so writers queue behind it in the kernel; it cannot
+    truncate while another connection is still reading an older snapshot (returns False then,
+    and the next checkpoint, automatic or explicit, finishes the job).
+    """
+    writer: WriterLock | None = getattr(db, "writer", None)
+    with writer or nullcontext():
+        busy, _log, _done = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return busy == 0
+
+
+def check_writable(db: sqlite_utils.Database) -> None:
+    """Take and release the write lock, as a write would, without writing anything.
+
+    ``BEGIN IMMEDIATE`` needs the file to be writable and the write lock free within the busy
+    timeout; it fails exactly when a real write would (a read-only file or filesystem, a lock held
+    too long), yet changes nothing and costs no fsync. Raises :class:`sqlite3.Error` then.
+    """
+    writer: WriterLock | None = getattr(db, "writer", None)
+    with writer or nullcontext():
+        db.conn.execute("BEGIN IMMEDIATE")
+        db.conn.execute("ROLLBACK")
 
 
 def migration_modules() -> list[tuple[str, object]]:
@@ -195,17 +266,19 @@ class ConnectionPool:
         self._idle: list[sqlite_utils.Database] = []
 
     @staticmethod
-    def identity(path: str) -> tuple[object, ...]:
-        """What must match for an idle connection to be reused: process, path and inode."""
+    def identity(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> tuple[object, ...]:
+        """What must match for an idle connection to be reused: process, path, inode and busy timeout."""
         try:
             found = os.stat(path)
         except OSError:
-            return (os.getpid(), path, None)
-        return (os.getpid(), path, found.st_dev, found.st_ino)
+            return (os.getpid(), path, None, busy_timeout_ms)
+        return (os.getpid(), path, found.st_dev, found.st_ino, busy_timeout_ms)
 
-    def take(self, path: str) -> tuple[sqlite_utils.Database, tuple[object, ...]]:
+    def take(
+        self, path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> tuple[sqlite_utils.Database, tuple[object, ...]]:
         """A connection to *path* (an idle one if the file is the same), and the key to return it."""
-        key = self.identity(path)
+        key = self.identity(path, busy_timeout_ms)
         stale: list[sqlite_utils.Database] = []
         with self._lock:
             if key != self._key:
@@ -216,8 +289,8 @@ class ConnectionPool:
         for old in stale:
             old.close()
         if db is None:
-            db = connect(path, pooled=True)
-            key = self.identity(path)  # connect may have created the file
+            db = connect(path, pooled=True, busy_timeout_ms=busy_timeout_ms)
+            key = self.identity(path, busy_timeout_ms)  # connect may have created the file
         return db, key
 
     def give(self, db: sqlite_utils.Database, key: tuple[object, ...], broken: bool = False) -> None:
@@ -241,7 +314,8 @@ pool = ConnectionPool()
 def get_db() -> sqlite_utils.Database:
     """Return this request's connection, taking it from the pool on first use."""
     if "db" not in g:
-        g.db, g.db_key = pool.take(current_app.config["DATABASE"])
+        config = current_app.config
+        g.db, g.db_key = pool.take(config["DATABASE"], int(config.get("DATABASE_BUSY_TIMEOUT_MS") or BUSY_TIMEOUT_MS))
     return g.db
 
 
@@ -255,8 +329,10 @@ def close_db(exc: BaseException | None = None) -> None:
 def backup(db: sqlite_utils.Database, target: str | os.PathLike[str]) -> str:
     """Copy the live database to *target* with SQLite's online backup API.
 
-    Safe while other workers write; returns the copy's ``integrity_check`` result.
+    Safe while other workers write; returns the copy's ``integrity_check`` result. The copy holds
+    everything the live file does, so it is created mode 0600 like the live file.
     """
+    private_file(target)
     dest = sqlite3.connect(os.fspath(target))
     try:
         db.conn.backup(dest)
@@ -304,8 +380,11 @@ def backup_command(target: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Wire the store into *app*: teardown, CLI, and migrate at start-up."""
+    from .audit import audit_cli
+
     app.teardown_appcontext(close_db)
     app.cli.add_command(db_cli)
+    app.cli.add_command(audit_cli)
     if app.config.get("MIGRATE_ON_START", True):
         path = Path(app.config["DATABASE"])
         path.parent.mkdir(parents=True, exist_ok=True)

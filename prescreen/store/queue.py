@@ -63,7 +63,7 @@ def _studies_param(studies: list[str] | None) -> str | None:
 # Three whole statements (no string assembly), sharing one WHERE clause.
 _LIST = """
     SELECT r.id, r.reference, r.study_id, r.status, COALESCE(r.outcome, s.outcome) AS outcome, r.age_band,
-        r.created_at, r.visit_date, COALESCE(r.contact_locale, s.locale) AS locale,
+        r.created_at, r.visit_date, r.closed_reason, COALESCE(r.contact_locale, s.locale) AS locale,
         (SELECT count(*) FROM contact_attempts a WHERE a.referral_id = r.id) AS attempts,
         (SELECT max(at) FROM contact_attempts a WHERE a.referral_id = r.id) AS last_attempt_at
     FROM referrals r JOIN screenings s ON s.id = r.screening_id

@@ -1,4 +1,4 @@
-"""Reading the queue as a whole: the de-identified log, the funnel, exports, the audit trail, purge.
+"""Reading the queue as a whole: the de-identified log, the funnel, exports, the audit trail.
 
 The log and the funnel read ``screening_log`` only (see migration m0004): it holds codes and
 days, never an answer or a contact detail, and it outlives the screenings it describes.
@@ -7,14 +7,12 @@ days, never an answer or a contact detail, and it outlives the screenings it des
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from . import audit, transaction
-from .queue import _studies_param, erase
-from .users import iso
+from .queue import _studies_param
 
 #: The columns of the de-identified pre-screening log, in CSV order (ICH E6 8.3.20).
 LOG_COLUMNS = (
@@ -179,48 +177,3 @@ def audit_rows(db: sqlite_utils.Database, limit: int, offset: int) -> tuple[list
     )
     return rows, total
 
-
-def purge(
-    db: sqlite_utils.Database,
-    now: datetime,
-    incomplete_days: int,
-    closed_days: int,
-    idle: timedelta,
-    absolute: timedelta,
-    actor: str = "system:purge",
-) -> dict[str, int]:
-    """Apply retention at *now*; the de-identified ``screening_log`` rows stay. Audited with counts.
-
-    - incomplete screenings (never finished, no referral) untouched for ``incomplete_days``;
-    - closed referrals ``closed_days`` after they closed: contact details, answers, notes and
-      contact attempts are erased; the referral and screening rows stay as empty shells (codes
-      and dates only), so SQLite never hands their ids to a new family — the alert key
-      ``referral-alert:<id>`` and the audit trail's record ids stay unambiguous;
-    - staff sessions past their limits.
-    """
-    with transaction(db):
-        incomplete = db.execute(
-            "DELETE FROM screenings WHERE status != 'completed' AND updated_at < ? "
-            "AND id NOT IN (SELECT screening_id FROM referrals)",
-            [iso(now - timedelta(days=incomplete_days))],
-        ).rowcount
-        expired = [
-            row[0]
-            for row in db.execute(
-                "SELECT id FROM referrals WHERE purged_at IS NULL AND status IN "
-                "('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable') "
-                "AND COALESCE(closed_at, updated_at) < ?",
-                [iso(now - timedelta(days=closed_days))],
-            ).fetchall()
-        ]
-        for referral_id in expired:
-            erase(db, referral_id)
-            db.execute("DELETE FROM contact_attempts WHERE referral_id = ?", [referral_id])
-            db.execute("UPDATE referrals SET purged_at = ? WHERE id = ?", [iso(now), referral_id])
-        closed = len(expired)
-        from .sessions import purge_expired
-
-        sessions = purge_expired(db, now, idle, absolute)
-        counts = {"incomplete_screenings": incomplete, "closed_referrals": closed, "staff_sessions": sessions}
-        audit.record(db, actor, "purge", "retention", None, counts)
-    return counts

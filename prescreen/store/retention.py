@@ -1,0 +1,138 @@
+"""Retention: every deletion the retention periods call for, in one place (``prescreen purge``).
+
+One policy, from the family's point of view: nothing that could identify a child or describe
+their health is kept longer than its purpose needs, and the de-identified pre-screening log
+(``screening_log``, see migration m0004) keeps counting everything that was ever screened.
+
+- an unfinished or handed-off screening (no referral) is deleted ``incomplete_days`` after it
+  was last touched (a handed-off one holds no answers already);
+- a finished screening the family never sent to the study team is deleted ``screening_days``
+  after it was last touched: longer than the resume link lives, so a family can come back to
+  the result and decide to send their details. One whose family asked for a re-check reminder
+  that is still waiting to go out is only emptied (answers gone) and deleted once it has gone,
+  so the consent to that e-mail stays on record for as long as the e-mail is pending;
+- an open referral nobody has worked on for ``open_days`` (no attempt, note or status change,
+  and no visit date still ahead) is closed as "could not reach", with reason ``retention``, and
+  erased at once like a closed one: the team can no longer use the details, so we keep none;
+- a closed referral is erased ``closed_days`` after it closed.
+
+An erased referral keeps its row and its screening's row as empty shells (codes and dates
+only), so SQLite never hands their ids to another family and the audit trail's record ids stay
+unambiguous. Each erasure is audited by id and code, never by value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from . import audit, transaction
+from .queue import erase
+from .users import iso
+
+#: The closed status a stale open referral gets, and the reason recorded beside it.
+STALE_STATUS = "unreachable"
+STALE_REASON = "retention"
+
+
+def purge(
+    db: sqlite_utils.Database,
+    now: datetime,
+    *,
+    incomplete_days: int,
+    screening_days: int,
+    open_days: int,
+    closed_days: int,
+    idle: timedelta,
+    absolute: timedelta,
+    actor: str = "system:purge",
+) -> dict[str, int]:
+    """Apply every retention period as of *now* in one transaction; returns counts (audited too)."""
+    with transaction(db):
+        incomplete = db.execute(
+            "DELETE FROM screenings WHERE status != 'completed' AND updated_at < ? "
+            "AND id NOT IN (SELECT screening_id FROM referrals)",
+            [iso(now - timedelta(days=incomplete_days))],
+        ).rowcount
+        finished = _finished_screenings(db, iso(now - timedelta(days=screening_days)))
+        stale = _stale_open_referrals(db, now, iso(now - timedelta(days=open_days)), actor)
+        closed = _closed_referrals(db, now, iso(now - timedelta(days=closed_days)))
+        from .sessions import purge_expired
+
+        sessions = purge_expired(db, now, idle, absolute)
+        counts = {
+            "incomplete_screenings": incomplete,
+            "finished_screenings": finished,
+            "stale_open_referrals": stale,
+            "closed_referrals": closed,
+            "staff_sessions": sessions,
+        }
+        audit.record(db, actor, "purge", "retention", None, counts)
+    return counts
+
+
+def _finished_screenings(db: sqlite_utils.Database, cutoff: str) -> int:
+    """Delete finished, never-referred screenings last touched before *cutoff*; returns how many went.
+
+    The re-check reminder's ``outbox`` row belongs to the volunteer area; this only reads its status.
+    """
+    emptied = db.execute(
+        "UPDATE screenings AS s SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL, "
+        "editing = NULL, notice = NULL WHERE s.status = 'completed' AND s.updated_at < ? AND s.answers != '{}' "
+        "AND s.id NOT IN (SELECT screening_id FROM referrals) AND "
+        "EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = 'recheck-reminder:' || s.id "
+        "AND o.status = 'pending')",
+        [cutoff],
+    ).rowcount
+    deleted = db.execute(
+        "DELETE FROM screenings AS s WHERE s.status = 'completed' AND s.updated_at < ? "
+        "AND s.id NOT IN (SELECT screening_id FROM referrals) AND NOT "
+        "EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = 'recheck-reminder:' || s.id "
+        "AND o.status = 'pending')",
+        [cutoff],
+    ).rowcount
+    return emptied + deleted
+
+
+def _stale_open_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str, actor: str) -> int:
+    """Close and erase open referrals (every status not closed) with no activity since *cutoff*.
+
+    Returns how many. The test of activity is ``updated_at``, which every attempt, note and status
+    change moves, or a visit date still to come.
+    """
+    stale = db.execute(
+        "SELECT id, status FROM referrals WHERE purged_at IS NULL "
+        "AND status IN ('new', 'attempt_1', 'attempt_2', 'attempt_3', 'contacted', 'visit_scheduled') "
+        "AND max(updated_at, COALESCE(visit_date, '')) < ?",
+        [cutoff],
+    ).fetchall()
+    for referral_id, old in stale:
+        _erase(db, referral_id, now)
+        db.execute(
+            "UPDATE referrals SET status = ?, closed_reason = ?, closed_at = ?, updated_at = ? WHERE id = ?",
+            [STALE_STATUS, STALE_REASON, iso(now), iso(now), referral_id],
+        )
+        detail = {"from": old, "to": STALE_STATUS, "reason": STALE_REASON, "erased": True}
+        audit.record(db, actor, "referral.status", "referral", referral_id, detail)
+    return len(stale)
+
+
+def _closed_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str) -> int:
+    """Erase referrals that closed before *cutoff*; returns how many."""
+    expired = db.execute(
+        "SELECT id FROM referrals WHERE purged_at IS NULL AND status IN "
+        "('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable') "
+        "AND COALESCE(closed_at, updated_at) < ?",
+        [cutoff],
+    ).fetchall()
+    for (referral_id,) in expired:
+        _erase(db, referral_id, now)
+    return len(expired)
+
+
+def _erase(db: sqlite_utils.Database, referral_id: int, now: datetime) -> None:
+    """Contact details, answers, notes and contact attempts of one referral go; the shells stay."""
+    erase(db, referral_id)
+    db.execute("DELETE FROM contact_attempts WHERE referral_id = ?", [referral_id])
+    db.execute("UPDATE referrals SET purged_at = ? WHERE id = ?", [iso(now), referral_id])
