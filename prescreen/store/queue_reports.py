@@ -176,4 +176,3 @@ def audit_rows(db: sqlite_utils.Database, limit: int, offset: int) -> tuple[list
         )
     )
     return rows, total
-
