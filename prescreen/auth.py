@@ -12,19 +12,19 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import click
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
-from flask.cli import AppGroup
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from . import passwords
+from .auth_cli import users_cli
 from .forms import TextForm
+from .limits import limiter_for
 from .store import audit, get_db, sessions, users
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
@@ -36,9 +36,35 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+_SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def for_log(text: str) -> str:
-    """Make user input safe for a one-line log entry: CR, LF and other controls escaped."""
-    return json.dumps(text[:254], ensure_ascii=False)[1:-1]
+    """Make user input safe for a one-line log entry: every character that is not printable escaped.
+
+    Not only CR and LF: log viewers and Python's own ``str.splitlines`` also break lines at U+0085
+    (NEL), U+2028 and U+2029, and other controls can rewrite a terminal. ``str.isprintable`` is
+    False for all of them (categories Cc, Cf, Zl, Zp, and unassigned code points) and True for
+    Chinese, so names stay readable.
+    """
+    out = []
+    for char in text[:254]:
+        if char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) <= 0xFF:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return "".join(out)
+
+
+def client_address() -> str:
+    """The client's address as the log and the audit trail name it (after ``TRUSTED_PROXIES``)."""
+    return for_log(request.remote_addr or "-")
 
 
 class StaffUser:
@@ -101,6 +127,11 @@ class LoginForm(TextForm):
         validators=[DataRequired(message=_l("Enter your password.")), Length(max=passwords.MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"},
     )
+    code = StringField(
+        _l("Authenticator code"),
+        validators=[Optional(), Length(max=16)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"},
+    )
 
 
 def safe_next(target: str | None) -> str:
@@ -110,21 +141,35 @@ def safe_next(target: str | None) -> str:
     return url_for("coordinator.queue")
 
 
-def check_login(email: str, password: str) -> tuple[dict[str, Any] | None, str]:
-    """Decide a login attempt; returns ``(user row or None, reason code)``. Counts failures."""
+def check_login(email: str, password: str, code: str = "") -> tuple[dict[str, Any] | None, str]:
+    """Decide a login attempt; returns ``(user row or None, reason code)``. Counts failures.
+
+    Every way of being refused runs one scrypt check, so the answer takes as long for an unknown,
+    disabled or locked account as for a wrong password: its timing tells nobody which accounts
+    exist or which are locked. A wrong, missing or replayed authenticator code counts as a failure
+    like a wrong password.
+    """
     db = get_db()
     config = current_app.config
     max_failures = int(config["LOGIN_MAX_FAILURES"])
     lock = timedelta(minutes=int(config["LOGIN_LOCK_MINUTES"]))
     user = users.by_email(db, email)
     if user is None or not user["active"]:
-        passwords.verify(passwords.DUMMY_HASH, password)  # same time as a real check
+        passwords.verify(passwords.DUMMY_HASH, password)
         return None, "unknown_account" if user is None else "disabled"
     if not users.reserve_attempt(db, user["id"], now(), max_failures, lock):
+        passwords.verify(passwords.DUMMY_HASH, password)
         return user, "locked"
     if not passwords.verify(user["password_hash"], password):
         locked = users.record_failure(db, user["id"], now(), max_failures, lock)
         return user, "locked_now" if locked else "bad_password"
+    if user["totp_secret"]:
+        step = passwords.totp_step(user["totp_secret"], code, now())
+        if step is None or not users.use_totp_step(db, user["id"], step):
+            locked = users.record_failure(db, user["id"], now(), max_failures, lock)
+            return user, "locked_now" if locked else ("bad_code" if step is None else "reused_code")
+    elif user["role"] == "admin" and config["ADMIN_TOTP_REQUIRED"]:
+        return user, "totp_required"
     users.record_success(db, user["id"])
     return user, "ok"
 
@@ -136,25 +181,44 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("coordinator.queue"))
     form = LoginForm()
     failed = False
+    reason = None
     if form.validate_on_submit():
         email = form.email.data.strip()
-        user, reason = check_login(email, form.password.data)
+        user, reason = check_login(email, form.password.data, form.code.data or "")
         db = get_db()
+        address = client_address()
         if reason == "ok" and user is not None:
             target = safe_next(request.args.get("next"))
             session.clear()  # a new session (and CSRF token) at the privilege change
             session_id = sessions.create(db, user["id"], now())
             login_user(StaffUser(user, session_id))
             session.pop("_id", None)  # Flask-Login's hash of IP and browser: not needed server-side
-            audit.record(db, f"user:{user['id']}", "login.success", "user", user["id"])
-            current_app.logger.info("login success for %s", for_log(email))
+            audit.record(db, f"user:{user['id']}", "login.success", "user", user["id"], {"address": address})
+            current_app.logger.info("login success for %s from %s", for_log(email), address)
             return redirect(target)
         failed = True
         actor = f"user:{user['id']}" if user else "anonymous"
-        audit.record(db, actor, "login.failure", "user", user["id"] if user else None, {"reason": reason})
-        current_app.logger.warning("login failure for %s (%s)", for_log(email), reason)
+        detail = {"reason": reason, "address": address}
+        audit.record(db, actor, "login.failure", "user", user["id"] if user else None, detail)
+        current_app.logger.warning("login failure for %s from %s (%s)", for_log(email), address, reason)
     status = 401 if failed else 200
-    return render_template("coordinator/login.html", form=form, failed=failed), status
+    totp_required = reason == "totp_required"
+    return render_template("coordinator/login.html", form=form, failed=failed, totp_required=totp_required), status
+
+
+def login_limit_per_address() -> str:
+    """Sign-in posts one client address may make (``LOGIN_LIMIT_PER_ADDRESS``)."""
+    return str(current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
+
+
+def login_limit_global() -> str:
+    """Sign-in posts everyone together may make (``LOGIN_LIMIT_GLOBAL``)."""
+    return str(current_app.config["LOGIN_LIMIT_GLOBAL"])
+
+
+def everyone() -> str:
+    """One rate-limit key for all clients: the global ceiling on sign-in posts."""
+    return "all-clients"
 
 
 @bp.post("/logout")
@@ -178,45 +242,6 @@ def no_store(response: Response) -> Response:
     return response
 
 
-@click.group("users", cls=AppGroup)
-def users_cli() -> None:
-    """Create and disable study-team accounts (there is no sign-up page)."""
-
-
-@users_cli.command("create")
-@click.argument("email")
-@click.option("--role", type=click.Choice(users.ROLES), required=True, help="coordinator or admin")
-@click.option("--study", "studies", multiple=True, help="limit a coordinator to this study (repeatable)")
-def create_user_command(email: str, role: str, studies: tuple[str, ...]) -> None:
-    """Create an account; the password is asked twice and never shown or stored in plain text."""
-    email = email.strip()
-    if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
-        raise click.ClickException(f"{email!r} is not an e-mail address")
-    known = current_app.extensions["studies"]
-    for study in studies:
-        if study not in known:
-            raise click.ClickException(f"unknown study {study!r}; known: {', '.join(sorted(known))}")
-    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    reason = passwords.problem(password, email)
-    if reason:
-        raise click.ClickException(reason)
-    try:
-        users.create(get_db(), email, passwords.hash_password(password), role, list(studies), "cli")
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    limit = f" for {', '.join(studies)}" if studies else ""
-    click.echo(f"created {role} {email}{limit}")
-
-
-@users_cli.command("disable")
-@click.argument("email")
-def disable_user_command(email: str) -> None:
-    """Disable an account and end its sessions at once."""
-    if not users.disable(get_db(), email, "cli"):
-        raise click.ClickException(f"no account for {email}")
-    click.echo(f"disabled {email}")
-
-
 def init_app(app: Flask) -> None:
     """Set up Flask-Login and the ``users`` command."""
     # Flask-Login's own context processor looks the user up for every template, the public
@@ -235,4 +260,11 @@ def init_app(app: Flask) -> None:
     # The server-side session is the protection; Flask-Login's IP/browser hash would only add
     # derived personal data to the cookie.
     login_manager.session_protection = None
+    # Each sign-in post costs a scrypt hash (about 0.1 s of a core and 32 MB): counted across all
+    # workers per client address, and for everyone together so a flood from many addresses cannot
+    # slow the families' pages. Only POSTs count; a refusal is the translated 429 page.
+    limiter = limiter_for(app)
+    limit_per_address = limiter.limit(login_limit_per_address, methods=["POST"], scope="staff-login")
+    limit_global = limiter.limit(login_limit_global, key_func=everyone, methods=["POST"], scope="staff-login-all")
+    app.view_functions["auth.login"] = limit_global(limit_per_address(app.view_functions["auth.login"]))
     app.cli.add_command(users_cli)

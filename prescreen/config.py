@@ -53,6 +53,12 @@ DEFAULTS: dict[str, Any] = {
     "STAFF_MAX_HOURS": 12,  # and this long after sign-in, whatever happens
     "LOGIN_MAX_FAILURES": 5,  # wrong passwords in a row before the account locks
     "LOGIN_LOCK_MINUTES": 15,
+    # Sign-in posts counted across all workers: per client address, and from everyone together
+    # (each check costs a scrypt hash; the ceiling keeps a flood from slowing the families' pages).
+    # Under 20 an hour: 5 failures every 15 minutes would keep an account locked for good.
+    "LOGIN_LIMIT_PER_ADDRESS": "10 per minute; 15 per hour",
+    "LOGIN_LIMIT_GLOBAL": "30 per minute",
+    "ADMIN_TOTP_REQUIRED": None,  # None: required in production; an admin without one cannot sign in
     "OVERDUE_WORKING_DAYS": 2,  # a new referral not contacted within this many working days stands out
     "RETENTION_INCOMPLETE_DAYS": 30,  # `prescreen purge`: unfinished anonymous screenings
     "RETENTION_CLOSED_REFERRAL_DAYS": 180,  # `prescreen purge`: referrals after they closed
@@ -121,6 +127,8 @@ def finish(app: Flask) -> None:
                 "PRESCREEN_SECRET_KEY is not set: set it (e.g. python3 -c 'import secrets;"
                 " print(secrets.token_hex(32))') or use PRESCREEN_ENV=development"
             )
+    if app.config["ADMIN_TOTP_REQUIRED"] is None:
+        app.config["ADMIN_TOTP_REQUIRED"] = production
     if production:
         check_production(app)
     # Flask's logger passes only WARNING and up unless someone configured logging, and gunicorn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import stat
 from pathlib import Path
 
@@ -40,12 +41,18 @@ def test_startup_creates_and_migrates_the_database(app: Flask) -> None:
 # -- configuration --------------------------------------------------------------------------
 
 
+#: 32 random bytes in hex, as the README tells operators to make one.
+STRONG_KEY = "3c9e1f7a5d2b8c4e6f0a1d3b5c7e9f2a4b6d8e0c1f3a5b7d9e2c4f6a8b0d1e3f"
+HTTPS_URL = "https://prescreen.test"
+
+
 def _production_app(tmp_path: Path, **extra: object) -> Flask:
+    extra.setdefault("PUBLIC_URL", HTTPS_URL)
     return create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE": str(tmp_path / "p.sqlite3"), **extra})
 
 
 def test_config_defaults(tmp_path: Path) -> None:
-    app = _production_app(tmp_path, SECRET_KEY="k")
+    app = _production_app(tmp_path, SECRET_KEY=STRONG_KEY)
     assert app.config["RESUME_DAYS"] == 30
     assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
@@ -55,7 +62,7 @@ def test_config_defaults(tmp_path: Path) -> None:
 
 def test_database_defaults_to_the_instance_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRESCREEN_INSTANCE_PATH", str(tmp_path / "inst"))
-    app = create_app({"SECRET_KEY": "k"})
+    app = create_app({"SECRET_KEY": STRONG_KEY, "PUBLIC_URL": HTTPS_URL})
     assert app.config["DATABASE"] == str(tmp_path / "inst" / "prescreen.sqlite3")
     assert Path(app.config["DATABASE"]).exists()
 
@@ -78,10 +85,11 @@ def test_config_precedence_defaults_then_instance_file_then_environment(
         (instance / "config.py").write_text(instance_file)
     if env:
         monkeypatch.setenv("PRESCREEN_RESUME_DAYS", env)
-    monkeypatch.setenv("PRESCREEN_SECRET_KEY", "from-env")
+    monkeypatch.setenv("PRESCREEN_SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PRESCREEN_PUBLIC_URL", HTTPS_URL)
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE": str(tmp_path / "db.sqlite3")})
     assert app.config["RESUME_DAYS"] == expected
-    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["SECRET_KEY"] == STRONG_KEY
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
@@ -111,13 +119,60 @@ def test_development_generates_a_private_secret_key_once(tmp_path: Path) -> None
     assert create_app(config).config["SECRET_KEY"] == first.config["SECRET_KEY"]
 
 
-def test_production_never_runs_the_debugger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_to_start_in_debug_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``flask run`` starts the Werkzeug debugger from FLASK_DEBUG whatever ``app.debug`` says."""
     monkeypatch.setenv("FLASK_DEBUG", "1")
-    assert _production_app(tmp_path, SECRET_KEY="k").debug is False
+    with pytest.raises(ConfigError, match="debug mode"):
+        _production_app(tmp_path, SECRET_KEY=STRONG_KEY)
+    monkeypatch.delenv("FLASK_DEBUG")
+    with pytest.raises(ConfigError, match="debug mode"):
+        _production_app(tmp_path, SECRET_KEY=STRONG_KEY, DEBUG=True)
+
+
+def test_cli_refuses_debug_mode_in_production_in_one_clean_line(tmp_path: Path) -> None:
+    env = {
+        "PRESCREEN_INSTANCE_PATH": str(tmp_path / "i"),
+        "PRESCREEN_SECRET_KEY": STRONG_KEY,
+        "PRESCREEN_PUBLIC_URL": HTTPS_URL,
+        "FLASK_DEBUG": "1",
+    }
+    result = CliRunner().invoke(main, ["routes"], env=env)
+    assert result.exit_code != 0
+    output = result.output.strip()
+    assert "debug mode" in output and "Traceback" not in output
+    assert len(output.splitlines()) == 1, output
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["x", "changeme", "changeme" * 8, "s" * 32, "p" * 64, "0123456789abcdef" * 4, "a1b2c3d4e5f60718" * 2],
+)
+def test_production_refuses_a_weak_secret_key_without_showing_it(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ConfigError, match="PRESCREEN_SECRET_KEY is too weak") as caught:
+        _production_app(tmp_path, SECRET_KEY=key)
+    assert key not in str(caught.value).replace("secrets.token_hex(32)", "")
+    assert len(str(caught.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("make_key", [lambda: secrets.token_hex(32), lambda: secrets.token_urlsafe(32)])
+def test_production_accepts_a_key_of_32_random_bytes(tmp_path: Path, make_key) -> None:  # type: ignore[no-untyped-def]
+    assert _production_app(tmp_path, SECRET_KEY=make_key()).config["ENV"] == "production"
+
+
+@pytest.mark.parametrize("url", ["http://localhost:5000", "http://prescreen.example", "https://", "prescreen.example"])
+def test_production_refuses_a_public_url_that_is_not_https(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="PRESCREEN_PUBLIC_URL must be the site's https://"):
+        _production_app(tmp_path, SECRET_KEY=STRONG_KEY, PUBLIC_URL=url)
+
+
+def test_development_keeps_its_short_key_http_url_and_debugger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    app = _production_app(tmp_path, ENV="development", SECRET_KEY="x", PUBLIC_URL="http://localhost:5000")
+    assert app.debug is True
 
 
 def test_production_session_cookie_is_secure_and_host_prefixed(tmp_path: Path) -> None:
-    app = _production_app(tmp_path, SECRET_KEY="k")
+    app = _production_app(tmp_path, SECRET_KEY=STRONG_KEY)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
 

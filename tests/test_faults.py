@@ -122,7 +122,12 @@ def test_eight_processes_and_200_concurrent_families_never_see_database_is_locke
 def test_online_backup_under_load_is_consistent_and_restores(tmp_path):
     instance = tmp_path / "instance"
     server = start_server(instance, workers=2, threads=4, extra_env={"PRESCREEN_SECRET_KEY": SECRET})
-    env = {**os.environ, "PRESCREEN_INSTANCE_PATH": str(instance), "PRESCREEN_SECRET_KEY": SECRET}
+    env = {
+        **os.environ,
+        "PRESCREEN_INSTANCE_PATH": str(instance),
+        "PRESCREEN_SECRET_KEY": SECRET,
+        "PRESCREEN_PUBLIC_URL": "https://prescreen.test",
+    }
     prescreen = Path(sys.executable).parent / "prescreen"
     tally = Tally()
     load = threading.Thread(target=run_families, args=(server.port, 80, 20, tally, 3, 12))

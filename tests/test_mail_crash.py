@@ -71,7 +71,9 @@ def test_sender_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(
         queue(app, f"referral-alert:{n}", to_addr=f"team{n}@example.com")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PRESCREEN_", "FLASK_"))},
-        "PRESCREEN_SECRET_KEY": "crash-test-secret",
+        # production refuses a weak key and a plain-http address
+        "PRESCREEN_SECRET_KEY": "b7e4a1d8c5f2093e6a1d4c7b0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b4e7f",
+        "PRESCREEN_PUBLIC_URL": "https://prescreen.test",
         "PRESCREEN_INSTANCE_PATH": app.instance_path,
         "PRESCREEN_DATABASE": app.config["DATABASE"],
         "PRESCREEN_MAIL_BACKEND": "smtp",
@@ -107,7 +109,9 @@ def test_loop_worker_delivers_new_rows_and_stops_cleanly_on_sigterm(make_app: Ca
     app = make_app()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PRESCREEN_", "FLASK_"))},
-        "PRESCREEN_SECRET_KEY": "loop-test-secret",
+        # production refuses a weak key and a plain-http address
+        "PRESCREEN_SECRET_KEY": "b7e4a1d8c5f2093e6a1d4c7b0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b4e7f",
+        "PRESCREEN_PUBLIC_URL": "https://prescreen.test",
         "PRESCREEN_INSTANCE_PATH": app.instance_path,
         "PRESCREEN_DATABASE": app.config["DATABASE"],
         "PRESCREEN_MAIL_POLL_SECONDS": "1",

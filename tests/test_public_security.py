@@ -82,7 +82,13 @@ def test_session_cookie_flags_in_development_and_production(make_app, tmp_path: 
     response = client.post(f"{BASE}/consent", data={"csrf_token": token, "respondent": "guardian", "agree": "y"})
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("prescreen="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    prod = make_app(TESTING=False, ENV="production", SECRET_KEY="s" * 32, RATELIMIT_ENABLED=False)
+    prod = make_app(
+        TESTING=False,
+        ENV="production",
+        SECRET_KEY="b7e4a1d8c5f2093e6a1d4c7b0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b4e7f",
+        PUBLIC_URL="https://localhost",
+        RATELIMIT_ENABLED=False,
+    )
     pclient = prod.test_client()
     token = csrf(pclient, f"https://localhost{BASE}/consent?as=guardian")
     response = pclient.post(

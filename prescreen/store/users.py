@@ -73,6 +73,56 @@ def disable(db: sqlite_utils.Database, email: str, actor: str) -> bool:
     return True
 
 
+def set_password(db: sqlite_utils.Database, email: str, password_hash: str, actor: str) -> bool:
+    """Replace an account's password; False when there is no such account. Audited.
+
+    The lockout is cleared (the operator who changes it vouches for the person) and every open
+    session ends: a password is usually changed because the old one may be known to someone else.
+    """
+    with transaction(db):
+        user = by_email(db, email)
+        if user is None:
+            return False
+        db.execute(
+            "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, attempt_at = NULL "
+            "WHERE id = ?",
+            [password_hash, user["id"]],
+        )
+        db.execute("DELETE FROM staff_sessions WHERE user_id = ?", [user["id"]])
+        audit.record(db, actor, "user.password", "user", user["id"])
+    return True
+
+
+def set_totp(db: sqlite_utils.Database, email: str, secret: str, actor: str, used_step: int | None = None) -> bool:
+    """Enrol (or replace) an account's TOTP secret; False when there is no such account. Audited.
+
+    The audit row never holds the secret. Replacing it ends open sessions, as a new phone or a
+    lost one is the usual reason. ``used_step`` is the step of the code that confirmed the
+    enrolment: it was typed on the server, so it cannot sign anyone in afterwards.
+    """
+    with transaction(db):
+        user = by_email(db, email)
+        if user is None:
+            return False
+        db.execute("UPDATE users SET totp_secret = ?, totp_last_step = ? WHERE id = ?", [secret, used_step, user["id"]])
+        db.execute("DELETE FROM staff_sessions WHERE user_id = ?", [user["id"]])
+        audit.record(db, actor, "user.totp", "user", user["id"])
+    return True
+
+
+def use_totp_step(db: sqlite_utils.Database, user_id: int, step: int) -> bool:
+    """Take the code of time step *step*; False when that step (or a later one) was already used.
+
+    One conditional UPDATE, so two workers given the same code at once accept it only once.
+    """
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+            [step, user_id, step],
+        )
+        return cursor.rowcount == 1
+
+
 def reserve_attempt(db: sqlite_utils.Database, user_id: int, now: datetime, max_failures: int, lock: timedelta) -> bool:
     """Count a login attempt before the password is checked; False when the account is locked.
 
