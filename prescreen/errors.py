@@ -7,13 +7,18 @@ phone and the team can find exactly what happened.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 
 from flask import Flask, g, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from . import assets
 
-HANDLED = (400, 403, 404, 405, 413, 429, 500)
+HANDLED = (400, 403, 404, 405, 413, 429, 500, 503)
+#: What a 503 asks clients (and load balancers) to wait before trying again.
+RETRY_AFTER_SECONDS = 5
+#: SQLite's primary result codes for "another connection holds the lock" (BUSY, LOCKED).
+_BUSY_CODES = (5, 6)
 
 
 def new_incident_id() -> str:
@@ -65,7 +70,25 @@ def render_error(error: HTTPException):  # type: ignore[no-untyped-def]
     return response
 
 
+def database_busy(error: sqlite3.OperationalError):  # type: ignore[no-untyped-def]
+    """A locked database (a write waited out the busy timeout) gives 503 with Retry-After, not 500.
+
+    The request did nothing wrong and trying again shortly will most likely work, so the family
+    sees the translated "busy" page, and clients and load balancers see a status that says so.
+    Any other OperationalError is a real fault and goes on to the 500 page with an incident id.
+    """
+    if (getattr(error, "sqlite_errorcode", 0) & 0xFF) not in _BUSY_CODES:
+        raise error
+    from flask import current_app
+
+    current_app.logger.warning("database busy on %s [%s]: answered 503", request.path, request.method)
+    response = render_error(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def init_app(app: Flask) -> None:
-    """Register the handlers for every status code we render a page for."""
+    """Register the handlers for every status code we render a page for, and for a busy database."""
     for code in HANDLED:
         app.register_error_handler(code, render_error)
+    app.register_error_handler(sqlite3.OperationalError, database_busy)

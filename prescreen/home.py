@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from .store import get_db
+from .errors import RETRY_AFTER_SECONDS
+from .store import check_writable, get_db
 from .store import studies as studies_store
 
 bp = Blueprint("home", __name__)
@@ -22,11 +23,18 @@ def index() -> str:
 
 @bp.get("/healthz")
 def healthz() -> tuple[str, int, dict[str, str]]:
-    """Answer 200 once the database opens and has its schema, else 503 (for load balancers)."""
+    """Answer 200 once the database has its schema and would take a write, else 503 (for load balancers).
+
+    Reading alone said "ok" while every submission failed (a read-only file or disk, a write lock
+    held by a stuck process): the check takes the write lock and lets it go again, writing
+    nothing, which fails exactly when a family's answer could not be stored.
+    """
     plain = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
     try:
-        get_db().execute("SELECT count(*) FROM schema_migrations").fetchone()
-    except Exception:  # noqa: BLE001 — any failure to read means "not healthy"
+        db = get_db()
+        db.execute("SELECT count(*) FROM schema_migrations").fetchone()
+        check_writable(db)
+    except Exception:  # noqa: BLE001 — any failure to read or to lock for writing means "not healthy"
         current_app.logger.exception("health check failed")
-        return "unavailable", 503, plain
+        return "unavailable", 503, {**plain, "Retry-After": str(RETRY_AFTER_SECONDS)}
     return "ok", 200, plain
