@@ -29,7 +29,7 @@ GENESIS = "0" * 64
 FIELDS = ("id", "at", "actor", "action", "record_type", "record_id", "detail")
 #: Actions that erase personal data (as does any with ``"erased": true`` in its detail): the
 #: transaction they commit with is followed by a WAL checkpoint (see store.transaction).
-ERASURES = frozenset({"referral.withdraw", "screening.delete", "purge"})
+ERASURES = frozenset({"referral.withdraw", "screening.delete", "purge", "volunteer.purge_unconfirmed"})
 
 
 def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
