@@ -54,6 +54,11 @@ def test_an_untouched_trail_verifies_and_prints_its_head(app: Flask) -> None:
     assert verify(app, "--head", head)[0] == 0
 
 
+def test_an_empty_trail_verifies(app: Flask) -> None:
+    code, output = verify(app)
+    assert (code, output) == (0, "ok: 0 rows\n")
+
+
 def test_a_forged_row_inserted_by_hand_is_reported_at_its_row(app: Flask) -> None:
     fill(app)
     tamper(

@@ -156,4 +156,5 @@ def verify_command(expected_head: str | None) -> None:
         click.echo(f"broken: no row has the head hash {expected_head} (the trail was rewritten after it)")
         raise SystemExit(1)
     click.echo(f"ok: {verdict.rows} rows")
-    click.echo(f"head: row {verdict.head_id} {verdict.head_hash}")
+    if verdict.head_id is not None:
+        click.echo(f"head: row {verdict.head_id} {verdict.head_hash}")
