@@ -168,8 +168,8 @@ def test_sign_in_lets_in_only_the_right_password_and_audits_without_it(
     assert response.status_code == 401 and [a for a, _ in audits] == ["login.failure"]
     assert snapshot(app, ["staff_sessions"])["staff_sessions"] == before["staff_sessions"]
     message = (
-        "The e-mail or password is not right, or the account is locked for 15 minutes after 5 failed attempts. "
-        "Try again, or ask the administrator."
+        "The e-mail, password or authenticator code is not right, or the account is locked for 15 minutes after "
+        "5 failed attempts. Try again, or ask the administrator."
     )
     assert translated(app, message, lang) in visible(body)
     assert secret not in str(audits) or len(secret) < 3 or secret in typed, "no password in the audit trail"
