@@ -29,11 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "TRANSLATIONS_DIR": str(ROOT / "translations"),
     "MIGRATE_ON_START": True,
     "RESUME_DAYS": 30,
+    "PUBLIC_IDLE_MINUTES": 60,  # a browser stops offering its screening after this long unused
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "TRUSTED_PROXIES": 0,
     "HSTS_MAX_AGE": 31536000,
     "SESSION_COOKIE_HTTPONLY": True,
-    "PUBLIC_IDLE_MINUTES": 60,  # a browser stops offering its screening after this long unused
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # None: True in production, False otherwise
     "SESSION_COOKIE_NAME": None,  # None: "__Host-prescreen" in production
@@ -45,11 +45,11 @@ DEFAULTS: dict[str, Any] = {
     "PRIVACY_CONTACT": None,  # named in the privacy notice; unset: "the study team at PUMCH"
     "STUDY_TEAM_EMAIL": None,  # gets "a new referral is waiting"; unset: no alert is queued
     "PUBLIC_POST_LIMIT": "60 per minute",  # per client, across all workers (prescreen.limits)
+    "REFERRAL_POST_LIMIT": "10 per hour",  # referrals made per client (each one mails the team)
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": None,  # None: prescreen+sqlite://<instance>/ratelimit.sqlite3
     # Study-team accounts and follow-up (issue 5).
     "STAFF_IDLE_MINUTES": 30,  # a staff session ends after this long without a request
-    "REFERRAL_POST_LIMIT": "10 per hour",  # referrals made per client (each one mails the team)
     "STAFF_MAX_HOURS": 12,  # and this long after sign-in, whatever happens
     "LOGIN_MAX_FAILURES": 5,  # wrong passwords in a row before the account locks
     "LOGIN_LOCK_MINUTES": 15,

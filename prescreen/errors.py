@@ -13,6 +13,7 @@ from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from . import assets
+from .logsafe import request_route
 
 HANDLED = (400, 403, 404, 405, 413, 429, 500, 503)
 #: What a 503 asks clients (and load balancers) to wait before trying again.
@@ -37,12 +38,12 @@ class PrescreenFlask(Flask):
         return super().get_send_file_max_age(filename)
 
     def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def]
-        """Log the traceback under a fresh incident id (the path only, never the query)."""
+        """Log the traceback under a fresh incident id (the route, never the path: it may hold a token)."""
         g.incident_id = new_incident_id()
         self.logger.error(
             "incident %s: exception on %s [%s]",
             g.incident_id,
-            request.path,
+            request_route(),
             request.method,
             exc_info=exc_info,
         )
@@ -57,7 +58,7 @@ def render_error(error: HTTPException):  # type: ignore[no-untyped-def]
         incident = new_incident_id()
         from flask import current_app
 
-        current_app.logger.error("incident %s: abort(500) on %s", incident, request.path)
+        current_app.logger.error("incident %s: abort(500) on %s", incident, request_route())
     try:
         body = render_template(f"errors/{code}.html", incident_id=incident, error=error)
     except Exception:  # noqa: BLE001 — the error page itself must never fail
@@ -81,7 +82,7 @@ def database_busy(error: sqlite3.OperationalError):  # type: ignore[no-untyped-d
         raise error
     from flask import current_app
 
-    current_app.logger.warning("database busy on %s [%s]: answered 503", request.path, request.method)
+    current_app.logger.warning("database busy on %s [%s]: answered 503", request_route(), request.method)
     response = render_error(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -127,3 +127,31 @@ def test_every_staff_page_logged_in_is_no_store_with_the_same_headers(app, role)
     finally:
         SAMPLE["referral_id"] = SAMPLE["id"] = "1"
     assert crawled >= 7  # downloads and showing contact details are POST-only, so not crawled here
+
+
+def test_after_another_browser_resumes_the_old_cookie_and_link_see_nothing(app):
+    """Crawl every page with the cookie of a resume link's sender after someone else continued it."""
+    from publickit import BASE, born_years_ago, csrf, likely_answers, resume, start, walk
+
+    app.config["RATELIMIT_ENABLED"] = False
+    sender = app.test_client()
+    start(sender)
+    link = re.search(r'id="resume-url" value="[^"]*?(/r/[^"]+)"', sender.get(f"{BASE}/chat").get_data(as_text=True))
+    parent = app.test_client()
+    assert resume(parent, link.group(1)).status_code == 303
+    walk(parent, {**likely_answers(), "dob": born_years_ago(10)})
+    details = {"name": "王芳", "relationship": "mother", "phone": "138 1234 5678", "best_time": "evening"}
+    token = csrf(parent, f"{BASE}/refer")
+    form = {**details, "language": "zh", "share": "y", "guardian": "y", "csrf_token": token}
+    assert parent.post(f"{BASE}/refer", data=form).status_code == 303
+    sent = parent.get(f"{BASE}/sent").get_data(as_text=True)
+    reference = re.search(r"PS-[A-Z0-9]{6}", sent).group(0)
+    withdraw = re.search(r"/withdraw/([A-Za-z0-9_-]{20,})", sent).group(1)
+    secrets_of_the_family = (reference, "王芳", withdraw, "Your answers", "Your child may be able to join")
+    for path, _rule in [*urls(app), (link.group(1), None)]:
+        for client in (sender, app.test_client()):  # the sender's cookie, and a stranger with the old link
+            response = client.get(path, follow_redirects=True)
+            page = response.get_data(as_text=True)
+            response.close()
+            leaked = [s for s in secrets_of_the_family if s in page]
+            assert not leaked, (path, leaked)
