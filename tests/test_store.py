@@ -473,3 +473,24 @@ def test_erased_values_leave_the_database_file_and_the_wal(app: Flask, how: str)
     assert phone.encode() not in _on_disk(path)
     assert marker.encode() not in _on_disk(path)
     server.close()
+
+
+def test_opening_a_connection_keeps_the_other_connections_locks(tmp_path):
+    """A worker's threads open connections while others are in use; none may lose its lock.
+
+    Closing any descriptor of a database file drops every POSIX lock the process holds on it. In
+    WAL mode the shared lock is what tells another process's last connection not to checkpoint
+    and delete the WAL under a connection still using it: losing it corrupted the benchmark's
+    database ("database disk image is malformed").
+    """
+    path = tmp_path / "locks.sqlite3"
+    first = connect(path)
+    first.execute("CREATE TABLE t (x)")
+    first.execute("INSERT INTO t VALUES (1)")
+    second = connect(path)  # another thread's new pooled connection, in the same process
+    probe = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT count(*) FROM t'); c.close()"
+    subprocess.run([sys.executable, "-c", probe, str(path)], check=True)
+    assert os.path.exists(f"{path}-wal"), "another process thought it was the last and removed the WAL"
+    assert first.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    second.close()
+    first.close()

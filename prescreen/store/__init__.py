@@ -39,21 +39,21 @@ def utcnow() -> str:
 
 
 def private_file(path: str | os.PathLike[str]) -> None:
-    """Create *path* empty with mode 0600 if it is missing, and take group and world access off an existing one.
+    """Take group and world access off a database file and its ``-wal`` and ``-shm`` companions.
 
     SQLite creates a new database with the process umask (usually 0644: anyone on the server
-    could read the families' answers) and gives the ``-wal`` and ``-shm`` files the database
-    file's own mode, so a private database file keeps its companions private too. An existing
-    file made by an older version is tightened in place (and its ``-wal``/``-shm`` with it); a
-    file owned by someone else is left as it is (chmod is refused, and that is the operator's call).
+    could read the families' answers) and gives ``-wal`` and ``-shm`` the database file's own mode,
+    so once the database file is 0600 its companions are made 0600 too. Called right after SQLite
+    opened (and so created) the file, before anything is written to it.
+
+    Only ``stat`` and ``chmod``, never ``open``: closing any descriptor of a database file drops
+    every POSIX lock this process holds on it, the other threads' connections' included, and a
+    connection that loses its lock mid-write corrupts the database ("How To Corrupt An SQLite
+    Database File", 2.2.1). A file owned by someone else is left as it is (the operator's call).
     """
     name = os.fspath(path)
     if name == ":memory:" or name.startswith("file:"):
         return
-    try:
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
-    except OSError:
-        return  # a read-only folder or file: sqlite3.connect reports what is wrong
     for each in (name, f"{name}-wal", f"{name}-shm"):
         try:
             mode = os.stat(each).st_mode & 0o777
@@ -70,14 +70,13 @@ def connect(
 
     ``pooled`` connections may move between a worker's threads (one at a time; see
     :class:`ConnectionPool`), so the driver's same-thread check is off for them. The file is
-    created mode 0600 (:func:`private_file`).
+    made mode 0600 as soon as SQLite has created it (:func:`private_file`).
 
     ``busy_timeout`` is set first, and a file not yet in WAL mode is switched under the
     :class:`WriterLock`: switching needs a lock, and a second process starting at the same
     moment otherwise fails at once with "database is locked". The connection is in autocommit
     mode (``isolation_level=None``) so transactions are only the explicit ones.
     """
-    private_file(path)
     conn = sqlite3.connect(
         os.fspath(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=not pooled
     )
@@ -94,6 +93,7 @@ def connect(
     if mode.lower() != "wal" and os.fspath(path) != ":memory:":
         conn.close()
         raise RuntimeError(f"{path}: SQLite refused WAL mode (got {mode!r})")
+    private_file(path)  # SQLite has created the file (and in WAL mode its companions) by now
     # FULL: an acknowledged submission survives power loss, not just a crash.
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -332,8 +332,8 @@ def backup(db: sqlite_utils.Database, target: str | os.PathLike[str]) -> str:
     Safe while other workers write; returns the copy's ``integrity_check`` result. The copy holds
     everything the live file does, so it is created mode 0600 like the live file.
     """
-    private_file(target)
     dest = sqlite3.connect(os.fspath(target))
+    private_file(target)
     try:
         db.conn.backup(dest)
         return dest.execute("PRAGMA integrity_check").fetchone()[0]

@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlite_utils
 
@@ -147,8 +147,7 @@ def move_to_new_token(
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
         if not rows:
             return None
-        row = _row(rows[0])
-        assert row is not None
+        row = cast(dict[str, Any], _row(rows[0]))  # a row was returned, so never None
         if consent_version is not None:
             add_consent(db, row["id"], HEALTH_DATA, consent_version, locale, row["respondent"] or "guardian")
         audit.record(db, "family", "screening.resume", "screening", row["id"])
