@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from publickit import BASE, answer, born_years_ago, csrf, likely_answers, resume, start, walk
+from publickit import BASE, answer, born_years_ago, consent_form, csrf, likely_answers, resume, start, walk
 
 GOOD = {
     "name": "王芳",
@@ -288,3 +288,19 @@ def test_referrals_from_one_client_are_limited_apart_from_other_posts(make_app):
     assert rows(app, "SELECT count(*) FROM outbox WHERE kind = 'referral-alert'") == [(2,)]
     # The same client's other posts still go through (the general allowance is separate).
     assert answer(third, "yes", q="dob").status_code in (200, 303)
+
+
+@pytest.mark.parametrize("value", ["off", "0", "n", "false", "no"])
+def test_the_consent_and_share_boxes_are_not_ticked_by_a_made_up_value(app, value):
+    """Only the value our checkbox sends ("y") is a tick: a hand-made post records no consent."""
+    client = app.test_client()
+    token, nonce = consent_form(client, f"{BASE}/consent?as=guardian")
+    data = {"csrf_token": token, "nonce": nonce, "respondent": "guardian", "agree": value}
+    assert client.post(f"{BASE}/consent", data=data).status_code == 400
+    assert rows(app, "SELECT count(*) FROM screenings") == [(0,)]
+    start(client)
+    walk(client, likely_answers())
+    token = csrf(client, f"{BASE}/refer")
+    assert client.post(f"{BASE}/refer", data={**GOOD, "share": value, "csrf_token": token}).status_code == 400
+    assert client.post(f"{BASE}/refer", data={**GOOD, "guardian": value, "csrf_token": token}).status_code == 400
+    assert rows(app, "SELECT count(*) FROM referrals") == [(0,)]
