@@ -5,12 +5,17 @@ app, the CLI, tests): given these answers, what comes next, and what does it mea
 eligibility? Keeping it free of Flask and SQLite lets us test it exhaustively and reuse it.
 """
 
+from .categories import Category, load_categories
 from .check import WalkReport, check_flow
-from .errors import AnswerError, EvaluationError, ExpressionError, Problem, StudyError
+from .errors import EXPRESSION_CODES, AnswerError, EvaluationError, ExpressionError, Problem, StudyError
 from .expr import compile_expression
-from .flow import Flow, Outcome, Reason, State
-from .load import Category, load_categories, load_studies, load_study, study_folders
-from .model import (
+from .flow import Flow
+from .load import load_studies, load_study, study_folders
+from .model import Choice, Criterion, Month, Question, Study
+from .outcome import Outcome, Reason, State
+from .types import QUESTION_TYPES, QuestionType
+from .validate import validate_study
+from .vocab import (
     CONFIRM,
     LIKELY_ELIGIBLE,
     MET,
@@ -20,21 +25,18 @@ from .model import (
     OUTCOMES,
     REVIEW,
     STATUSES,
-    Choice,
-    Criterion,
-    Month,
-    Question,
-    Study,
 )
 
 __all__ = [
     "CONFIRM",
+    "EXPRESSION_CODES",
     "LIKELY_ELIGIBLE",
     "MET",
     "NEEDS_REVIEW",
     "NOT_ELIGIBLE",
     "NOT_MET",
     "OUTCOMES",
+    "QUESTION_TYPES",
     "REVIEW",
     "STATUSES",
     "AnswerError",
@@ -48,6 +50,7 @@ __all__ = [
     "Outcome",
     "Problem",
     "Question",
+    "QuestionType",
     "Reason",
     "State",
     "Study",
@@ -59,4 +62,5 @@ __all__ = [
     "load_studies",
     "load_study",
     "study_folders",
+    "validate_study",
 ]

@@ -13,14 +13,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from .errors import EvaluationError, Problem
 from .flow import Flow
-from .load import display_path
-from .model import NOT_MET, REVIEW, VOICES, Month, Question, Study
+from .model import Question, Study
+from .sheets import display_path
+from .types import Hints
+from .vocab import NOT_MET, REVIEW, VOICES
 
 #: the walk uses a fixed "today": month arithmetic is relative, so any date shows every route
 WALK_TODAY = date(2026, 6, 15)
@@ -103,31 +104,8 @@ class _Walker:
         return numbers, aged
 
     def _samples(self, question: Question) -> list[Any]:
-        if question.type == "single":
-            return list(question.values)
-        if question.type == "multiple":
-            plain = [c.value for c in question.choices if not c.exclusive]
-            picks: list[frozenset[str]] = [frozenset((v,)) for v in question.exclusive_values]
-            sizes = range(1, len(plain) + 1) if len(plain) <= 8 else (1, 2, len(plain))
-            for size in sizes:
-                picks.extend(frozenset(c) for c in combinations(plain, size))
-            return picks
         numbers, aged = self._numbers_for(question)
-        if question.type == "number":
-            low = question.min if question.min is not None else 0
-            high = question.max if question.max is not None else low
-            candidates = {low, high}
-            for n in numbers:
-                candidates |= {n - 1, n, n + 1}
-            return sorted(v for v in candidates if low <= v <= high)
-        this_month = Month.of(self.today)
-        offsets = {0, 1}
-        for n in numbers:
-            offsets |= {n - 1, n, n + 1}
-            if aged:
-                offsets |= {12 * n - 1, 12 * n, 12 * n + 1}
-        limit = this_month.ordinal - Month(1900, 1).ordinal
-        return [this_month - k for k in sorted(offsets) if 0 <= k <= limit]
+        return question.kind.samples(question, Hints(frozenset(numbers), aged, self.today))
 
     def signature(self, i: int, values: Mapping[str, Any], statuses: Mapping[str, str]) -> Any:
         live = tuple(values.get(name) for name in self.live_at[i])

@@ -7,6 +7,7 @@ with a stable ``code`` the web layer translates; the engine itself never renders
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,8 +36,31 @@ class StudyError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+#: Why an expression was refused. Callers branch on these, never on the English message, so the
+#: wording can change without changing what the loader does.
+EXPRESSION_CODES = (
+    "syntax",  # not Python-shaped, too long or too deeply nested
+    "not_allowed",  # a construct outside the whitelist (a comprehension, a float, ``True``...)
+    "unknown_name",  # a question id that no earlier question has; ``name`` holds it
+    "unknown_function",  # not one of age(), months_since(), count(), answered()
+    "unknown_option",  # a literal that is not an allowed value (``respondent == 'parent'``)
+    "bad_call",  # a known function called with the wrong arguments
+    "type_mismatch",  # values that cannot be combined or compared, or the wrong result type
+)
+
+
 class ExpressionError(Exception):
-    """An expression that cannot be parsed or names something unknown."""
+    """An expression that cannot be parsed or names something unknown.
+
+    ``code`` is one of :data:`EXPRESSION_CODES`; ``name`` is the question id an ``unknown_name``
+    error is about, so the loader can tell "asked later" from "does not exist" without reading
+    the message.
+    """
+
+    def __init__(self, message: str, code: str = "not_allowed", name: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.name = name
 
 
 class EvaluationError(Exception):
@@ -77,3 +101,9 @@ class AnswerError(ValueError):
         elif isinstance(self.allowed, str):
             text += f" (allowed: {self.allowed})"
         return text
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" when a close candidate exists, else "" (pyxform-style hints)."""
+    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

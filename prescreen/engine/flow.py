@@ -8,38 +8,19 @@ questions that are no longer reached can never leak into a decision.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from itertools import product
 from typing import Any
 
 from .errors import AnswerError
 from .expr import Env
-from .model import (
-    CONFIRM,
-    LIKELY_ELIGIBLE,
-    MET,
-    NEEDS_REVIEW,
-    NOT_ELIGIBLE,
-    NOT_MET,
-    REVIEW,
-    Criterion,
-    Month,
-    Question,
-    Study,
-)
+from .model import Criterion, Question, Study
+from .month import Month
+from .outcome import FrozenDict, Outcome, Reason, State
+from .vocab import CONFIRM, LIKELY_ELIGIBLE, MET, NEEDS_REVIEW, NOT_ELIGIBLE, NOT_MET, REVIEW
 
-
-@dataclass(frozen=True)
-class Reason:
-    """A plain-language sentence about one criterion that is not met."""
-
-    criterion: str
-    texts: dict[str, str]
-    recheck_after: date | None = None
-
-    def text(self, lang: str) -> str:
-        return self.texts[lang]
+__all__ = ["Flow", "Item", "Outcome", "Reason", "State"]
 
 
 @dataclass(frozen=True)
@@ -52,52 +33,6 @@ class Item:
     @property
     def waiting_period(self) -> bool:
         return all(c.waiting_period for c in self.criteria)
-
-
-@dataclass
-class Outcome:
-    """The result of a screening (final, or provisional while questions remain)."""
-
-    status: str
-    criteria: dict[str, str]
-    failed: list[str]
-    reasons: list[Reason]
-    recheck_after: date | None
-    knocked_out_at: str | None = None
-
-    def reason_texts(self, lang: str) -> list[str]:
-        return [r.text(lang) for r in self.reasons]
-
-
-@dataclass
-class State:
-    """Where a family is: the next question, or the outcome once there is none."""
-
-    question: Question | None
-    outcome: Outcome | None
-    asked: list[str]
-    values: dict[str, Any]
-    remaining: int
-    provisional: Outcome
-    respondent: str = "guardian"
-    errors: dict[str, AnswerError] = field(default_factory=dict)
-
-    @property
-    def finished(self) -> bool:
-        return self.question is None
-
-    def to_dict(self, lang: str = "en") -> dict[str, Any]:
-        """The ``prescreen screen`` JSON contract."""
-        outcome = self.outcome or self.provisional
-        return {
-            "outcome": outcome.status if self.outcome else None,
-            "criteria": dict(outcome.criteria),
-            "asked": list(self.asked),
-            "reasons": outcome.reason_texts(lang),
-            "recheck_after": outcome.recheck_after.isoformat() if outcome.recheck_after else None,
-            "failed": list(outcome.failed),
-            "next_question": self.question.id if self.question else None,
-        }
 
 
 def _frozen(value: Any) -> Any:
@@ -197,14 +132,14 @@ class Flow:
                     continue
                 failed.append(criterion.id)
                 if all(r.texts != criterion.reasons for r in reasons):
-                    reasons.append(Reason(criterion.id, dict(criterion.reasons), item_date))
+                    reasons.append(Reason(criterion.id, criterion.reasons, item_date))
         if failing:
             status = NOT_ELIGIBLE
             recheck = max(dates) if dates and all(d is not None for d in dates) else None  # type: ignore[type-var]
         else:
             status = NEEDS_REVIEW if review else LIKELY_ELIGIBLE
             recheck = None
-        return Outcome(status, dict(statuses), failed, reasons, recheck, knocked_out_at)
+        return Outcome(status, FrozenDict(statuses), failed, reasons, recheck, knocked_out_at)
 
     @staticmethod
     def _recheck(item: Item, statuses: Mapping[str, str], env: Env) -> date | None:
@@ -304,7 +239,7 @@ class Flow:
             question=next_question,
             outcome=None if next_question else current,
             asked=asked,
-            values=dict(values),
+            values=FrozenDict(values),
             remaining=remaining,
             provisional=current,
             respondent=respondent,
@@ -384,12 +319,10 @@ class Flow:
         options: list[list[Any]] = []
         for name in pending:
             asked = self.study.question(name)
-            if asked.type == "single":
-                options.append(list(asked.values))
-            elif asked.type == "multiple":
-                options.append([frozenset((v,)) for v in asked.values])
-            else:
+            trials = asked.kind.trials(asked)
+            if trials is None:
                 return True  # a number or month: assume the condition may well hold
+            options.append(trials)
         trials = shown = 0
         for combo in product(*options):
             trials += 1

@@ -1,81 +1,54 @@
-"""The study as plain data: months, choices, questions, criteria and the study itself.
+"""The study as plain data: choices, questions, criteria and the study itself.
 
 Everything here is immutable after loading, so one loaded study can be shared by every request
-and worker thread without locks.
+and worker thread without locks. What a question's type means (how an answer is read, checked and
+stored) is not here but in :mod:`.types`, one row per type.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import Any
 
 from .errors import AnswerError
+from .expr import Expression
+from .month import Month
+from .types import QUESTION_TYPES, QuestionType
+from .vocab import (
+    CONFIRM,
+    LANGS,
+    LIKELY_ELIGIBLE,
+    MET,
+    NEEDS_REVIEW,
+    NOT_ELIGIBLE,
+    NOT_MET,
+    OUTCOMES,
+    REVIEW,
+    STATUSES,
+    VOICES,
+)
 
-if TYPE_CHECKING:
-    from .expr import Expression
-
-LANGS = ("en", "zh")
-VOICES = ("guardian", "patient")
-QUESTION_TYPES = ("single", "multiple", "number", "month")
-
-MET = "met"
-NOT_MET = "not_met"
-CONFIRM = "confirm_at_visit"
-REVIEW = "needs_review"
-STATUSES = (MET, NOT_MET, CONFIRM, REVIEW)
-
-LIKELY_ELIGIBLE = "likely_eligible"
-NEEDS_REVIEW = "needs_review"
-NOT_ELIGIBLE = "not_eligible"
-OUTCOMES = (LIKELY_ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE)
-
-
-@dataclass(frozen=True, order=True)
-class Month:
-    """A calendar month: families know "May 2024" far more often than an exact day."""
-
-    year: int
-    month: int
-
-    @classmethod
-    def of(cls, day: date) -> Month:
-        return cls(day.year, day.month)
-
-    @property
-    def ordinal(self) -> int:
-        return self.year * 12 + self.month - 1
-
-    @classmethod
-    def from_ordinal(cls, n: int) -> Month:
-        return cls(n // 12, n % 12 + 1)
-
-    def __add__(self, months: object) -> Month:
-        if isinstance(months, int) and not isinstance(months, bool):
-            return Month.from_ordinal(self.ordinal + months)
-        return NotImplemented
-
-    __radd__ = __add__
-
-    def __sub__(self, other: object) -> Month | int:
-        if isinstance(other, Month):
-            return self.ordinal - other.ordinal
-        if isinstance(other, int) and not isinstance(other, bool):
-            return Month.from_ordinal(self.ordinal - other)
-        return NotImplemented
-
-    def first_day_after(self) -> date:
-        """The first day after this month ends: the earliest date we can promise."""
-        nxt = self + 1
-        return date(nxt.year, nxt.month, 1)
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-
-_MONTH_RE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*$")
+__all__ = [
+    "CONFIRM",
+    "LANGS",
+    "LIKELY_ELIGIBLE",
+    "MET",
+    "NEEDS_REVIEW",
+    "NOT_ELIGIBLE",
+    "NOT_MET",
+    "OUTCOMES",
+    "QUESTION_TYPES",
+    "REVIEW",
+    "STATUSES",
+    "VOICES",
+    "Choice",
+    "Criterion",
+    "Month",
+    "Question",
+    "Study",
+]
 
 
 @dataclass(frozen=True)
@@ -122,13 +95,24 @@ class Question:
                 return choice
         return None
 
-    @property
+    # cached: parsing an answer reads these on every step of every family's walk
+    @cached_property
     def values(self) -> tuple[str, ...]:
         return tuple(c.value for c in self.choices)
 
-    @property
+    @cached_property
     def exclusive_values(self) -> frozenset[str]:
         return frozenset(c.value for c in self.choices if c.exclusive)
+
+    @cached_property
+    def plain_values(self) -> tuple[str, ...]:
+        """The options that may be ticked together (not "none" or "not sure")."""
+        return tuple(c.value for c in self.choices if not c.exclusive)
+
+    @property
+    def kind(self) -> QuestionType:
+        """This question's row of the type table (:data:`.types.QUESTION_TYPES`)."""
+        return QUESTION_TYPES[self.type]
 
     def parse(self, raw: Any, today: date) -> Any:
         """Turn a raw answer (JSON or form value) into the typed value rules compare.
@@ -136,59 +120,16 @@ class Question:
         :raises AnswerError: when the answer is missing or not allowed.
         """
         if raw is None or raw == "" or raw == [] or raw == ():
-            raise AnswerError(self.id, "required", self._allowed())
-        if self.type == "single":
-            if not isinstance(raw, str) or self.choice(raw) is None:
-                raise AnswerError(self.id, "not_an_option", self.values)
-            return raw
-        if self.type == "multiple":
-            items = [raw] if isinstance(raw, str) else raw
-            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-                raise AnswerError(self.id, "not_an_option", self.values)
-            picked = frozenset(items)
-            if not picked or any(self.choice(v) is None for v in picked):
-                raise AnswerError(self.id, "not_an_option", self.values)
-            if len(picked) > 1 and picked & self.exclusive_values:
-                raise AnswerError(self.id, "exclusive", self.values)
-            return picked
-        if self.type == "number":
-            return self._parse_number(raw)
-        return self._parse_month(raw, today)
+            raise AnswerError(self.id, "required", self.allowed())
+        return QUESTION_TYPES[self.type].parse(self, raw, today)
 
-    def _allowed(self) -> object:
-        if self.type in ("single", "multiple"):
-            return self.values
-        if self.type == "number":
-            return (self.min, self.max)
-        return "YYYY-MM"
+    def allowed(self) -> object:
+        """What would fit: the option values, ``(min, max)`` or ``"YYYY-MM"`` (for messages)."""
+        return QUESTION_TYPES[self.type].allowed(self)
 
-    def _parse_number(self, raw: Any) -> int:
-        if isinstance(raw, bool):
-            raise AnswerError(self.id, "not_a_number", (self.min, self.max))
-        if isinstance(raw, int):
-            value = raw
-        elif isinstance(raw, str):
-            text = unicodedata.normalize("NFKC", raw).strip()
-            if not re.fullmatch(r"[+-]?\d{1,9}", text):
-                raise AnswerError(self.id, "not_a_number", (self.min, self.max))
-            value = int(text)
-        else:
-            raise AnswerError(self.id, "not_a_number", (self.min, self.max))
-        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise AnswerError(self.id, "out_of_range", (self.min, self.max))
-        return value
-
-    def _parse_month(self, raw: Any, today: date) -> Month:
-        if isinstance(raw, Month):
-            value = raw
-        else:
-            match = _MONTH_RE.match(unicodedata.normalize("NFKC", raw)) if isinstance(raw, str) else None
-            if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1900:
-                raise AnswerError(self.id, "bad_month", "YYYY-MM")
-            value = Month(int(match.group(1)), int(match.group(2)))
-        if value > Month.of(today):
-            raise AnswerError(self.id, "future_month", "YYYY-MM")
-        return value
+    def stored(self, value: Any) -> Any:
+        """A parsed answer as the answers JSON keeps it: option values, ``YYYY-MM`` or an integer."""
+        return QUESTION_TYPES[self.type].stored(value)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,162 @@
+"""Read one CSV sheet, the same way for every study sheet and for ``categories.csv``.
+
+Study teams save sheets from Excel or WPS, so every file goes through the same checks: the
+encoding (UTF-8 with or without a BOM; GBK named as such), CSV syntax, the header (unknown,
+duplicate and missing columns, with suggestions) and spreadsheet row numbers, so each problem
+names the file, row and column a person can find.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Problem, suggest
+from .vocab import LANGS, VOICES
+
+SHEETS = ("study", "criteria", "questions", "choices")
+
+
+def bilingual(*names: str) -> tuple[str, ...]:
+    return tuple(f"{n}::{lang}" for n in names for lang in LANGS)
+
+
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # sheet: (required columns, optional columns)
+    "study": (
+        (
+            "id",
+            "status",
+            "min_age",
+            "max_age",
+            "age_question",
+            "conditions",
+            "categories",
+            *bilingual("title", "summary", "involves", "centre", "address"),
+        ),
+        ("registry_id", "minutes"),
+    ),
+    "criteria": (
+        ("id", "kind", "wording", *bilingual("label", "reason"), "home", "waiting_period"),
+        ("any_of", "not_met_if", "met_if", "confirm_if", "recheck"),
+    ),
+    "questions": (
+        (
+            "id",
+            "type",
+            *(f"text::{voice}::{lang}" for voice in VOICES for lang in LANGS),
+            *bilingual("why"),
+        ),
+        ("choices", "show_if", "criteria", "min", "max", *bilingual("unit")),
+    ),
+    "choices": (("list", "value", *bilingual("label")), ("exclusive",)),
+}
+
+
+#: ``questions/categories.csv``: (required columns, optional columns)
+CATEGORY_COLUMNS: tuple[tuple[str, ...], tuple[str, ...]] = (("id", "parent", "label::en", "label::zh"), ())
+
+
+@dataclass
+class Sheet:
+    """One CSV sheet: its display path and rows as (spreadsheet row number, cells)."""
+
+    name: str
+    path: str
+    rows: list[tuple[int, dict[str, str]]]
+    raw: bytes
+
+
+class Collector:
+    """Every problem found so far: nothing is reported until everything has been read."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, row: int | None, column: str | None, message: str) -> None:
+        self.problems.append(Problem(path, row, column, message))
+
+
+def display_path(folder: Path, sheet: str) -> str:
+    """``questions/<study>/<sheet>.csv``: how a study team finds the file in their project."""
+    return f"{folder.parent.name}/{folder.name}/{sheet}.csv"
+
+
+def decode_sheet(data: bytes) -> str:
+    """Decode a sheet as UTF-8 (with or without Excel's BOM).
+
+    :raises UnicodeError: with a message naming the likely encoding (GBK from WPS).
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        try:
+            data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise UnicodeError(
+                f"the file is not UTF-8 text (unreadable byte at position {error.start}); save it again as 'CSV UTF-8'"
+            ) from None
+        raise UnicodeError(
+            "the file is saved as GBK/GB18030 (the Chinese 'CSV' of WPS or older Excel), "
+            "not UTF-8; save it again as 'CSV UTF-8 (Comma delimited)'"
+        ) from None
+
+
+def read_sheet(
+    path: Path,
+    shown: str,
+    name: str,
+    out: Collector,
+    columns: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+) -> Sheet | None:
+    """Read one CSV sheet, reporting encoding and header problems.
+
+    ``columns`` is (required, optional); by default the study sheet ``name``'s own.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        out.add(shown, None, None, f"cannot be read: {error.strerror}")
+        return None
+    try:
+        text = decode_sheet(data)
+    except UnicodeError as error:
+        out.add(shown, None, None, str(error))
+        return None
+    try:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        out.add(shown, None, None, f"is not a valid CSV file: {error}")
+        return None
+    if not table or not any(cell.strip() for cell in table[0]):
+        out.add(shown, 1, None, "the sheet is empty; the first row must name the columns")
+        return None
+    header = [cell.strip() for cell in table[0]]
+    required, optional = columns if columns is not None else COLUMNS[name]
+    known = (*required, *optional)
+    usable: list[str | None] = []
+    for column in header:
+        if not column:
+            usable.append(None)
+        elif header.count(column) > 1 and column in usable:
+            out.add(shown, 1, column, "this column appears twice")
+            usable.append(None)
+        elif column not in known:
+            out.add(shown, 1, column, f"unknown column{suggest(column, known)}")
+            usable.append(None)
+        else:
+            usable.append(column)
+    for column in required:
+        if column not in header:
+            out.add(shown, 1, column, "required column is missing")
+    rows: list[tuple[int, dict[str, str]]] = []
+    for number, cells in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+            out.add(shown, number, None, "this row has more cells than the header has columns")
+        row = {col: (cells[i].strip() if i < len(cells) else "") for i, col in enumerate(usable) if col}
+        rows.append((number, row))
+    return Sheet(name, shown, rows, data)

@@ -1,0 +1,21 @@
+"""The fixed words of the sheets and of a result, in one place every engine module can import.
+
+They live apart from the model so the expression compiler, the question-type table and the model
+can all use them without importing each other.
+"""
+
+from __future__ import annotations
+
+LANGS = ("en", "zh")
+VOICES = ("guardian", "patient")
+
+MET = "met"
+NOT_MET = "not_met"
+CONFIRM = "confirm_at_visit"
+REVIEW = "needs_review"
+STATUSES = (MET, NOT_MET, CONFIRM, REVIEW)
+
+LIKELY_ELIGIBLE = "likely_eligible"
+NEEDS_REVIEW = "needs_review"
+NOT_ELIGIBLE = "not_eligible"
+OUTCOMES = (LIKELY_ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE)
