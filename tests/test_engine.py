@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import date
@@ -465,3 +466,202 @@ def test_advancing_from_the_last_state_equals_walking_from_the_start():
     assert outcomes == {"likely_eligible", "needs_review", "not_eligible"}
     with pytest.raises(ValueError):
         Flow(study).advance(state, answers, TODAY)  # a finished walk has nothing to advance
+
+
+# -- the engine's own structure ----------------------------------------------------------------
+
+
+def engine_imports(folder: Path) -> dict[str, set[str]]:
+    """Each engine module -> the engine modules it imports, wherever the import is written
+    (top level, inside a function, or under ``if TYPE_CHECKING``)."""
+    import ast
+
+    modules = {p.stem for p in folder.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in sorted(folder.glob("*.py")):
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 1 and node.module:
+                    edges.add(node.module.split(".")[0])
+                elif node.level == 1:
+                    edges |= {a.name if a.name in modules else "__init__" for a in node.names}
+                elif node.module and node.module.startswith("prescreen.engine."):
+                    edges.add(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                edges |= {a.name.split(".")[2] for a in node.names if a.name.startswith("prescreen.engine.")}
+        graph[path.stem] = edges - {path.stem}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle, each as the list of modules around it."""
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(module: str, stack: list[str]) -> None:
+        if module in stack:
+            cycles.append([*stack[stack.index(module) :], module])
+            return
+        if module in done:
+            return
+        for target in sorted(graph.get(module, ())):
+            visit(target, [*stack, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    return cycles
+
+
+def test_engine_modules_import_each_other_without_circles():
+    # a circle means neither module can be read (or tested) without the other; lazy imports inside
+    # functions and imports for type checkers only count too, as they hide the same knot
+    graph = engine_imports(ROOT / "prescreen" / "engine")
+    assert {"model", "expr", "load", "check", "flow"} <= set(graph)
+    assert import_cycles(graph) == []
+    assert import_cycles({"load": {"check"}, "check": {"load"}}) == [["check", "load", "check"]]
+
+
+def test_engine_modules_stay_small():
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in (ROOT / "prescreen/engine").glob("*.py")}
+    assert {name: n for name, n in sizes.items() if n > 350} == {}
+
+
+# -- question types, expression codes, results as records ------------------------------------
+
+
+def test_every_walk_sample_is_an_answer_the_question_accepts_and_stores_back(tmp_path):
+    """The type table's parse, samples and stored form agree: what the path walk tries is what a
+    family can give, and what the answers JSON keeps reads back as the same answer."""
+    from prescreen.engine import QUESTION_TYPES
+    from prescreen.engine.check import WALK_TODAY
+    from prescreen.engine.types import Hints
+
+    header, *rows = QUESTIONS.splitlines()
+    number = "visits,number,,,,How many visits?,几次？,How many visits?,几次？,To plan.,安排。,0,30"
+    demo = load_study(write_study(tmp_path, questions="\n".join([header + ",min,max", *rows, number, ""])))
+    questions = [*load_study(REAL).questions, *demo.questions]
+    assert {q.type for q in questions} == set(QUESTION_TYPES)
+    for question in questions:
+        samples = question.kind.samples(question, Hints(frozenset({1, 6, 18}), True, WALK_TODAY))
+        assert samples, question.id
+        for value in samples:
+            stored = question.stored(value)
+            assert json.loads(json.dumps(stored)) == stored
+            assert question.parse(stored, WALK_TODAY) == value, (question.id, value)
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("dx == 'yes", "syntax"),
+        ("x" * 2001, "syntax"),
+        ("dxx == 'yes'", "unknown_name"),
+        ("age(dobb) > 5", "unknown_name"),
+        ("agee(dob) > 5", "unknown_function"),
+        ("respondent == 'parent'", "unknown_option"),
+        ("age(dx) > 5", "bad_call"),
+        ("count(dx) > 1", "bad_call"),
+        ("dob > 5", "type_mismatch"),
+        ("dob", "type_mismatch"),
+        ("dx == 'yes' + 1", "type_mismatch"),
+        ("[x for x in dx]", "not_allowed"),
+        ("1.5 < age(dob)", "not_allowed"),
+        ("dx.upper() == 'YES'", "not_allowed"),
+    ],
+)
+def test_expression_errors_carry_a_code(source, code):
+    from prescreen.engine import EXPRESSION_CODES, ExpressionError
+
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression(source, TYPES)
+    assert caught.value.code == code and code in EXPRESSION_CODES
+    if code == "unknown_name":
+        assert caught.value.name in ("dxx", "dobb")
+
+
+def test_states_and_outcomes_cannot_be_changed_by_a_caller(demo):
+    """The flow hands the same memoised state to every caller with the same answers: a caller
+    that changed it would change the next family's result."""
+    import dataclasses
+
+    flow = Flow(demo)
+    answers = {"dob": "2022-03", "dx": "yes", "drugs": ["bel"]}
+    state = flow.run(answers, today=TODAY)
+    assert flow.run(dict(answers), today=TODAY) is state
+    outcome = state.outcome
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outcome.status = "likely_eligible"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.question = demo.question("dx")
+    for change in (
+        lambda: outcome.failed.append("inc_dx"),
+        lambda: outcome.failed.clear(),
+        lambda: outcome.reasons.pop(),
+        lambda: outcome.criteria.update(inc_age="met"),
+        lambda: outcome.criteria.__setitem__("inc_age", "met"),
+        lambda: outcome.reasons[0].texts.clear(),
+        lambda: state.asked.append("dx"),
+        lambda: state.values.pop("dob"),
+    ):
+        with pytest.raises(TypeError):
+            change()
+    again = flow.run(answers, today=TODAY)
+    assert again.outcome.status == "not_eligible" and again.outcome.failed == ["inc_age", "exc_drug"]
+    assert again.asked == ["dob", "dx", "drugs"] and again.values["dob"] == Month(2022, 3)
+
+
+def test_outcome_record_is_plain_json_shared_by_the_web_and_the_cli(demo):
+    state = Flow(demo).run({"dob": "2022-03", "dx": "yes", "drugs": ["none"]}, today=TODAY)
+    record = state.outcome.to_record()
+    assert record == {
+        "status": "not_eligible",
+        "criteria": {"inc_age": "not_met", "inc_dx": "met", "exc_drug": "met"},
+        "failed": ["inc_age"],
+        "recheck_after": "2027-04-01",
+    }
+    assert type(record["criteria"]) is dict and type(record["failed"]) is list
+    assert json.loads(json.dumps(record)) == record
+    assert state.to_record() == record
+    printed = state.to_dict("en")
+    assert {k: printed[k] for k in ("criteria", "failed", "recheck_after")} == {
+        k: record[k] for k in ("criteria", "failed", "recheck_after")
+    }
+    assert printed["outcome"] == record["status"]
+    assert Flow(demo).run({}, today=TODAY).to_record() is None  # nothing to store before the end
+
+
+def test_validate_study_gives_the_study_and_its_walk_from_one_walk(tmp_path, monkeypatch):
+    from prescreen.engine import validate, validate_study
+
+    walks = []
+    real_walk = validate.check_flow
+    monkeypatch.setattr(validate, "check_flow", lambda study: walks.append(study) or real_walk(study))
+    study, report = validate_study(write_study(tmp_path))
+    assert walks == [study]
+    assert (report.paths, report.longest, report.problems) == (2, ("dob", "dx", "drugs"), [])
+    assert report.shortest == check_flow(study).shortest
+    with pytest.raises(StudyError) as caught:
+        validate_study(write_study(tmp_path / "b", questions=QUESTIONS.replace("dx == 'yes',exc", "dx == 'no',exc")))
+    assert [p.column for p in caught.value.problems] == ["show_if"]
+
+
+def test_categories_file_is_read_like_a_study_sheet(tmp_path):
+    from prescreen.engine import load_categories
+
+    path = tmp_path / "questions" / "categories.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes("id,parent,label::en,label::zh\nrheum,,Rheumatology,风湿免疫\n".encode("gbk"))
+    with pytest.raises(StudyError) as caught:
+        load_categories(path)
+    assert [str(p) for p in caught.value.problems] == [
+        "questions/categories.csv: the file is saved as GBK/GB18030 (the Chinese 'CSV' of "
+        "WPS or older Excel), not UTF-8; save it again as 'CSV UTF-8 (Comma delimited)'"
+    ]
+    path.write_text("id,parent,label::en,label::zh,label::en\nrheum,,Rheumatology,风湿免疫,x\n", encoding="utf-8")
+    with pytest.raises(StudyError) as caught:
+        load_categories(path)
+    assert [str(p) for p in caught.value.problems] == [
+        "questions/categories.csv:1: column 'label::en': this column appears twice"
+    ]

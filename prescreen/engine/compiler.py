@@ -279,7 +279,7 @@ class Compiler:
             return "number", lambda env: None if (v := value_of(env)) is None else env.month - v
         # count
         if kind != "set":
-            raise ExpressionError("count() takes a tick-all-that-apply question", "type_mismatch")
+            raise ExpressionError("count() takes a tick-all-that-apply question", "bad_call")
         wanted: list[str] = []
         for arg in extra:
             if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
