@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from prescreen.engine import Flow, check_flow, load_study  # noqa: E402
-from prescreen.engine.load import SHEETS  # noqa: E402
+from prescreen.engine import Flow, check_flow, load_study, validate_study  # noqa: E402
+from prescreen.engine.sheets import SHEETS  # noqa: E402
 
 STUDY = ROOT / "questions" / "pumch-pediatric-sjogren"
 
@@ -76,12 +76,22 @@ def main() -> None:
         answers[q.id] = value
         state = flow.run(answers, today=today)
 
+    def fresh_family() -> None:
+        # every step of one family on a Flow with empty memos: the walk itself, not the memo
+        fresh = Flow(study)
+        given: dict[str, object] = {}
+        for qid in state.asked:
+            given[qid] = answers[qid]
+            fresh.run(given, today=today)
+
     baseline = statistics.median(timed(parse_sheets, args.repeat * 4))
     rows = [
         ("parse 4 sheets (baseline)", baseline),
         ("load_study (validate + walk)", statistics.median(timed(lambda: load_study(STUDY), args.repeat))),
+        ("validate_study (questions check)", statistics.median(timed(lambda: validate_study(STUDY), args.repeat))),
         ("check_flow (path walk only)", statistics.median(timed(lambda: check_flow(study), args.repeat))),
         ("Flow.run, one chat step", statistics.median(timed(lambda: flow.run(answers, today=today), args.repeat * 20))),
+        ("one family, every step, no memo", statistics.median(timed(fresh_family, args.repeat * 4))),
     ]
     print(f"one family: {len(state.asked)} questions answered, outcome {state.outcome.status}")
     print(
