@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 5000
 
-.PHONY: run test lint translations db clean .venv bench-engine bench bench-curve bench-slow fuzz
+.PHONY: run test quick lint translations db clean .venv bench-engine bench bench-curve bench-slow fuzz
 
 # Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
 .venv: $(STAMP)
@@ -43,6 +43,12 @@ lint: $(STAMP)
 
 test: $(STAMP) translations lint
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the real-browser tests and the ones that start several processes
+# (gunicorn under load, kill -9, the mail sender crashing). make test (and CI) still runs them all.
+quick: $(STAMP) translations lint
+	$(BIN)/python -m pytest -q -m "not browser" \
+	  --ignore=tests/test_faults.py --ignore=tests/test_bench.py --ignore=tests/test_mail_crash.py
 
 # Load benchmark: simulated families through the chat under gunicorn, with same-run baselines.
 # BENCH_ARGS=--quick is the small run (under a minute).

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 from typing import Any
 
+import click
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import assets, compression, config, errors, home, i18n, logsafe, security, store, studies
+from . import auth, config, coordinator, public, store, studies, volunteer
+from .auth.cli import users_cli
 from .config import ROOT, ConfigError
 from .engine import StudyError
+from .extensions import csrf
+from .mail.notify import studies_cli
+from .mail.send import mail_cli
+from .purge import purge_command
+from .store import db_cli
+from .store.audit import audit_cli
+from .web import assets, compression, errors, home, i18n, logsafe, security
 
 __all__ = ["ConfigError", "create_app"]
 
-#: Area blueprints, registered when their module exists; each exposes ``bp``
-#: and may expose ``init_app(app)`` for its own set-up.
-AREA_MODULES = ("public", "auth", "coordinator", "volunteer")
-
-csrf = CSRFProtect()
+#: Each audience's package: its blueprint ``bp`` and its ``init_app(app)``, in this order.
+AREAS = (public, auth, coordinator, volunteer)
+#: The ``prescreen`` commands that need the app (the ones that do not are in :mod:`prescreen.cli`).
+CLI_GROUPS: tuple[click.Command, ...] = (db_cli, audit_cli, users_cli, mail_cli, studies_cli, purge_command)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -56,10 +61,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     logsafe.init_app(app)
     app.register_blueprint(home.bp)
-    for name in AREA_MODULES:
-        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            module = importlib.import_module(f"{__name__}.{name}")
-            app.register_blueprint(module.bp)
-            if hasattr(module, "init_app"):
-                module.init_app(app)
+    for area in AREAS:
+        app.register_blueprint(area.bp)
+        area.init_app(app)
+    for command in CLI_GROUPS:
+        app.cli.add_command(command)
     return app

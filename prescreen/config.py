@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "STUDY_CONTACT_WECHAT": None,
     "PRIVACY_CONTACT": None,  # named in the privacy notice; unset: "the study team at PUMCH"
     "STUDY_TEAM_EMAIL": None,  # gets "a new referral is waiting"; unset: no alert is queued
-    "PUBLIC_POST_LIMIT": "60 per minute",  # per client, across all workers (prescreen.limits)
+    "PUBLIC_POST_LIMIT": "60 per minute",  # per client, across all workers (prescreen.web.limits)
     "REFERRAL_POST_LIMIT": "10 per hour",  # referrals made per client (each one mails the team)
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": None,  # None: prescreen+sqlite://<instance>/ratelimit.sqlite3

@@ -23,7 +23,7 @@ from .store import checkpoint, get_db, retention
 
 def run(now: datetime) -> dict[str, int]:
     """Purge with the configured periods as of *now*; returns what was deleted."""
-    from .mail_send import tidy  # mail retention lives with the mail sender
+    from .mail.send import tidy  # mail retention lives with the mail sender
 
     config = current_app.config
     counts = retention.purge(

@@ -20,9 +20,9 @@ from .engine import (
     Flow,
     Study,
     StudyError,
-    check_flow,
     load_study,
     study_folders,
+    validate_study,
 )
 from .fhir import questionnaire
 
@@ -62,13 +62,12 @@ def check_command(folders: tuple[Path, ...]) -> None:
     failed = False
     for folder in targets:
         try:
-            study = load_study(folder)
+            study, report = validate_study(folder)  # loads and walks every route once
         except StudyError as error:
             failed = True
             for problem in error.problems:
                 click.echo(str(problem))
             continue
-        report = check_flow(study)
         click.echo(
             f"{study.id}: ok — {len(study.questions)} questions, {len(study.criteria)} criteria, "
             f"{report.paths} paths walked, longest {len(report.longest)} questions "
@@ -159,16 +158,8 @@ def screen_command(study_id: str, answers_file: Any, respondent: str, lang: str,
     state = Flow(study).run(answers, respondent=respondent, today=day)
     if state.question is not None:
         error = state.errors.get(state.question.id) or AnswerError(
-            state.question.id, "required", _allowed(state.question)
+            state.question.id, "required", state.question.allowed()
         )
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)
     click.echo(json.dumps(state.to_dict(lang), ensure_ascii=False, indent=2))
-
-
-def _allowed(question: Any) -> Any:
-    if question.type in ("single", "multiple"):
-        return question.values
-    if question.type == "number":
-        return (question.min, question.max)
-    return "YYYY-MM"

@@ -20,7 +20,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.util import pathmatch
 
-from .i18n import DOMAINS, translations_dir
+from .web.i18n import DOMAINS, translations_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_LOCALES = ("zh",)

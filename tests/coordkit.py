@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from studykit import ELIGIBLE
 
-from prescreen import passwords
+from prescreen.auth import passwords
 from prescreen.engine import Flow
 from prescreen.store import connect, users
 

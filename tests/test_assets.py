@@ -1,4 +1,4 @@
-"""Stylesheet and script: content-hashed URLs the browser keeps for a year (prescreen.assets)."""
+"""Stylesheet and script: content-hashed URLs the browser keeps for a year (prescreen.web.assets)."""
 
 from __future__ import annotations
 

@@ -144,7 +144,8 @@ def test_sign_ins_reach_stderr_when_nobody_configured_logging(tmp_path: Path) ->
     """As under gunicorn, which sets up only its own loggers: INFO lines used to be dropped."""
     script = textwrap.dedent(
         f"""
-        from prescreen import create_app, passwords
+        from prescreen import create_app
+        from prescreen.auth import passwords
         from prescreen.store import connect, users
         app = create_app({{"TESTING": True, "SECRET_KEY": "t", "WTF_CSRF_ENABLED": False,
                           "INSTANCE_PATH": {str(tmp_path / "i")!r}, "DATABASE": {str(tmp_path / "d.sqlite3")!r}}})

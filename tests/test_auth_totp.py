@@ -12,7 +12,7 @@ from coordkit import PASSWORD, add_user, csrf, db_of, login
 from flask import Flask
 from flask.testing import FlaskClient
 
-from prescreen import passwords
+from prescreen.auth import passwords
 
 EMAIL = "coord@pumch.example"
 ADMIN = "lead@pumch.example"

@@ -436,7 +436,7 @@ def test_admin_closes_and_opens_recruiting_coordinators_cannot(app: Flask, clien
     assert studies.status(db, STUDY_ID, "recruiting") == "recruiting"
     actions = [r[0] for r in db.execute("SELECT action FROM audit WHERE record_type = 'study' ORDER BY id")]
     db.close()
-    # opening went through prescreen.notify.publish_study (volunteers are told), closing did not
+    # opening went through prescreen.mail.notify.publish_study (volunteers are told), closing did not
     assert actions == ["study.closed", "study.recruiting", "study.publish"]
 
 
@@ -479,7 +479,7 @@ def test_audit_table_refuses_update_and_delete(app: Flask) -> None:
 
 def test_a_referral_from_the_chat_store_alerts_the_team_and_reaches_the_queue(make_app) -> None:  # type: ignore[no-untyped-def]
     """Issue 4's own store functions: the alert row, the queue, the family's withdraw link."""
-    from prescreen.public_referral import team_alert
+    from prescreen.public.referral import team_alert
     from prescreen.store import referrals
 
     app = make_app(STUDY_TEAM_EMAIL="team@pumch.example")

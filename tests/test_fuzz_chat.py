@@ -37,10 +37,10 @@ from hypothesis import strategies as st
 from publickit import BASE, STUDY, born_years_ago, csrf, months_ago
 from studykit import CRITERIA, QUESTIONS, write_study
 
-import prescreen.public  # noqa: F401 — imports the chat views in their own order (no import cycle)
+import prescreen.public.study  # noqa: F401 — imports the chat views in their own order (no import cycle)
 from prescreen.engine import AnswerError, Flow, Question
-from prescreen.public_chat import error_text, stored_value
-from prescreen.public_text import today
+from prescreen.public.chat import error_text
+from prescreen.public.text import today
 from prescreen.store import connect
 from prescreen.store import screenings as screening_store
 
@@ -257,7 +257,7 @@ def test_any_answer_post_is_stored_exactly_or_refused_with_a_message(
         assert response.headers["Location"].endswith(f"{BASE}/handoff")
         return
     event(f"answer: stored ({asked.type})")
-    assert after["answers"] == {**before["answers"], qid: stored_value(asked, value)}
+    assert after["answers"] == {**before["answers"], qid: asked.stored(value)}
 
 
 @fuzz_settings(40)

@@ -245,7 +245,7 @@ JSON = st.recursive(
 )
 #: Forms with no required field (a bare valid POST acts): not for the "nothing stored" checks below.
 ACTS_WHEN_EMPTY = {"forget", "unsubscribe", "logout"}
-#: Forms fed from request.form only (prescreen.forms.TextForm, or views reading request.form).
+#: Forms fed from request.form only (prescreen.web.forms.TextForm, or views reading request.form).
 TEXT_ONLY = [n for n in FORM_NAMES if n not in ACTS_WHEN_EMPTY]
 
 

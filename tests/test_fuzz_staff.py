@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from werkzeug.security import generate_password_hash
 
-from prescreen import passwords
+from prescreen.auth import passwords
 from prescreen.store import connect, queue, users
 
 EMAIL = "coord@pumch.example"

@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 
-from prescreen.mail import deliver_due, make_backend
+from prescreen.mail.send import deliver_due, make_backend
 from prescreen.store import connect, outbox
 
 STUDY = "pumch-pediatric-sjogren"

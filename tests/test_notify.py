@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from prescreen import notify
 from prescreen.engine import Category
+from prescreen.mail import notify
 from prescreen.store import connect, volunteers
 
 STUDY = "pumch-pediatric-sjogren"

@@ -226,7 +226,7 @@ def test_consent_version_changes_when_the_notice_changes(make_app):
     versions = []
     for app in (one, two):
         with app.test_request_context():
-            from prescreen.public_text import consent_version
+            from prescreen.public.text import consent_version
 
             versions.append(consent_version("health"))
     assert versions[0] != versions[1]
@@ -484,7 +484,7 @@ def test_public_strings_mean_the_same_in_every_domain():
     """Flask-Babel merges the four catalogues: a msgid shared with another domain must not differ."""
     from babel.messages.pofile import read_po
 
-    from prescreen.i18n import translations_dir
+    from prescreen.web.i18n import translations_dir
 
     folder = translations_dir() / "zh" / "LC_MESSAGES"
     with open(folder / "public.po", "rb") as fh:

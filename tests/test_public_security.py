@@ -51,7 +51,7 @@ def test_no_answer_ever_appears_in_a_url_or_a_log_line(app, caplog):
         assert not any(v in url for v in values), url
         if path.startswith(BASE):
             assert ALLOWED_PATH.match(path) or path.startswith("/r/"), path
-        if path.startswith("/static/"):  # a hash of the file's content (prescreen.assets), nothing else
+        if path.startswith("/static/"):  # a hash of the file's content (prescreen.web.assets), nothing else
             assert re.fullmatch(r"v=[0-9a-f]{12}", query), url
         else:
             assert query in ("", "lang=zh", "lang=en"), url

@@ -96,7 +96,7 @@ def answer_next(client: FlaskClient) -> str:
 
 
 def warnings_from_limits(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "prescreen.limits" and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name == "prescreen.web.limits" and r.levelno == logging.WARNING]
 
 
 def test_a_directory_in_place_of_the_counter_file_lets_the_family_answer(

@@ -187,7 +187,7 @@ def test_activity_or_a_visit_ahead_keeps_a_referral_open(
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_both_notices_state_every_period_from_the_configuration(make_app, lang: str) -> None:  # type: ignore[no-untyped-def]
-    from prescreen.public_text import notice_context, render_in
+    from prescreen.public.text import notice_context, render_in
 
     app = make_app(
         RETENTION_INCOMPLETE_DAYS=21,

@@ -383,7 +383,7 @@ def test_database_wal_backup_and_mail_files_are_private(tmp_path: Path, make_app
     """Created 0600 whatever the umask: the answers, addresses and alerts are nobody else's to read."""
     from email.message import EmailMessage
 
-    from prescreen.mail_send import FileBackend
+    from prescreen.mail.send import FileBackend
 
     old_umask = os.umask(0o022)  # the usual default, which made every file 0644
     try:

@@ -11,8 +11,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from flask_babel import get_translations, gettext
 
-from prescreen.i18n import DOMAINS
 from prescreen.translate import TARGET_LOCALES, domain_of, extract, po_path
+from prescreen.web.i18n import DOMAINS
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")
@@ -123,7 +123,7 @@ def test_catalogues_are_loaded_once_per_process(app) -> None:
 
 def test_wtforms_own_messages_follow_the_request_language_and_load_once(app) -> None:
     """WTForms' built-in messages ("Not a valid choice") come in the family's language."""
-    from prescreen.forms import TextForm
+    from prescreen.web.forms import TextForm
 
     with app.test_request_context("/?lang=zh"):
         translations = TextForm(meta={"csrf": False}).meta.get_translations(None)

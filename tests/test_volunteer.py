@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prescreen.mail_send import tidy
+from prescreen.mail.send import tidy
 from prescreen.store import connect, volunteers
 
 SIGNUP = {"language": "zh", "categories": ["sjogren"], "age_band": "10-13", "consent": "y"}

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from publickit import BASE, csrf, start, waiting_answers, walk
 
-from prescreen import volunteer
-from prescreen.mail import deliver_due, make_backend
+from prescreen.mail.send import deliver_due, make_backend
 from prescreen.store import connect, queue_reports, referrals, utcnow
+from prescreen.volunteer import views as volunteer
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 RECHECK = date.today() + timedelta(days=90)
@@ -46,7 +46,7 @@ def screening(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "status": "completed",
     }
     db.close()
-    monkeypatch.setattr(volunteer, "_current_screening", lambda: row)
+    monkeypatch.setattr(volunteer, "current_screening", lambda: row)
     return row
 
 
@@ -192,7 +192,7 @@ def test_withdrawing_cancels_the_reminder_and_forgets_its_address(
 def test_the_subject_export_holds_the_reminder_address(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     family = add_referral(app)
     screening = {**family["screening"], "recheck_after": RECHECK.isoformat()}
-    monkeypatch.setattr(volunteer, "_current_screening", lambda: screening)
+    monkeypatch.setattr(volunteer, "current_screening", lambda: screening)
     post(app.test_client(), email="remind-me@example.com", consent="y")
     other = add_referral(app, phone="+8613000000002")
     db = connect(app.config["DATABASE"])

@@ -379,12 +379,8 @@ def backup_command(target: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Wire the store into *app*: teardown, CLI, and migrate at start-up."""
-    from .audit import audit_cli
-
+    """Wire the store into *app*: teardown, and migrate at start-up."""
     app.teardown_appcontext(close_db)
-    app.cli.add_command(db_cli)
-    app.cli.add_command(audit_cli)
     if app.config.get("MIGRATE_ON_START", True):
         path = Path(app.config["DATABASE"])
         path.parent.mkdir(parents=True, exist_ok=True)

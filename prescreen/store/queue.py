@@ -252,12 +252,10 @@ def erase(db: sqlite_utils.Database, referral_id: int) -> None:
     Runs inside the caller's transaction; the de-identified log row keeps the outcome.
     """
     db.execute(
-        "UPDATE referrals SET guardian_name = NULL, phone = NULL, email = NULL, wechat = NULL, best_time = NULL, "
-        "withdraw_token_hash = NULL WHERE id = ?",
+        "UPDATE referrals SET guardian_name = NULL, relationship = NULL, phone = NULL, email = NULL, wechat = NULL, "
+        "best_time = NULL, withdraw_token_hash = NULL WHERE id = ?",
         [referral_id],
     )
-    if "relationship" in db.table("referrals").columns_dict:  # added by the chat area's migration
-        db.execute("UPDATE referrals SET relationship = NULL WHERE id = ?", [referral_id])
     db.execute(
         "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL "
         "WHERE id = (SELECT screening_id FROM referrals WHERE id = ?)",

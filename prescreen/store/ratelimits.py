@@ -4,13 +4,13 @@ Flask-Limiter's memory storage counts per process, so with four workers a client
 times its allowance; Redis or memcached would mean running a new server. A separate file (not
 the main database) keeps these frequent, throw-away writes from queueing behind submissions, and
 lets it run with ``synchronous=NORMAL``: losing a minute of counters on power loss is harmless.
-Keys arrive already hashed (see :mod:`prescreen.limits`), so no IP address is stored.
+Keys arrive already hashed (see :mod:`prescreen.web.limits`), so no IP address is stored.
 
 A connection that hits any SQLite error is closed and forgotten, and the next call opens a new
 one. SQLite opens a file it cannot write read-only without saying so, and such a connection stays
 read-only for its whole life: cached per thread, one moment of an unwritable file used to break
 that worker thread's counting until a restart. Deciding what a failed count means for the request
-is the caller's business (:class:`prescreen.limits.SQLiteStorage` lets it through).
+is the caller's business (:class:`prescreen.web.limits.SQLiteStorage` lets it through).
 """
 
 from __future__ import annotations

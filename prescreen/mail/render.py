@@ -21,8 +21,8 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from .engine import Study
-from .store import outbox, volunteers
+from ..engine import Study
+from ..store import outbox, volunteers
 
 SUBJECTS = {
     "volunteer-confirm": _l("Please confirm your e-mail for study news"),
@@ -162,7 +162,7 @@ def study_code(study_id: str) -> str:
 
     A study's own address names the illness (``/s/pumch-pediatric-sjogren/``); a reminder's link
     passes through mail servers, filters and shared inboxes, so it must not. The code cannot be
-    read back without the key; :func:`prescreen.volunteer.again` finds the study it stands for.
+    read back without the key; :func:`prescreen.volunteer.views.again` finds the study it stands for.
     """
     secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
     return hmac.new(secret, f"recheck:{study_id}".encode(), hashlib.sha256).hexdigest()[:20]

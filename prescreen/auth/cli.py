@@ -14,8 +14,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..store import get_db, users
 from . import passwords
-from .store import get_db, users
 
 
 def valid_email(email: str) -> str:

@@ -23,7 +23,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from .engine import Month
+from ..engine import Month
 
 #: The study runs in Beijing; "today" (for ages and waiting periods) is China Standard Time.
 CHINA = timezone(timedelta(hours=8))

@@ -18,14 +18,14 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from .engine import AnswerError, Flow, Month, Question, State, Study
-from .i18n import current_locale
-from .public import bp, require_screening, see_other, session_token, study_or_404
-from .public_forms import GuardianForm
-from .public_text import consent_version, month_text, notice_context, today
-from .store import get_db
-from .store import referrals as referral_store
-from .store import screenings as screening_store
+from ..engine import AnswerError, Flow, Month, Question, State, Study
+from ..store import get_db
+from ..store import referrals as referral_store
+from ..store import screenings as screening_store
+from ..web.i18n import current_locale
+from .forms import GuardianForm
+from .session import require_screening, see_other, session_token, study_or_404
+from .text import consent_version, month_text, notice_context, today
 
 #: The age under which a patient may not fill this in alone (PIPL art. 31).
 GUARDIAN_AGE = 14
@@ -49,15 +49,6 @@ def flow_for(study: Study) -> Flow:
 def flow_state(study: Study, row: dict[str, Any], day: date | None = None) -> State:
     """Where this screening stands today (or on ``day``)."""
     return flow_for(study).run(row["answers"], respondent=row["respondent"] or "guardian", today=day or today())
-
-
-def stored_value(question: Question, value: Any) -> Any:
-    """What goes in the answers JSON: option values, ``YYYY-MM`` or an integer, never display text."""
-    if question.type == "multiple":
-        return sorted(value)
-    if question.type == "month":
-        return str(value)
-    return value
 
 
 def answer_text(question: Question, raw: Any, lang: str) -> str:
@@ -174,7 +165,6 @@ def result_notice(previous: str | None, state: State, new: State, *, changed: bo
     return "result_changed" if new.outcome.status != seen else None
 
 
-@bp.get("/s/<study_id>/chat")
 def chat(study_id: str) -> Any:
     """The conversation so far and the next question (or the result when there is none)."""
     study = study_or_404(study_id)
@@ -198,7 +188,6 @@ def show_chat(study: Study, row: dict[str, Any]) -> Any:
 QUESTION_BLOCK_MEMO = 512
 
 
-@bp.app_template_global()
 @pass_context
 def question_block(context: Context) -> Markup:
     """The question itself (``public/_question.html``): text, why we ask, answer buttons or field.
@@ -237,7 +226,6 @@ def keep_csrf_token() -> None:
         g.csrf_token = token  # what flask_wtf.csrf.generate_csrf returns for the rest of the request
 
 
-@bp.post("/s/<study_id>/answer")
 def answer(study_id: str) -> Any:
     """Record one answer (a new one, or a change to an earlier one) and move on."""
     study = study_or_404(study_id)
@@ -267,7 +255,7 @@ def answer(study_id: str) -> Any:
     except AnswerError as exc:
         row = {**row, "editing": qid if qid != next_id else None}
         return render_chat(study, row, state, error=error_text(exc, question, current_locale()), raw=raw, status=400)
-    answers = {**row["answers"], qid: stored_value(question, value)}
+    answers = {**row["answers"], qid: question.stored(value)}
     flow = flow_for(study)
     voice = row["respondent"] or "guardian"
     if voice == "patient":
@@ -280,14 +268,7 @@ def answer(study_id: str) -> Any:
     else:  # a change to an earlier answer can change which questions come after it
         new = flow.run(answers, respondent=voice, today=now)
     notice = result_notice(row["notice"], state, new, changed=qid != next_id)
-    outcome = None
-    if new.outcome is not None:
-        outcome = {
-            "status": new.outcome.status,
-            "criteria": new.outcome.criteria,
-            "failed": new.outcome.failed,
-            "recheck_after": new.outcome.recheck_after.isoformat() if new.outcome.recheck_after else None,
-        }
+    outcome = new.to_record()
     saved = screening_store.save_step(
         get_db(),
         row["id"],
@@ -349,7 +330,6 @@ def render_step(study: Study, row: dict[str, Any], state: State) -> str:
     )
 
 
-@bp.post("/s/<study_id>/change")
 def change(study_id: str) -> Response:
     """Start (or cancel) changing an earlier answer; the question id travels in the body only.
 
@@ -381,7 +361,6 @@ def chat_in_place(study: Study, row: dict[str, Any]) -> Response:
     return response
 
 
-@bp.route("/s/<study_id>/handoff", methods=["GET", "POST"])
 def handoff(study_id: str) -> Any:
     """A patient under 14: ask kindly to continue with a parent or guardian."""
     study = study_or_404(study_id)

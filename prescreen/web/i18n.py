@@ -19,6 +19,8 @@ from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel, get_locale
 from markupsafe import Markup
 
+from ..config import ROOT
+
 LOCALES = ("en", "zh")
 DEFAULT_LOCALE = "en"
 DOMAINS = ("messages", "public", "coordinator", "volunteer")
@@ -124,7 +126,7 @@ def remember_choice(response: Response) -> Response:
 
 def translations_dir() -> Path:
     """Return the top-level ``translations/`` folder of the checkout."""
-    return Path(__file__).resolve().parent.parent / "translations"
+    return ROOT / "translations"
 
 
 def init_app(app: Flask) -> None:

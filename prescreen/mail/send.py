@@ -29,7 +29,7 @@ import sqlite_utils
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .store import connect, outbox, volunteers
+from ..store import connect, outbox, volunteers
 
 #: CRLF and RFC 2047 for non-ASCII, as ``policy.SMTP``, but folding only past 998 characters
 #: (RFC 5322's limit): folded at 78, a long ASCII header such as ``List-Unsubscribe`` is turned

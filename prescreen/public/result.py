@@ -12,14 +12,14 @@ from typing import Any
 from flask import current_app, g, render_template
 from markupsafe import Markup
 
-from .engine import CONFIRM, REVIEW, State, Study
-from .i18n import current_locale
-from .public import bp, has_endpoint, is_recruiting, require_screening, see_other, study_or_404
-from .public_chat import flow_state, resume_url, transcript
-from .public_text import long_date, render_in, today
-from .store import get_db
-from .store import referrals as referral_store
-from .store import screenings as screening_store
+from ..engine import CONFIRM, REVIEW, State, Study
+from ..store import get_db
+from ..store import referrals as referral_store
+from ..store import screenings as screening_store
+from ..web.i18n import current_locale
+from .chat import flow_state, resume_url, transcript
+from .session import is_recruiting, require_screening, see_other, study_or_404
+from .text import long_date, render_in, today
 
 
 def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -> dict[str, Any]:
@@ -44,7 +44,6 @@ def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -
     }
 
 
-@bp.get("/s/<study_id>/result")
 def result(study_id: str) -> Any:
     """The result in plain words, the reasons, and the next step."""
     study = study_or_404(study_id)
@@ -66,14 +65,12 @@ def result(study_id: str) -> Any:
         referral=referral_store.by_screening(get_db(), row["id"]),
         contact={k: v for k, v in contact.items() if v},
         resume_url=resume_url(),
-        reminder=has_endpoint("volunteer.reminder") and state.outcome.recheck_after is not None,
-        signup=has_endpoint("volunteer.signup"),
+        reminder=state.outcome.recheck_after is not None,
         recruiting=is_recruiting(study),
         **result_context(study, row, state, current_locale()),
     )
 
 
-@bp.get("/s/<study_id>/summary")
 def summary(study_id: str) -> Any:
     """A printable summary for the family's own doctor: their language first, then the other."""
     study = study_or_404(study_id)

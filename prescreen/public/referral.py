@@ -13,15 +13,15 @@ from flask import current_app, g, render_template, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
-from .i18n import current_locale
-from .public import WITHDRAW_KEY, bp, is_recruiting, let_go, require_screening, see_other, study_or_404
-from .public_chat import GUARDIAN_AGE, flow_for, flow_state
-from .public_forms import ReferralForm, WithdrawForm
-from .public_text import consent_version, notice_context, today
-from .store import get_db
-from .store import referrals as referral_store
-from .store import screenings as screening_store
+from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
+from ..store import get_db
+from ..store import referrals as referral_store
+from ..store import screenings as screening_store
+from ..web.i18n import current_locale
+from .chat import GUARDIAN_AGE, flow_for, flow_state
+from .forms import ReferralForm, WithdrawForm
+from .session import WITHDRAW_KEY, is_recruiting, let_go, require_screening, see_other, study_or_404
+from .text import consent_version, notice_context, today
 
 
 def age_band(age: int | None) -> str:
@@ -56,7 +56,6 @@ def team_alert(row: dict[str, Any]) -> referral_store.Alert | None:
     return referral_store.Alert(to_addr=to_addr, subject=subject, body=body, base_url=current_app.config["PUBLIC_URL"])
 
 
-@bp.route("/s/<study_id>/refer", methods=["GET", "POST"])
 def refer(study_id: str) -> Any:
     """Offer to send the family's contact details to the study team."""
     study = study_or_404(study_id)
@@ -111,7 +110,6 @@ def refer(study_id: str) -> Any:
     return (page, 400) if form.errors else page
 
 
-@bp.get("/s/<study_id>/sent")
 def sent(study_id: str) -> Any:
     """The reference code and the withdraw link (shown again whenever the family comes back)."""
     study = study_or_404(study_id)
@@ -134,7 +132,6 @@ def sent(study_id: str) -> Any:
     )
 
 
-@bp.route("/withdraw/<token>", methods=["GET", "POST"])
 def withdraw(token: str) -> Any:
     """Withdraw a referral: contact details and answers are erased; the team sees "withdrawn"."""
     referral = referral_store.by_withdraw_token(get_db(), token)
@@ -151,7 +148,6 @@ def withdraw(token: str) -> Any:
     return render_template("public/withdraw.html", referral=referral, form=form, action=action)
 
 
-@bp.route("/s/<study_id>/withdraw", methods=["GET", "POST"])
 def withdraw_here(study_id: str) -> Any:
     """Withdraw from the browser that holds the screening (one that has no withdraw link, say after a resume)."""
     study = study_or_404(study_id)

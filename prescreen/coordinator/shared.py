@@ -1,27 +1,20 @@
-"""The study team's pages: the follow-up queue (this module) and, beside it, one family's page
-(``coordinator_family``), the log, funnel and exports (``coordinator_reports``) and the studies
-list (``coordinator_studies``). All share this blueprint, so every route sits behind the same
-login check and the same ``Cache-Control: no-store``.
-"""
+"""What every study-team page shares: labels in both languages, the login and admin checks,
+the studies a staff member may see, and how times and waits are shown. Never imports the blueprint."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from .auth import login_manager
-from .engine import Study
-from .security import page_number
-from .store import get_db, outbox, queue
-
-bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+from ..auth.views import login_manager
+from ..engine import Study
+from ..store import queue
 
 STATUS_LABELS = {
     "new": _l("New"),
@@ -83,7 +76,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@bp.before_request
 def require_login() -> ResponseReturnValue | None:
     """Every coordinator page needs a live staff session; anonymous requests go to sign-in."""
     if not current_user.is_authenticated:
@@ -94,7 +86,6 @@ def require_login() -> ResponseReturnValue | None:
     return None
 
 
-@bp.after_request
 def no_store(response: Response) -> Response:
     """Pages with families' data are never stored by a browser or proxy (ASVS 8.2.1)."""
     response.headers["Cache-Control"] = "no-store"
@@ -145,50 +136,8 @@ def age_band(value: str | None) -> str:
     return str(AGE_BAND_LABELS.get(value, value))
 
 
-def filters_from(args: Any) -> dict[str, str]:
-    """The queue's filters from the query string, unknown values dropped."""
-    allowed = studies()
-    status = args.get("status", "open")
-    return {
-        "study": args.get("study") if args.get("study") in allowed else "",
-        "status": status if status in ("open", "all", *queue.STATUSES) else "open",
-        "outcome": args.get("outcome") if args.get("outcome") in OUTCOME_LABELS else "",
-        "locale": args.get("locale") if args.get("locale") in LANGUAGE_NAMES else "",
-        "q": (args.get("q") or "").strip()[:20],
-    }
-
-
-@bp.get("/", endpoint="queue")
-def queue_page() -> str:
-    """The queue: referred families, oldest first; overdue ones stand out."""
-    filters = filters_from(request.args)
-    page = page_number(request.args.get("page"))
-    query = dict(filters, status=None if filters["status"] == "all" else filters["status"])
-    rows, total, counts = queue.listing(get_db(), current_user.visible_studies, query, page)
-    now = utc_now()
-    days = int(current_app.config["OVERDUE_WORKING_DAYS"])
-    for row in rows:
-        row["overdue"] = queue.is_overdue(row, now, days)
-        row["waiting"] = waiting(row["created_at"], now)
-    pages = max((total + queue.PAGE_SIZE - 1) // queue.PAGE_SIZE, 1)
-    return render_template(
-        "coordinator/queue.html",
-        # A lost "new referral" e-mail means families may wait unseen: say so until one gets through.
-        alert_failed_at=outbox.undelivered_team_alert(get_db()),
-        rows=rows,
-        total=total,
-        counts=counts,
-        filters=filters,
-        page=min(page, pages),
-        pages=pages,
-        studies=studies(),
-    )
-
-
-def init_app(app: Flask) -> None:
-    """Template helpers and the ``prescreen purge`` command."""
-    from .purge import purge_command
-
+def template_helpers(app: Flask) -> None:
+    """Labels and formatting the study team's templates use."""
     app.jinja_env.filters.update(local_time=local_time, age_band=age_band)
     app.jinja_env.globals.update(
         status_labels=STATUS_LABELS,
@@ -199,8 +148,3 @@ def init_app(app: Flask) -> None:
         respondent_labels=RESPONDENT_LABELS,
         relationship_labels=RELATIONSHIP_LABELS,
     )
-    app.cli.add_command(purge_command)
-
-
-# The other pages attach their views to ``bp``; imported last because they import it.
-from . import coordinator_family, coordinator_reports, coordinator_studies  # noqa: E402, F401

@@ -30,7 +30,7 @@ def new_incident_id() -> str:
 
 class PrescreenFlask(Flask):
     """Flask whose unhandled-exception log line names the incident id shown to the user, and whose
-    static files are cached for a year when asked for by their content hash (prescreen.assets)."""
+    static files are cached for a year when asked for by their content hash (prescreen.web.assets)."""
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         if assets.is_current(filename):

@@ -31,7 +31,7 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from limits.storage import Storage
 
-from .store.ratelimits import Counters
+from ..store.ratelimits import Counters
 
 SCHEME = "prescreen+sqlite"
 #: While the counters stay broken, repeat the warning at most this often (seconds) per worker.

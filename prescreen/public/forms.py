@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from .forms import TextForm, TickBox
+from ..web.forms import TextForm, TickBox
 
 RESPONDENTS = ("guardian", "patient")
 BEST_TIMES = ("morning", "afternoon", "evening", "any")

@@ -19,10 +19,10 @@ from flask import Response, abort, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .coordinator import RELATIONSHIP_LABELS, bp, require_admin, studies, utc_now
-from .i18n import current_locale
-from .security import page_number
-from .store import audit, get_db, queue_reports
+from ..store import audit, get_db, queue_reports
+from ..web.i18n import current_locale
+from ..web.security import page_number
+from .shared import RELATIONSHIP_LABELS, require_admin, studies, utc_now
 
 LOG_PAGE = 50
 AUDIT_PAGE = 100
@@ -64,7 +64,6 @@ def chosen_study() -> str | None:
     return study if study in studies() else None
 
 
-@bp.get("/log")
 def log() -> str:
     """The de-identified pre-screening log (ICH E6 8.3.20), newest first."""
     page = page_number(request.args.get("page"))
@@ -78,7 +77,6 @@ def log() -> str:
     )
 
 
-@bp.post("/log.csv")
 def log_csv() -> Response:
     """The de-identified log as CSV; failed criterion ids separated by ``;``."""
     db = get_db()
@@ -100,7 +98,6 @@ def bars(items: list[tuple[str, Any, int]], top: int, width: int = 360) -> list[
     ]
 
 
-@bp.get("/funnel")
 def funnel() -> str:
     """Per study: started → completed → outcomes → referred → contacted → visit → enrolled."""
     visible = studies()
@@ -127,7 +124,6 @@ def funnel() -> str:
     )
 
 
-@bp.get("/audit")
 def audit_trail() -> str:
     """The audit trail, newest first (admins only)."""
     require_admin()
@@ -137,7 +133,6 @@ def audit_trail() -> str:
     return render_template("coordinator/audit.html", rows=rows, total=total, page=page, pages=pages)
 
 
-@bp.post("/export/referrals.csv")
 def export_identified() -> Response:
     """Referrals with contact details and who sent them (admins only, audited with the referral ids)."""
     require_admin()
@@ -150,7 +145,6 @@ def export_identified() -> Response:
     return csv_response(rows, queue_reports.IDENTIFIED_COLUMNS, f"referrals-identified-{stamp}.csv")
 
 
-@bp.post("/referrals/<int:referral_id>/export.json")
 def export_subject(referral_id: int) -> Response:
     """Everything stored about one family, for a data-subject request (admins only, audited)."""
     require_admin()

@@ -16,23 +16,19 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, url_for
+from flask import Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_date
 
-from . import csrf
-from .config import ConfigError
-from .engine import StudyError, load_categories
-from .i18n import current_locale
-from .limits import limiter_for, public_post_limit
-from .mail import mail_cli, queue_already_signed_up, queue_confirmation, reminder_message
-from .mail_render import study_code
-from .notify import categories, studies_cli
-from .store import get_db, outbox, utcnow, volunteers
-from .volunteer_forms import (
+from ..extensions import csrf
+from ..mail.notify import categories
+from ..mail.render import queue_already_signed_up, queue_confirmation, reminder_message, study_code
+from ..public.session import current_screening
+from ..store import get_db, outbox, utcnow, volunteers
+from ..web.i18n import current_locale
+from .forms import (
     REMINDER_CONSENT,
     SIGNUP_CONSENT,
     ButtonForm,
@@ -43,7 +39,6 @@ from .volunteer_forms import (
     consent_version,
 )
 
-bp = Blueprint("volunteer", __name__, url_prefix="/volunteer")
 #: The hour (UTC) a reminder goes out on its day: 09:00 in Beijing.
 REMINDER_HOUR_UTC = 1
 #: The window ``VOLUNTEER_SIGNUP_MAILS_PER_WEEK`` counts in.
@@ -68,14 +63,12 @@ def _prepared(form: PreferencesForm) -> PreferencesForm:
     return form
 
 
-@bp.after_request
 def no_store(response: Response) -> Response:
     """Pages reached by a personal link must not stay in a shared computer's cache."""
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@bp.route("/", methods=["GET", "POST"])
 def signup() -> Any:
     """Sign up: the same answer whether or not the address is known, and never a second row."""
     form = _prepared(SignupForm())
@@ -124,7 +117,6 @@ def _take_sign_up(db: sqlite_utils.Database, form: SignupForm) -> None:
         volunteers.count_signup_mail(db, email, kind, since)
 
 
-@bp.get("/check-email")
 def check_email() -> str:
     """After sign-up: look in your inbox (said to everyone, known address or not)."""
     return render_template("volunteer/check_email.html")
@@ -139,7 +131,6 @@ def _volunteer_locale(volunteer: dict[str, Any]) -> None:
     g.screening_locale = volunteer["locale"]
 
 
-@bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> Any:
     """Double opt-in: a GET only shows a button (mail scanners follow links), the POST confirms."""
     db = get_db()
@@ -156,7 +147,6 @@ def confirm(token: str) -> Any:
     return render_template("volunteer/confirm.html", form=form)
 
 
-@bp.route("/manage/<token>", methods=["GET", "POST"])
 def manage(token: str) -> Any:
     """Change categories, language and age band from the link in any of our e-mails."""
     db = get_db()
@@ -186,7 +176,6 @@ def manage(token: str) -> Any:
     )
 
 
-@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt
 def unsubscribe(token: str) -> Any:
     """RFC 8058: a cookieless ``List-Unsubscribe=One-Click`` POST unsubscribes (2xx, no redirect).
@@ -214,7 +203,6 @@ def unsubscribe(token: str) -> Any:
     return render_template("volunteer/unsubscribe.html", form=form, token=token)
 
 
-@bp.route("/resubscribe/<token>", methods=["GET", "POST"])
 def resubscribe(token: str) -> Any:
     """Subscribe again after unsubscribing: only from a link we e-mailed to this address.
 
@@ -246,15 +234,6 @@ def resubscribe(token: str) -> Any:
     return render_template("volunteer/resubscribe.html", form=form, groups=category_groups(current_locale()))
 
 
-def _current_screening() -> dict[str, Any] | None:
-    """This browser's screening (the chat's ``current_screening``), or None before there is one."""
-    try:
-        from .public import current_screening
-    except ImportError:
-        return None
-    return current_screening()
-
-
 def _recheck_date(screening: dict[str, Any] | None) -> date | None:
     try:
         return date.fromisoformat(str((screening or {}).get("recheck_after") or ""))
@@ -262,10 +241,9 @@ def _recheck_date(screening: dict[str, Any] | None) -> date | None:
         return None
 
 
-@bp.route("/reminder", methods=["GET", "POST"])
 def reminder() -> Any:
     """One e-mail on the family's re-check date with the link to screen again; no health data."""
-    screening = _current_screening()
+    screening = current_screening()
     when = _recheck_date(screening)
     if screening is None or when is None:
         return render_template("volunteer/reminder_none.html")
@@ -294,11 +272,10 @@ def reminder() -> Any:
     return render_template("volunteer/reminder.html", form=form, date=shown)
 
 
-@bp.get("/again/<code>")
 def again(code: str) -> Any:
     """Where a re-check reminder's link leads: on to the study it stands for, or the home page.
 
-    The link carries an opaque code (:func:`prescreen.mail_render.study_code`), so the e-mail
+    The link carries an opaque code (:func:`prescreen.mail.render.study_code`), so the e-mail
     names no illness; a code from before a change of secret key, or of a removed study, still
     lands somewhere useful.
     """
@@ -306,22 +283,3 @@ def again(code: str) -> Any:
         if hmac.compare_digest(study_code(study_id), code):
             return redirect(url_for("public.study", study_id=study_id))
     return redirect(url_for("home.index"))
-
-
-def init_app(app: Flask) -> None:
-    """Load the category taxonomy once, add ``prescreen mail`` and ``prescreen studies``, rate-limit posts."""
-    path = Path(app.config["QUESTIONS_DIR"]) / "categories.csv"
-    try:
-        app.extensions["categories"] = load_categories(path) if path.exists() else []
-    except StudyError as exc:
-        raise ConfigError(f"questions/categories.csv has problems:\n{exc}") from None
-    app.cli.add_command(mail_cli)
-    app.cli.add_command(studies_cli)
-    # Sign-ups and reminders count toward the same per-client allowance as the chat's posts. The
-    # one-click unsubscribe does not: mail providers post it from a few shared servers.
-    limiter_for(app).limit(
-        public_post_limit,
-        methods=["POST"],
-        scope="public-post",
-        exempt_when=lambda: request.endpoint == "volunteer.unsubscribe",
-    )(bp)

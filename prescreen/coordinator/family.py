@@ -21,21 +21,20 @@ from wtforms import DateField, DateTimeLocalField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from .coordinator import (
+from ..engine import Flow, Question, Study
+from ..store import audit, get_db, queue
+from ..web.forms import TextForm
+from ..web.i18n import current_locale
+from .shared import (
     CHANNEL_LABELS,
     CRITERION_LABELS,
     RELATIONSHIP_LABELS,
     RESPONDENT_LABELS,
     RESULT_LABELS,
     STATUS_LABELS,
-    bp,
     utc_now,
     waiting,
 )
-from .engine import Flow, Question, Study
-from .forms import TextForm
-from .i18n import current_locale
-from .store import audit, get_db, queue
 
 GROUPS = ("not_met", "needs_review", "confirm_at_visit", "met")
 WITHDRAW_LABEL = _l("Withdrawn (deletes their contact details, answers and notes)")
@@ -175,7 +174,6 @@ def render_family(
     return body, status
 
 
-@bp.get("/referrals/<int:referral_id>")
 def referral(referral_id: int) -> ResponseReturnValue:
     """One family's page (answers, checklist, notes), without contact details; every view is audited.
 
@@ -188,7 +186,6 @@ def referral(referral_id: int) -> ResponseReturnValue:
     return render_family(row)
 
 
-@bp.post("/referrals/<int:referral_id>/contact")
 def contact_details(referral_id: int) -> ResponseReturnValue:
     """The family's page with their contact details: a POST with the CSRF token, audited.
 
@@ -204,7 +201,6 @@ def _back(referral_id: int) -> ResponseReturnValue:
     return redirect(url_for("coordinator.referral", referral_id=referral_id))
 
 
-@bp.post("/referrals/<int:referral_id>/attempts")
 def add_attempt(referral_id: int) -> ResponseReturnValue:
     """Record a contact attempt; the status moves on by itself (attempt 1 → 2 → 3, or contacted)."""
     row = the_referral(referral_id)
@@ -228,7 +224,6 @@ def add_attempt(referral_id: int) -> ResponseReturnValue:
     return _back(referral_id)
 
 
-@bp.post("/referrals/<int:referral_id>/status")
 def change_status(referral_id: int) -> ResponseReturnValue:
     """Change the status; a visit needs its date, a screen failure the criterion that failed."""
     row = the_referral(referral_id)
@@ -260,7 +255,6 @@ def change_status(referral_id: int) -> ResponseReturnValue:
     return _back(referral_id)
 
 
-@bp.post("/referrals/<int:referral_id>/notes")
 def add_note(referral_id: int) -> ResponseReturnValue:
     """Add a note for the team (audited without its text)."""
     row = the_referral(referral_id)

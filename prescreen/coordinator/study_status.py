@@ -1,33 +1,28 @@
 """The studies list: recruiting or closed, referrals waiting; admins open and close recruiting.
 
-Opening goes through ``prescreen.notify.publish_study`` when the volunteer area is installed, so
-the people who asked to hear about such a study are told (idempotently); closing only changes
-the status. A closed study's public page stops taking new screenings (the chat area checks it).
+Opening goes through :func:`prescreen.mail.notify.publish_study`, so the people who asked to
+hear about such a study are told (idempotently); closing only changes the status. A closed
+study's public page stops taking new screenings (the chat area checks it).
 """
 
 from __future__ import annotations
-
-import importlib
-import importlib.util
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .coordinator import bp, require_admin, studies
-from .store import get_db
-from .store import studies as study_states
+from ..mail import notify
+from ..store import get_db, queue
+from ..store import studies as study_states
+from .shared import require_admin, studies
 
 
-@bp.get("/studies")
 def studies_page() -> str:
     """Every study this person may see, with its status and waiting referrals."""
     visible = studies()
     db = get_db()
     states = study_states.statuses(db, {sid: s.status for sid, s in visible.items()})
-    from .store import queue
-
     open_counts = {}
     for sid in visible:
         _rows, total, _counts = queue.listing(db, current_user.visible_studies, {"study": sid, "status": "open"})
@@ -35,7 +30,6 @@ def studies_page() -> str:
     return render_template("coordinator/studies.html", studies=visible, states=states, open_counts=open_counts)
 
 
-@bp.post("/studies/<study_id>/status")
 def set_study_status(study_id: str) -> ResponseReturnValue:
     """Open or close recruiting (admins only; audited by the store)."""
     require_admin()
@@ -49,11 +43,7 @@ def set_study_status(study_id: str) -> ResponseReturnValue:
     if action == "close":
         study_states.set_status(db, study_id, "closed", current_user.actor)
         flash(_("Recruiting is closed. The public page no longer takes new screenings."), "info")
-    elif importlib.util.find_spec("prescreen.notify") is not None:
-        notify = importlib.import_module("prescreen.notify")
+    else:
         queued = notify.publish_study(db, study, current_user.actor)
         flash(_("Recruiting is open. Notifications queued for volunteers: %(n)d", n=queued), "info")
-    else:
-        study_states.set_status(db, study_id, "recruiting", current_user.actor)
-        flash(_("Recruiting is open."), "info")
     return redirect(url_for("coordinator.studies_page"))

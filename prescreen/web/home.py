@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from ..store import check_writable, get_db
+from ..store import studies as studies_store
 from .errors import RETRY_AFTER_SECONDS
-from .store import check_writable, get_db
-from .store import studies as studies_store
 
 bp = Blueprint("home", __name__)
 
 
-@bp.get("/")
 def index() -> str:
     """List the studies that are recruiting, in the visitor's language."""
     loaded = current_app.extensions["studies"]
@@ -21,7 +20,6 @@ def index() -> str:
     return render_template("index.html", studies=studies)
 
 
-@bp.get("/healthz")
 def healthz() -> tuple[str, int, dict[str, str]]:
     """Answer 200 once the database has its schema and would take a write, else 503 (for load balancers).
 
@@ -38,3 +36,7 @@ def healthz() -> tuple[str, int, dict[str, str]]:
         current_app.logger.exception("health check failed")
         return "unavailable", 503, {**plain, "Retry-After": str(RETRY_AFTER_SECONDS)}
     return "ok", 200, plain
+
+
+bp.add_url_rule("/", view_func=index, methods=["GET"])
+bp.add_url_rule("/healthz", view_func=healthz, methods=["GET"])

@@ -10,12 +10,11 @@ front must follow the same rule.
 from __future__ import annotations
 
 from flask import Flask, Response, request
-from flask_compress import Compress
+
+from ..extensions import compress
 
 #: Static assets only: no HTML, JSON or text that could hold a token next to visitor input.
 MIMETYPES = ["text/css", "text/javascript", "application/javascript"]
-
-compress = Compress()
 
 
 def read_static_file(response: Response) -> Response:

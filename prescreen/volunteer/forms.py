@@ -17,7 +17,7 @@ from wtforms import EmailField, RadioField, SelectChoice, SelectMultipleField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .forms import TextForm, TickBox
+from ..web.forms import TextForm, TickBox
 
 LANGUAGES = [SelectChoice("zh", "中文"), SelectChoice("en", "English")]
 AGE_BAND_CHOICES = [

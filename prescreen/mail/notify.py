@@ -16,9 +16,9 @@ import sqlite_utils
 from flask import current_app
 from flask.cli import AppGroup
 
-from .engine import Category, Study, load_categories
-from .mail_render import queue_study_posted
-from .store import audit, connect, studies, volunteers
+from ..engine import Category, Study, load_categories
+from ..store import audit, connect, studies, volunteers
+from .render import queue_study_posted
 
 
 def categories() -> list[Category]:

@@ -12,23 +12,19 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..extensions import login_manager
+from ..store import audit, get_db, sessions, users
+from ..web.forms import TextForm
 from . import passwords
-from .auth_cli import users_cli
-from .forms import TextForm
-from .limits import limiter_for
-from .store import audit, get_db, sessions, users
-
-bp = Blueprint("auth", __name__, url_prefix="/staff")
-login_manager = LoginManager()
 
 
 def now() -> datetime:
@@ -174,7 +170,6 @@ def check_login(email: str, password: str, code: str = "") -> tuple[dict[str, An
     return user, "ok"
 
 
-@bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     """Sign in; every outcome is audited (never the password) and logged with the name escaped."""
     if current_user.is_authenticated:
@@ -221,7 +216,6 @@ def everyone() -> str:
     return "all-clients"
 
 
-@bp.post("/logout")
 @login_required
 def logout() -> Response:
     """End the session on the server (the row goes), then in the browser."""
@@ -234,37 +228,8 @@ def logout() -> Response:
     return redirect(url_for("auth.login"))
 
 
-@bp.after_request
 def no_store(response: Response) -> Response:
     """Sign-in pages are never cached (a shared computer's back button shows nothing)."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "Cookie"
     return response
-
-
-def init_app(app: Flask) -> None:
-    """Set up Flask-Login and the ``users`` command."""
-    # Flask-Login's own context processor looks the user up for every template, the public
-    # chat's included (a tenth of its render time). The proxy as a global is resolved only by
-    # the coordinator templates that read it.
-    login_manager.init_app(app, add_context_processor=False)
-    app.jinja_env.globals["current_user"] = current_user
-    # Its remember-me hook reads the session on every response, so every response, static files
-    # included, said "Vary: Cookie" and a phone's cached stylesheet stopped matching once the
-    # session cookie changed. There is no "remember me" here (see LoginForm): nothing to update.
-    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = _l("Please sign in to see this page.")
-    login_manager.login_message_category = "info"
-    login_manager.localize_callback = str  # the flash goes into the cookie: a plain string, not a lazy one
-    # The server-side session is the protection; Flask-Login's IP/browser hash would only add
-    # derived personal data to the cookie.
-    login_manager.session_protection = None
-    # Each sign-in post costs a scrypt hash (about 0.1 s of a core and 32 MB): counted across all
-    # workers per client address, and for everyone together so a flood from many addresses cannot
-    # slow the families' pages. Only POSTs count; a refusal is the translated 429 page.
-    limiter = limiter_for(app)
-    limit_per_address = limiter.limit(login_limit_per_address, methods=["POST"], scope="staff-login")
-    limit_global = limiter.limit(login_limit_global, key_func=everyone, methods=["POST"], scope="staff-login-all")
-    app.view_functions["auth.login"] = limit_global(limit_per_address(app.view_functions["auth.login"]))
-    app.cli.add_command(users_cli)

@@ -1,0 +1,38 @@
+"""The study team's pages, behind the staff login: the queue, one family's page, the log, funnel,
+exports and audit trail, and the studies list. Every route sits behind the same login check and
+the same ``Cache-Control: no-store``. The views live in :mod:`.queue`, :mod:`.family`,
+:mod:`.reports` and :mod:`.study_status`; what they share in :mod:`.shared`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from . import family, queue, reports, shared, study_status
+
+bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+bp.before_request(shared.require_login)
+bp.after_request(shared.no_store)
+
+bp.add_url_rule("/", endpoint="queue", view_func=queue.queue_page, methods=["GET"])
+# One family.
+bp.add_url_rule("/referrals/<int:referral_id>", view_func=family.referral, methods=["GET"])
+bp.add_url_rule("/referrals/<int:referral_id>/contact", view_func=family.contact_details, methods=["POST"])
+bp.add_url_rule("/referrals/<int:referral_id>/attempts", view_func=family.add_attempt, methods=["POST"])
+bp.add_url_rule("/referrals/<int:referral_id>/status", view_func=family.change_status, methods=["POST"])
+bp.add_url_rule("/referrals/<int:referral_id>/notes", view_func=family.add_note, methods=["POST"])
+# The pre-screening log, funnel, audit trail and downloads.
+bp.add_url_rule("/log", view_func=reports.log, methods=["GET"])
+bp.add_url_rule("/log.csv", view_func=reports.log_csv, methods=["POST"])
+bp.add_url_rule("/funnel", view_func=reports.funnel, methods=["GET"])
+bp.add_url_rule("/audit", view_func=reports.audit_trail, methods=["GET"])
+bp.add_url_rule("/export/referrals.csv", view_func=reports.export_identified, methods=["POST"])
+bp.add_url_rule("/referrals/<int:referral_id>/export.json", view_func=reports.export_subject, methods=["POST"])
+# Opening and closing studies (admins).
+bp.add_url_rule("/studies", view_func=study_status.studies_page, methods=["GET"])
+bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_status, methods=["POST"])
+
+
+def init_app(app: Flask) -> None:
+    """The labels and filters the study team's templates use."""
+    shared.template_helpers(app)

@@ -1,0 +1,43 @@
+"""Volunteers: sign up for notices of new studies in chosen categories, confirm, manage, leave in
+one click; and a family's re-check reminder. This file holds the blueprint, its hook and routes;
+the views are in :mod:`.views`, the forms in :mod:`.forms`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, request
+
+from ..config import ConfigError
+from ..engine import StudyError, load_categories
+from ..web.limits import limiter_for, public_post_limit
+from . import views
+
+bp = Blueprint("volunteer", __name__, url_prefix="/volunteer")
+bp.after_request(views.no_store)
+bp.add_url_rule("/", view_func=views.signup, methods=["GET", "POST"])
+bp.add_url_rule("/check-email", view_func=views.check_email, methods=["GET"])
+bp.add_url_rule("/confirm/<token>", view_func=views.confirm, methods=["GET", "POST"])
+bp.add_url_rule("/manage/<token>", view_func=views.manage, methods=["GET", "POST"])
+bp.add_url_rule("/unsubscribe/<token>", view_func=views.unsubscribe, methods=["GET", "POST"])
+bp.add_url_rule("/resubscribe/<token>", view_func=views.resubscribe, methods=["GET", "POST"])
+bp.add_url_rule("/reminder", view_func=views.reminder, methods=["GET", "POST"])
+bp.add_url_rule("/again/<code>", view_func=views.again, methods=["GET"])
+
+
+def init_app(app: Flask) -> None:
+    """Load the category taxonomy once; rate-limit posts."""
+    path = Path(app.config["QUESTIONS_DIR"]) / "categories.csv"
+    try:
+        app.extensions["categories"] = load_categories(path) if path.exists() else []
+    except StudyError as exc:
+        raise ConfigError(f"questions/categories.csv has problems:\n{exc}") from None
+    # Sign-ups and reminders count toward the same per-client allowance as the chat's posts. The
+    # one-click unsubscribe does not: mail providers post it from a few shared servers.
+    limiter_for(app).limit(
+        public_post_limit,
+        methods=["POST"],
+        scope="public-post",
+        exempt_when=lambda: request.endpoint == "volunteer.unsubscribe",
+    )(bp)
