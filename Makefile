@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 5000
 
-.PHONY: run test quick lint translations db clean .venv bench-engine bench bench-curve bench-slow fuzz
+.PHONY: run test quick system-deps lint translations db clean .venv bench-engine bench bench-curve bench-slow fuzz
 
 # Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
 .venv: $(STAMP)
@@ -41,8 +41,23 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -r prescreen -ll
 
-test: $(STAMP) translations lint
+test: $(STAMP) translations lint system-deps
 	$(BIN)/python -m pytest -q
+
+# Debian packages that the browser tests and the load benchmark drive: Chromium, a Chinese font
+# (without one, Chinese renders as boxes and text metrics differ from a phone) and wrk. Installed
+# here, never from inside pytest; installing needs root, as CI and a fresh machine have.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "needs Debian packages:$$missing (apt-get install them as root)" >&2; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 # The inner loop: everything but the real-browser tests and the ones that start several processes
 # (gunicorn under load, kill -9, the mail sender crashing). make test (and CI) still runs them all.
@@ -52,15 +67,15 @@ quick: $(STAMP) translations lint
 
 # Load benchmark: simulated families through the chat under gunicorn, with same-run baselines.
 # BENCH_ARGS=--quick is the small run (under a minute).
-bench: $(STAMP) translations
+bench: $(STAMP) translations system-deps
 	$(BIN)/python bench/load_bench.py $(BENCH_ARGS)
 
 # Latency against load: 50 families at once, pausing longer and longer before each request.
-bench-curve: $(STAMP) translations
+bench-curve: $(STAMP) translations system-deps
 	$(BIN)/python bench/load_curve.py $(CURVE_ARGS)
 
 # Slow 3G in real Chromium (DevTools throttling): time to the first question and per step.
-bench-slow: $(STAMP) translations
+bench-slow: $(STAMP) translations system-deps
 	$(BIN)/python bench/slow_network.py
 
 # The long fuzz run: 10,000 Hypothesis examples per property (sheet loader and every form).

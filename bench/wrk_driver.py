@@ -33,20 +33,10 @@ TIMEOUT_S = 30  # wrk's --timeout (wrk only counts slower responses as timeouts,
 
 
 def ensure_wrk() -> str:
-    """Return wrk's path, installing Debian's package the first time when we may (as root)."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise RuntimeError(
-            "the load benchmark's wrk driver needs wrk: apt-get install wrk (or run with --driver python)"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)  # noqa: S607 - Debian's apt-get
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)  # noqa: S607
+    """Return wrk's path (Debian's package: ``make bench`` and ``make test`` install it)."""
     found = shutil.which("wrk")
     if not found:
-        raise RuntimeError("apt-get install wrk finished but wrk is still not on PATH")
+        raise RuntimeError("the load benchmark's wrk driver needs wrk: make system-deps (or --driver python)")
     return found
 
 

@@ -64,7 +64,7 @@ def coordinator_urls(app: Flask) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/coordinator"):
             continue
-        path = rule.rule.replace("<int:referral_id>", "1").replace("<study_id>", STUDY_ID)
+        path = rule.rule.replace("<id:referral_id>", "1").replace("<study_id>", STUDY_ID)
         for method in sorted(rule.methods & {"GET", "POST"}):
             out.append((method, path))
     return out

@@ -32,7 +32,7 @@ def urls(app: Flask) -> list[tuple[str, Rule]]:
         values = {}
         for arg in rule.arguments:
             converter = type(rule._converters[arg]).__name__  # noqa: SLF001 - reading the map
-            values[arg] = SAMPLE.get(arg) or ("1" if converter == "IntegerConverter" else "x")
+            values[arg] = SAMPLE.get(arg) or ("1" if converter in ("IntegerConverter", "RecordIdConverter") else "x")
         found.append((rule.build(values, append_unknown=False)[1], rule))
     return sorted(found, key=lambda item: item[0])
 

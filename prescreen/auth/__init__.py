@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..extensions import login_manager
+from ..web.fastpaths import without_remember_cookie_hook
 from ..web.limits import limiter_for
 from . import views
 
@@ -27,10 +28,8 @@ def init_app(app: Flask) -> None:
     # the coordinator templates that read it.
     login_manager.init_app(app, add_context_processor=False)
     app.jinja_env.globals["current_user"] = current_user
-    # Its remember-me hook reads the session on every response, so every response, static files
-    # included, said "Vary: Cookie" and a phone's cached stylesheet stopped matching once the
-    # session cookie changed. There is no "remember me" here (see LoginForm): nothing to update.
-    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
+    # There is no "remember me" here: its hook only made every response say "Vary: Cookie".
+    without_remember_cookie_hook(app, login_manager)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"

@@ -36,8 +36,11 @@ def add_headers(response: Response) -> Response:
 MAX_ID = 2**63 - 1
 
 
-class BoundedIntegerConverter(IntegerConverter):
-    """``<int:...>`` that never matches a number SQLite cannot hold (a 404, not a 500)."""
+class RecordIdConverter(IntegerConverter):
+    """``<id:...>``: a record id, never a number SQLite cannot hold (a 404, not a 500).
+
+    A converter of our own name: Werkzeug's ``int`` stays as it is for anyone else's routes.
+    """
 
     def __init__(
         self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID, signed: bool = False
@@ -55,6 +58,6 @@ def page_number(raw: str | None, limit: int = 1_000_000) -> int:
 
 
 def init_app(app: Flask) -> None:
-    """Register the header hook and the bounded integer converter (before any blueprint)."""
-    app.url_map.converters["int"] = BoundedIntegerConverter
+    """Register the header hook and the ``id`` converter (before any blueprint)."""
+    app.url_map.converters["id"] = RecordIdConverter
     app.after_request(add_headers)

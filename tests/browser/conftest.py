@@ -1,8 +1,8 @@
 """Real-browser fixtures: the app on a loopback port, driven by Debian's Chromium via Playwright.
 
 No browser is downloaded: Playwright's own browser builds come from a host this network cannot
-reach, so the fixture installs Debian's ``chromium`` with apt-get when it is missing (CI runs as
-root) and hands its path to Playwright as ``executable_path``.
+reach, so ``make test`` installs Debian's ``chromium`` (``make system-deps``) and the fixture
+hands its path to Playwright as ``executable_path``.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ def _has_chinese_font() -> bool:
 
 
 def ensure_chromium() -> str:
-    """Return Debian's Chromium, installing it (and a Chinese font) with apt-get the first time.
+    """Return Debian's Chromium; ``make test`` installs it and a Chinese font (``make system-deps``).
 
     Without a CJK font Chinese renders as empty boxes: screenshots mean nothing and text metrics
-    (wrapping, tap-target sizes) differ from a real phone.
+    (wrapping, tap-target sizes) differ from a real phone. Tests never install anything themselves.
     """
     missing = [
         pkg
@@ -55,11 +55,7 @@ def ensure_chromium() -> str:
         if not ok
     ]
     if missing:
-        if shutil.which("apt-get") is None or os.geteuid() != 0:
-            pytest.fail(f"browser tests need Debian packages: apt-get install {' '.join(missing)}")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+        pytest.fail(f"browser tests need Debian packages {', '.join(missing)}: run make system-deps (as root)")
     return CHROMIUM
 
 
