@@ -18,6 +18,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from . import clock
 from .store import checkpoint, get_db, retention
 
 
@@ -46,7 +47,7 @@ def run(now: datetime) -> dict[str, int]:
 @click.option("--now", "now_text", metavar="ISO-DATETIME", help="act as if it were this UTC time")
 def purge_command(now_text: str | None) -> None:
     """Delete what the retention periods no longer allow us to keep."""
-    now = datetime.now(UTC)
+    now = clock.now()
     if now_text:
         try:
             now = datetime.fromisoformat(now_text)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
+from . import clock
 from .engine import (
     AnswerError,
     Flow,
@@ -154,7 +154,7 @@ def screen_command(study_id: str, answers_file: Any, respondent: str, lang: str,
         raise click.ClickException(f"answers file is not valid JSON: {error}") from None
     if not isinstance(answers, dict):
         raise click.ClickException("answers file must hold a JSON object: question id -> value")
-    day = today.date() if today else date.today()
+    day = today.date() if today else clock.today()
     state = Flow(study).run(answers, respondent=respondent, today=day)
     if state.question is not None:
         error = state.errors.get(state.question.id) or AnswerError(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,24 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from prescreen import create_app
+from prescreen import clock, create_app
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[Callable[[datetime], datetime]]:
+    """Stop :mod:`prescreen.clock` at a moment the test picks: ``frozen_clock(datetime(...))``.
+
+    Call it again to move the clock; the real clock is back after the test.
+    """
+    stack = ExitStack()
+
+    def freeze(at: datetime) -> datetime:
+        return stack.enter_context(clock.frozen(at))
+
+    with stack:
+        yield freeze
 
 
 @pytest.fixture(autouse=True)

@@ -34,13 +34,13 @@ from fuzzkit import (
 )
 from hypothesis import event, given
 from hypothesis import strategies as st
+from prescreen.clock import today
 from publickit import BASE, STUDY, born_years_ago, csrf, months_ago
 from studykit import CRITERIA, QUESTIONS, write_study
 
 import prescreen.public.study  # noqa: F401 — imports the chat views in their own order (no import cycle)
 from prescreen.engine import AnswerError, Flow, Question
 from prescreen.public.chat import error_text
-from prescreen.public.text import today
 from prescreen.store import connect
 from prescreen.store import screenings as screening_store
 

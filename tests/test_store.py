@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from prescreen import store
+from prescreen import clock, store
 from prescreen.store import audit, connect, migrate, transaction
 
 
@@ -197,7 +197,7 @@ def test_workers_counting_in_a_new_rate_limit_file_at_the_same_instant_all_count
 
 
 def _screening(db, token_hash: str = "t1") -> int:
-    now = store.utcnow()
+    now = clock.utc_text()
     return (
         db.table("screenings")
         .insert(
@@ -263,7 +263,7 @@ def test_consents_cannot_be_updated_but_leave_with_their_screening(tmp_path: Pat
                 "text_version": "abc",
                 "locale": "zh",
                 "role": "guardian",
-                "created_at": store.utcnow(),
+                "created_at": clock.utc_text(),
             }
         )
     with pytest.raises(sqlite3.IntegrityError, match="never updated"):

@@ -11,10 +11,11 @@ import pytest
 from coordkit import add_referral
 from flask import Flask
 from flask.testing import FlaskClient
+from prescreen.clock import utc_text
 from publickit import BASE, csrf, start, waiting_answers, walk
 
 from prescreen.mail.send import deliver_due, make_backend
-from prescreen.store import connect, queue_reports, referrals, utcnow
+from prescreen.store import connect, queue_reports, referrals
 from prescreen.volunteer import views as volunteer
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -30,7 +31,7 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 def screening(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A real not-eligible-until screening row, handed to the page as the chat's session would."""
     db = connect(app.config["DATABASE"])
-    now = utcnow()
+    now = utc_text()
     cursor = db.execute(
         "INSERT INTO screenings (token_hash, study_id, version, locale, respondent, status, outcome, "
         "recheck_after, created_at, updated_at) VALUES ('h', 'pumch-pediatric-sjogren', 'v', 'zh', 'guardian', "

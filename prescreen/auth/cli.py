@@ -8,12 +8,12 @@ with ``--stdin``, for scripts) and never shown, logged or stored in plain text.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .. import clock
 from ..store import get_db, users
 from . import passwords
 
@@ -105,7 +105,7 @@ def totp_command(email: str) -> None:
     click.echo(f"  secret: {secret}")
     click.echo(f"  {passwords.totp_uri(secret, email)}")
     code = click.prompt("Code the app shows now")
-    step = passwords.totp_step(secret, code, datetime.now(UTC))
+    step = passwords.totp_step(secret, code, clock.now())
     if step is None:
         raise click.ClickException("that code does not match; nothing was changed, run the command again")
     users.set_totp(get_db(), email, secret, "cli", used_step=step)

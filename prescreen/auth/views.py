@@ -9,7 +9,7 @@ the 12-hour absolute limit and disabling an account all take effect even for a c
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -21,16 +21,11 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from .. import clock
 from ..extensions import login_manager
 from ..store import audit, get_db, sessions, users
 from ..web.forms import TextForm
 from . import passwords
-
-
-def now() -> datetime:
-    """The current time; one place, so the rules below read the same clock."""
-    return datetime.now(UTC)
-
 
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -106,7 +101,7 @@ def absolute_limit() -> timedelta:
 @login_manager.user_loader
 def load_user(session_id: str) -> StaffUser | None:
     """Find the live session named by the cookie (None sends the request to the login page)."""
-    row = sessions.load(get_db(), session_id, now(), idle_limit(), absolute_limit())
+    row = sessions.load(get_db(), session_id, clock.now(), idle_limit(), absolute_limit())
     return StaffUser(row, session_id) if row else None
 
 
@@ -153,16 +148,16 @@ def check_login(email: str, password: str, code: str = "") -> tuple[dict[str, An
     if user is None or not user["active"]:
         passwords.verify(passwords.DUMMY_HASH, password)
         return None, "unknown_account" if user is None else "disabled"
-    if not users.reserve_attempt(db, user["id"], now(), max_failures, lock):
+    if not users.reserve_attempt(db, user["id"], clock.now(), max_failures, lock):
         passwords.verify(passwords.DUMMY_HASH, password)
         return user, "locked"
     if not passwords.verify(user["password_hash"], password):
-        locked = users.record_failure(db, user["id"], now(), max_failures, lock)
+        locked = users.record_failure(db, user["id"], clock.now(), max_failures, lock)
         return user, "locked_now" if locked else "bad_password"
     if user["totp_secret"]:
-        step = passwords.totp_step(user["totp_secret"], code, now())
+        step = passwords.totp_step(user["totp_secret"], code, clock.now())
         if step is None or not users.use_totp_step(db, user["id"], step):
-            locked = users.record_failure(db, user["id"], now(), max_failures, lock)
+            locked = users.record_failure(db, user["id"], clock.now(), max_failures, lock)
             return user, "locked_now" if locked else ("bad_code" if step is None else "reused_code")
     elif user["role"] == "admin" and config["ADMIN_TOTP_REQUIRED"]:
         return user, "totp_required"
@@ -185,7 +180,7 @@ def login() -> ResponseReturnValue:
         if reason == "ok" and user is not None:
             target = safe_next(request.args.get("next"))
             session.clear()  # a new session (and CSRF token) at the privilege change
-            session_id = sessions.create(db, user["id"], now())
+            session_id = sessions.create(db, user["id"], clock.now())
             login_user(StaffUser(user, session_id))
             session.pop("_id", None)  # Flask-Login's hash of IP and browser: not needed server-side
             audit.record(db, f"user:{user['id']}", "login.success", "user", user["id"], {"address": address})

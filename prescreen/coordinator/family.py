@@ -21,6 +21,7 @@ from wtforms import DateField, DateTimeLocalField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from .. import clock
 from ..engine import Flow, Question, Study
 from ..store import audit, get_db, queue
 from ..web.forms import TextForm
@@ -32,7 +33,6 @@ from .shared import (
     RESPONDENT_LABELS,
     RESULT_LABELS,
     STATUS_LABELS,
-    utc_now,
     waiting,
 )
 
@@ -208,13 +208,13 @@ def add_attempt(referral_id: int) -> ResponseReturnValue:
     form = forms["attempt"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)
-    at = utc_now()
+    at = clock.now()
     if form.at.data:
         if form.at.data.year < 2000:  # a typo (and before year 1 in UTC, which would overflow)
             form.at.errors = [_("Please check the date: it is too long ago.")]
             return render_family(row, forms, 400)
-        at = form.at.data.replace(tzinfo=queue.TEAM_TZ).astimezone(UTC)
-        if at > utc_now() + timedelta(minutes=5):
+        at = form.at.data.replace(tzinfo=clock.TEAM_TZ).astimezone(UTC)
+        if at > clock.now() + timedelta(minutes=5):
             form.at.errors = [_("An attempt cannot be in the future.")]
             return render_family(row, forms, 400)
     new = queue.add_attempt(

@@ -7,9 +7,10 @@ from typing import Any
 from flask import current_app, render_template, request
 from flask_login import current_user
 
+from .. import clock
 from ..store import get_db, outbox, queue
 from ..web.security import page_number
-from .shared import LANGUAGE_NAMES, OUTCOME_LABELS, studies, utc_now, waiting
+from .shared import LANGUAGE_NAMES, OUTCOME_LABELS, studies, waiting
 
 
 def filters_from(args: Any) -> dict[str, str]:
@@ -31,7 +32,7 @@ def queue_page() -> str:
     page = page_number(request.args.get("page"))
     query = dict(filters, status=None if filters["status"] == "all" else filters["status"])
     rows, total, counts = queue.listing(get_db(), current_user.visible_studies, query, page)
-    now = utc_now()
+    now = clock.now()
     days = int(current_app.config["OVERDUE_WORKING_DAYS"])
     for row in rows:
         row["overdue"] = queue.is_overdue(row, now, days)

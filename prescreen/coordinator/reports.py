@@ -19,10 +19,11 @@ from flask import Response, abort, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from .. import clock
 from ..store import audit, get_db, queue_reports
 from ..web.i18n import current_locale
 from ..web.security import page_number
-from .shared import RELATIONSHIP_LABELS, require_admin, studies, utc_now
+from .shared import RELATIONSHIP_LABELS, require_admin, studies
 
 LOG_PAGE = 50
 AUDIT_PAGE = 100
@@ -85,7 +86,7 @@ def log_csv() -> Response:
     for row in rows:
         row["failed"] = ";".join(row["failed"])
     audit.record(db, current_user.actor, "export.log", "study", study or "*", {"rows": len(rows)})
-    stamp = utc_now().strftime("%Y%m%d")
+    stamp = clock.now().strftime("%Y%m%d")
     return csv_response(rows, queue_reports.LOG_COLUMNS, f"prescreening-log-{stamp}.csv")
 
 
@@ -141,7 +142,7 @@ def export_identified() -> Response:
     for row in rows:
         code = row["relationship"]
         row["relationship"] = str(RELATIONSHIP_LABELS[code]) if code in RELATIONSHIP_LABELS else code
-    stamp = utc_now().strftime("%Y%m%d")
+    stamp = clock.now().strftime("%Y%m%d")
     return csv_response(rows, queue_reports.IDENTIFIED_COLUMNS, f"referrals-identified-{stamp}.csv")
 
 

@@ -3,7 +3,7 @@ the studies a staff member may see, and how times and waits are shown. Never imp
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -12,9 +12,9 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from .. import clock
 from ..auth.views import login_manager
 from ..engine import Study
-from ..store import queue
 
 STATUS_LABELS = {
     "new": _l("New"),
@@ -71,11 +71,6 @@ LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 AGE_BAND_LABELS = {"under-5": _l("under 5"), "over-18": _l("over 18"), "unknown": _l("unknown")}
 
 
-def utc_now() -> datetime:
-    """The request's notion of now (UTC)."""
-    return datetime.now(UTC)
-
-
 def require_login() -> ResponseReturnValue | None:
     """Every coordinator page needs a live staff session; anonymous requests go to sign-in."""
     if not current_user.is_authenticated:
@@ -114,7 +109,7 @@ def require_admin() -> None:
 
 def waiting(created_at: str, now: datetime | None = None) -> str:
     """How long a family has been waiting, in whole days (hours on the first day)."""
-    delta = (now or utc_now()) - datetime.fromisoformat(created_at)
+    delta = (now or clock.now()) - datetime.fromisoformat(created_at)
     days = delta.days
     if days < 1:
         hours = max(int(delta.total_seconds() // 3600), 0)
@@ -126,7 +121,7 @@ def local_time(value: str | None) -> str:
     """An ISO UTC timestamp as Beijing time, ``YYYY-MM-DD HH:MM`` (the team's clock)."""
     if not value:
         return ""
-    return datetime.fromisoformat(value).astimezone(queue.TEAM_TZ).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(value).astimezone(clock.TEAM_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def age_band(value: str | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from .. import clock
 from ..engine import Study
 from ..store import outbox, volunteers
 
@@ -91,7 +92,7 @@ def queue_volunteer_mail(
     links, headers = _links(db, volunteer["id"])
     for purpose, token in (extra_tokens or {}).items():
         hours = current_app.config["VOLUNTEER_CONFIRM_HOURS"]
-        expires = outbox.iso(datetime.now(UTC) + timedelta(hours=int(hours)))
+        expires = clock.iso(clock.now() + timedelta(hours=int(hours)))
         volunteers.add_token(db, volunteer["id"], purpose, token, expires)
     subject, text, html = render(kind, template, volunteer["locale"], **links, **context)
     return outbox.enqueue(

@@ -17,7 +17,7 @@ import smtplib
 import socket
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -29,6 +29,7 @@ import sqlite_utils
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .. import clock
 from ..store import connect, outbox, volunteers
 
 #: CRLF and RFC 2047 for non-ASCII, as ``policy.SMTP``, but folding only past 998 characters
@@ -203,7 +204,7 @@ def deliver_due(
     for _ in range(batch):
         if stop is not None and stop():
             break
-        moment = now or datetime.now(UTC)
+        moment = now or clock.now()
         row = outbox.claim_next(db, claimer, moment, lease, protected)
         if row is None:
             break
@@ -229,11 +230,11 @@ def tidy(app: Flask, db: sqlite_utils.Database, now: datetime | None = None) -> 
     Unconfirmed sign-ups go once their links expire; finished outbox rows lose their address and
     body after ``MAIL_KEEP_DAYS``.
     """
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     keep = timedelta(days=int(app.config["MAIL_KEEP_DAYS"]))
     return {
-        "unconfirmed": volunteers.purge_unconfirmed(db, outbox.iso(moment)),
-        "scrubbed": outbox.scrub_finished(db, outbox.iso(moment - keep)),
+        "unconfirmed": volunteers.purge_unconfirmed(db, clock.iso(moment)),
+        "scrubbed": outbox.scrub_finished(db, clock.iso(moment - keep)),
     }
 
 

@@ -18,6 +18,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from ..clock import today
 from ..engine import AnswerError, Flow, Month, Question, State, Study
 from ..store import get_db
 from ..store import referrals as referral_store
@@ -25,7 +26,7 @@ from ..store import screenings as screening_store
 from ..web.i18n import current_locale
 from .forms import GuardianForm
 from .session import require_screening, see_other, session_token, study_or_404
-from .text import consent_version, month_text, notice_context, today
+from .text import consent_version, month_text, notice_context
 
 #: The age under which a patient may not fill this in alone (PIPL art. 31).
 GUARDIAN_AGE = 14

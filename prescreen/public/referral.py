@@ -13,6 +13,7 @@ from flask import current_app, g, render_template, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from ..clock import today
 from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
 from ..store import get_db
 from ..store import referrals as referral_store
@@ -21,7 +22,7 @@ from ..web.i18n import current_locale
 from .chat import GUARDIAN_AGE, flow_for, flow_state
 from .forms import ReferralForm, WithdrawForm
 from .session import WITHDRAW_KEY, is_recruiting, let_go, require_screening, see_other, study_or_404
-from .text import consent_version, notice_context, today
+from .text import consent_version, notice_context
 
 
 def age_band(age: int | None) -> str:

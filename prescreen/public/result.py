@@ -12,6 +12,7 @@ from typing import Any
 from flask import current_app, g, render_template
 from markupsafe import Markup
 
+from ..clock import today
 from ..engine import CONFIRM, REVIEW, State, Study
 from ..store import get_db
 from ..store import referrals as referral_store
@@ -19,7 +20,7 @@ from ..store import screenings as screening_store
 from ..web.i18n import current_locale
 from .chat import flow_state, resume_url, transcript
 from .session import is_recruiting, require_screening, see_other, study_or_404
-from .text import long_date, render_in, today
+from .text import long_date, render_in
 
 
 def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -> dict[str, Any]:

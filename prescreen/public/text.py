@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from babel.dates import format_date, format_skeleton
@@ -25,14 +25,7 @@ from markupsafe import Markup
 
 from ..engine import Month
 
-#: The study runs in Beijing; "today" (for ages and waiting periods) is China Standard Time.
-CHINA = timezone(timedelta(hours=8))
 BABEL_LOCALE = {"en": "en", "zh": "zh_Hans_CN"}
-
-
-def today() -> date:
-    """Today's date in Beijing (China has no daylight saving time)."""
-    return datetime.now(UTC).astimezone(CHINA).date()
 
 
 def template_i18n(translations: NullTranslations | None = None) -> dict[str, Callable[..., Any]]:

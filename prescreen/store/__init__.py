@@ -16,7 +16,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -24,6 +23,7 @@ import sqlite_utils
 from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
+from .. import clock
 from . import migrations as _migrations_pkg
 
 #: Milliseconds a connection waits for another writer before "database is locked" (the app's
@@ -31,11 +31,6 @@ from . import migrations as _migrations_pkg
 BUSY_TIMEOUT_MS = 5000
 #: The database, its WAL and shared-memory index, backups: readable by the app's own user only.
 PRIVATE_FILE_MODE = 0o600
-
-
-def utcnow() -> str:
-    """Return the current time as ISO-8601 UTC text, the one timestamp format we store."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def private_file(path: str | os.PathLike[str]) -> None:
@@ -242,7 +237,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             module.up(db)  # type: ignore[attr-defined]
             db.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                [version, utcnow()],
+                [version, clock.utc_text()],
             )
         applied.append(version)
     return applied

@@ -21,7 +21,8 @@ import sqlite_utils
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import connect, transaction, utcnow
+from .. import clock
+from . import connect, transaction
 
 #: The ``prev_hash`` of the very first row.
 GENESIS = "0" * 64
@@ -58,7 +59,7 @@ def record(
     codes only, never a name, phone number or answer.
     """
     row = {
-        "at": utcnow(),
+        "at": clock.utc_text(),
         "actor": actor,
         "action": action,
         "record_type": record_type,

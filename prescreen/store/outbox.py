@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
 import sqlite_utils
 
-from . import transaction, utcnow
+from .. import clock
+from ..clock import iso
+from . import transaction
 
 #: Kinds of mail that go to the study team rather than to a family or volunteer.
 TEAM_ALERT_KINDS = ("referral-alert",)
@@ -48,8 +50,8 @@ def enqueue(
         "headers": json.dumps(headers or {}, ensure_ascii=False, sort_keys=True),
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": utcnow(),
-        "created_at": utcnow(),
+        "next_attempt_at": clock.utc_text(),
+        "created_at": clock.utc_text(),
     }
     sql = (
         "INSERT INTO outbox (idempotency_key, kind, to_addr, locale, subject, body_text, body_html, "
@@ -69,11 +71,6 @@ def enqueue(
 # to SMTP, and marked sent right after. Two senders never hold the same row; a sender that dies
 # holding one leaves it pending, and once its claim runs out another sender delivers it: a crash
 # loses nothing and duplicates at most the one message that was in flight.
-
-
-def iso(moment: datetime) -> str:
-    """Format an aware datetime as our stored timestamp text (ISO-8601 UTC, seconds)."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _as_dict(cursor: Any, row: Any) -> dict[str, Any]:
@@ -174,7 +171,7 @@ def mark_sent(db: sqlite_utils.Database, row_id: int) -> None:
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, "
             "claimed_by = NULL, claimed_until = NULL, "
             "to_addr = CASE WHEN kind = 'recheck-reminder' THEN 'deleted' ELSE to_addr END WHERE id = ?",
-            [utcnow(), row_id],
+            [clock.utc_text(), row_id],
         )
 
 
@@ -208,7 +205,7 @@ def mark_bounced(db: sqlite_utils.Database, row_id: int, error: str, protected: 
     """
     with transaction(db):
         row = db.execute("SELECT to_addr FROM outbox WHERE id = ?", [row_id]).fetchone()
-        now = utcnow()
+        now = clock.utc_text()
         db.execute(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, failed_at = ?, "
             "claimed_by = NULL, claimed_until = NULL WHERE id = ?",

@@ -7,13 +7,14 @@ statement here is a fixed string with parameters, whatever the filter.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
-from . import audit, transaction, utcnow
-from .users import iso
+from .. import clock
+from ..clock import iso
+from . import audit, transaction
 
 STATUSES = (
     "new",
@@ -47,8 +48,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "withdrawn": (),
 }
 NEXT_ATTEMPT = {"new": "attempt_1", "attempt_1": "attempt_2", "attempt_2": "attempt_3"}
-#: The study team works on Beijing time (China has no daylight saving time).
-TEAM_TZ = timezone(timedelta(hours=8))
 PAGE_SIZE = 25
 
 
@@ -126,7 +125,7 @@ def listing(
 
 def add_working_days(start: datetime, days: int) -> datetime:
     """The moment *days* working days (Monday–Friday, Beijing time) after *start*."""
-    local = start.astimezone(TEAM_TZ)
+    local = start.astimezone(clock.TEAM_TZ)
     while local.weekday() >= 5:  # a referral at the weekend starts counting on Monday morning
         local = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0)
     added = 0
@@ -197,7 +196,7 @@ def history(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]
 
 
 def _set_status(db: sqlite_utils.Database, row: dict[str, Any], new: str, extra: dict[str, Any]) -> None:
-    now = utcnow()
+    now = clock.utc_text()
     closed_at = now if new in CLOSED else None
     db.execute(
         "UPDATE referrals SET status = :status, updated_at = :now, closed_at = :closed_at, "
@@ -291,7 +290,7 @@ def add_attempt(
             new = NEXT_ATTEMPT[old]
         db.execute(
             "UPDATE referrals SET first_contact_at = COALESCE(first_contact_at, ?), updated_at = ? WHERE id = ?",
-            [iso(at), utcnow(), referral_id],
+            [iso(at), clock.utc_text(), referral_id],
         )
         if new != old:
             _set_status(db, {"id": referral_id}, new, {})
@@ -311,8 +310,8 @@ def add_note(db: sqlite_utils.Database, referral_id: int, user_id: int, body: st
     with transaction(db):
         note_id = (
             db.table("notes")
-            .insert({"referral_id": referral_id, "user_id": user_id, "body": body, "created_at": utcnow()})
+            .insert({"referral_id": referral_id, "user_id": user_id, "body": body, "created_at": clock.utc_text()})
             .last_pk
         )
-        db.execute("UPDATE referrals SET updated_at = ? WHERE id = ?", [utcnow(), referral_id])
+        db.execute("UPDATE referrals SET updated_at = ? WHERE id = ?", [clock.utc_text(), referral_id])
         audit.record(db, actor, "referral.note", "referral", referral_id, {"note": note_id})

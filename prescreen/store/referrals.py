@@ -17,7 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
-from . import audit, outbox, transaction, utcnow, volunteers
+from .. import clock
+from . import audit, outbox, transaction, volunteers
 from .screenings import add_consent
 
 SHARE = "share"  # "yes, share this with the study team"
@@ -80,7 +81,7 @@ def create(
     existing = by_screening(db, screening["id"])
     if existing:
         return existing, False
-    now = utcnow()
+    now = clock.utc_text()
     role = screening["respondent"] or "guardian"
     for _attempt in range(5):
         reference = new_reference()
@@ -185,7 +186,7 @@ def withdraw_referral(db: sqlite_utils.Database, referral_id: int) -> bool:
     keeps only its anonymous outcome for the pre-screening counts. Reached from the withdraw link
     or from the browser that holds the screening.
     """
-    now = utcnow()
+    now = clock.utc_text()
     with transaction(db):
         raw = db.execute("SELECT screening_id, status FROM referrals WHERE id = ?", [referral_id]).fetchone()
         if raw is None or raw[1] == "withdrawn":

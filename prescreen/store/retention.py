@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
+from ..clock import iso
 from . import audit, transaction
 from .queue import erase
-from .users import iso
 
 #: The closed status a stale open referral gets, and the reason recorded beside it.
 STALE_STATUS = "unreachable"

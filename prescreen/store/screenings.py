@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import sqlite_utils
 
-from . import audit, transaction, utcnow, volunteers
+from .. import clock
+from . import audit, transaction, volunteers
 
 #: Consent kinds written by the chat (consents.kind).
 HEALTH_DATA = "health_data"  # before any health question (PIPL art. 28-30)
@@ -47,8 +48,7 @@ def new_token() -> str:
 
 def expiry(days: int) -> str:
     """ISO UTC time *days* from now: when an untouched screening's resume link stops working."""
-    at = datetime.now(UTC) + timedelta(days=int(days))
-    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return clock.iso(clock.now() + timedelta(days=int(days)))
 
 
 def _row(raw: tuple[Any, ...] | None) -> dict[str, Any] | None:
@@ -78,7 +78,7 @@ def create(
     written.
     """
     token = token or new_token()
-    now = utcnow()
+    now = clock.utc_text()
     with transaction(db):
         # An explicit id: SQLite would hand a deleted screening's id to the next family when the
         # deleted row was the newest, and the audit trail's "screening N deleted" would then seem
@@ -107,7 +107,7 @@ def add_consent(
     """Record what was agreed (inside the caller's transaction); consent rows are never updated."""
     cursor = db.execute(
         "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [screening_id, kind, text_version, locale, role, utcnow()],
+        [screening_id, kind, text_version, locale, role, clock.utc_text()],
     )
     return int(cursor.lastrowid or 0)
 
@@ -118,7 +118,7 @@ def by_token(db: sqlite_utils.Database, token: str | None) -> dict[str, Any] | N
         return None
     raw = db.execute(
         _SELECT + "WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?)",
-        [token_hash(token), utcnow()],
+        [token_hash(token), clock.utc_text()],
     ).fetchone()
     return _row(raw)
 
@@ -142,7 +142,7 @@ def move_to_new_token(
             "WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?) "
             "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
             "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice",
-            [token_hash(new), utcnow(), token_hash(token), utcnow()],
+            [token_hash(new), clock.utc_text(), token_hash(token), clock.utc_text()],
         )
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
         if not rows:
@@ -181,7 +181,7 @@ def save_step(
     so a replayed or double POST records nothing. Returns the row as written (``RETURNING``:
     the chat shows the next question from it without reading the row again), or None.
     """
-    now = utcnow()
+    now = clock.utc_text()
     finished = outcome is not None
     with transaction(db):
         cursor = db.execute(
@@ -225,7 +225,7 @@ def set_editing(
             "UPDATE screenings SET editing = ?, step = step + 1, updated_at = ? WHERE id = ? AND step = ? "
             "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
             "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice",
-            [question_id, utcnow(), screening_id, expected_step],
+            [question_id, clock.utc_text(), screening_id, expected_step],
         )
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
     return _row(rows[0]) if rows else None
@@ -249,7 +249,7 @@ def hand_off(db: sqlite_utils.Database, screening_id: int, expected_step: int) -
         cursor = db.execute(
             "UPDATE screenings SET status = 'handoff', answers = '{}', editing = NULL, step = step + 1, "
             "updated_at = ? WHERE id = ? AND step = ?",
-            [utcnow(), screening_id, expected_step],
+            [clock.utc_text(), screening_id, expected_step],
         )
         return cursor.rowcount == 1
 
@@ -262,7 +262,7 @@ def guardian_takes_over(
         cursor = db.execute(
             "UPDATE screenings SET status = 'in_progress', respondent = 'guardian', answers = '{}', "
             "step = step + 1, locale = ?, updated_at = ? WHERE id = ? AND step = ? AND status = 'handoff'",
-            [locale, utcnow(), screening_id, expected_step],
+            [locale, clock.utc_text(), screening_id, expected_step],
         )
         if cursor.rowcount != 1:
             return False

@@ -14,8 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
+from ..clock import iso
 from . import transaction
-from .users import iso
 
 #: How often (at most) a request refreshes ``last_seen_at``; saves a write on every click.
 TOUCH_EVERY = timedelta(seconds=60)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from . import audit, transaction, utcnow
+from .. import clock
+from . import audit, transaction
 
 
 def status(db: sqlite_utils.Database, study_id: str, sheet_status: str) -> str:
@@ -36,7 +37,7 @@ def set_status(db: sqlite_utils.Database, study_id: str, new_status: str, actor:
             "INSERT INTO study_states (study_id, status, updated_at, updated_by) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (study_id) DO UPDATE SET status = excluded.status, "
             "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-            [study_id, new_status, utcnow(), actor],
+            [study_id, new_status, clock.utc_text(), actor],
         )
         audit.record(db, actor, f"study.{new_status}", "study", study_id)
         return True
@@ -51,5 +52,5 @@ def mark_published(db: sqlite_utils.Database, study_id: str) -> None:
     """Remember the first time volunteers were notified (inside the caller's transaction)."""
     db.execute(
         "UPDATE study_states SET published_at = COALESCE(published_at, ?) WHERE study_id = ?",
-        [utcnow(), study_id],
+        [clock.utc_text(), study_id],
     )

@@ -7,19 +7,16 @@ memory, so every gunicorn worker and every server on the same database file agre
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
-from . import audit, transaction, utcnow
+from .. import clock
+from ..clock import iso
+from . import audit, transaction
 
 ROLES = ("coordinator", "admin")
-
-
-def iso(moment: datetime) -> str:
-    """Format an aware datetime the way every timestamp is stored (ISO-8601 UTC, ``Z``)."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def by_email(db: sqlite_utils.Database, email: str) -> dict[str, Any] | None:
@@ -52,7 +49,7 @@ def create(db: sqlite_utils.Database, email: str, password_hash: str, role: str,
                     "studies": json.dumps(sorted(set(studies))),
                     "failed_logins": 0,
                     "locked_until": None,
-                    "created_at": utcnow(),
+                    "created_at": clock.utc_text(),
                 }
             )
             .last_pk

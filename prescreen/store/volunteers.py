@@ -23,7 +23,8 @@ from typing import Any
 
 import sqlite_utils
 
-from . import audit, transaction, utcnow
+from .. import clock
+from . import audit, transaction
 
 #: Age bands a family may give (the same bands referrals use); None means "any study".
 AGE_BANDS: dict[str, tuple[int, int]] = {
@@ -134,7 +135,7 @@ def sign_up(
     e-mails. A pending one starts again with the new choices, and is sent nothing but a fresh
     confirmation.
     """
-    now = utcnow()
+    now = clock.utc_text()
     with joined(db):
         existing = _row(db, "SELECT id, status FROM volunteers WHERE email = ?", [email])
         if existing and existing["status"] in ("confirmed", "unsubscribed"):
@@ -180,7 +181,7 @@ def add_token(
         db.execute(
             "INSERT INTO volunteer_tokens (token_hash, volunteer_id, purpose, created_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [hash_token(token), volunteer_id, purpose, utcnow(), expires_at],
+            [hash_token(token), volunteer_id, purpose, clock.utc_text(), expires_at],
         )
 
 
@@ -195,13 +196,13 @@ def by_token(db: sqlite_utils.Database, token: str, purpose: str) -> tuple[dict[
     )
     if row is None:
         return None, False
-    expired = row["expires_at"] is not None and row["expires_at"] <= utcnow()
+    expired = row["expires_at"] is not None and row["expires_at"] <= clock.utc_text()
     return get(db, row["volunteer_id"]), expired
 
 
 def confirm(db: sqlite_utils.Database, volunteer_id: int) -> bool:
     """Mark a pending volunteer confirmed and spend their confirmation tokens; returns whether it changed."""
-    now = utcnow()
+    now = clock.utc_text()
     with joined(db):
         changed = db.execute(
             "UPDATE volunteers SET status = 'confirmed', confirmed_at = ?, updated_at = ? "
@@ -221,7 +222,7 @@ def update_preferences(
     with joined(db):
         db.execute(
             "UPDATE volunteers SET locale = ?, age_band = ?, updated_at = ? WHERE id = ?",
-            [locale, age_band, utcnow(), volunteer_id],
+            [locale, age_band, clock.utc_text(), volunteer_id],
         )
         _set_categories(db, volunteer_id, categories)
         audit.record(db, "volunteer", "volunteer.preferences", "volunteer", volunteer_id)
@@ -236,7 +237,7 @@ def unsubscribe(db: sqlite_utils.Database, volunteer_id: int) -> bool:
     from a link they hold (:func:`resubscribe`); a sign-up form, which anyone can fill in with
     anyone's address, never mails it.
     """
-    now = utcnow()
+    now = clock.utc_text()
     with joined(db):
         row = _row(db, "SELECT email, status FROM volunteers WHERE id = ?", [volunteer_id])
         if row is None or row["status"] == "unsubscribed":
@@ -273,7 +274,7 @@ def resubscribe(
     holds it has shown the mailbox is theirs, which is all a confirmation e-mail would prove.
     Their new consent replaces the old one.
     """
-    now = utcnow()
+    now = clock.utc_text()
     with joined(db):
         changed = db.execute(
             "UPDATE volunteers SET status = 'confirmed', confirmed_at = ?, unsubscribed_at = NULL, locale = ?, "
@@ -305,7 +306,7 @@ def count_signup_mail(db: sqlite_utils.Database, email: str, kind: str, forget_b
         db.execute("DELETE FROM mailbox_sends WHERE sent_at < ?", [forget_before])
         db.execute(
             "INSERT INTO mailbox_sends (mailbox_key, kind, sent_at) VALUES (?, ?, ?)",
-            [mailbox_key(email), kind, utcnow()],
+            [mailbox_key(email), kind, clock.utc_text()],
         )
 
 
@@ -319,7 +320,7 @@ def suppress(db: sqlite_utils.Database, email: str, reason: str) -> None:
     with joined(db):
         db.execute(
             "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
-            [email, reason[:200], utcnow()],
+            [email, reason[:200], clock.utc_text()],
         )
 
 
@@ -357,7 +358,7 @@ def record_reminder_consent(
         db.execute(
             "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) "
             "VALUES (?, 'recheck_reminder', ?, ?, ?, ?)",
-            [screening_id, text_version, locale, role, utcnow()],
+            [screening_id, text_version, locale, role, clock.utc_text()],
         )
 
 

@@ -22,11 +22,12 @@ import sqlite_utils
 from flask import Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_date
 
+from .. import clock
 from ..extensions import csrf
 from ..mail.notify import categories
 from ..mail.render import queue_already_signed_up, queue_confirmation, reminder_message, study_code
 from ..public.session import current_screening
-from ..store import get_db, outbox, utcnow, volunteers
+from ..store import get_db, outbox, volunteers
 from ..web.i18n import current_locale
 from .forms import (
     REMINDER_CONSENT,
@@ -93,7 +94,7 @@ def _take_sign_up(db: sqlite_utils.Database, form: SignupForm) -> None:
     email = form.email.data
     if volunteers.is_suppressed(db, email) or volunteers.mailbox_unsubscribed(db, email):
         return
-    since = outbox.iso(datetime.now(UTC) - SIGNUP_MAIL_WINDOW)
+    since = clock.iso(clock.now() - SIGNUP_MAIL_WINDOW)
     if volunteers.signup_mails_since(db, email, since) >= int(current_app.config["VOLUNTEER_SIGNUP_MAILS_PER_WEEK"]):
         return
     volunteer_id, before = volunteers.sign_up(
@@ -108,7 +109,7 @@ def _take_sign_up(db: sqlite_utils.Database, form: SignupForm) -> None:
     if before == "unsubscribed":
         return
     volunteer = volunteers.get(db, volunteer_id)
-    day = utcnow()[:10]
+    day = clock.utc_text()[:10]
     if before == "confirmed":
         kind, queued = "volunteer-already", queue_already_signed_up(db, volunteer, day)
     else:
@@ -254,7 +255,7 @@ def reminder() -> Any:
         locale = current_locale()
         subject, text, html = reminder_message(locale, screening["study_id"])
         key = volunteers.reminder_key(screening["id"])
-        due = max(datetime.combine(when, time(REMINDER_HOUR_UTC), tzinfo=UTC), datetime.now(UTC))
+        due = max(datetime.combine(when, time(REMINDER_HOUR_UTC), tzinfo=UTC), clock.now())
         db = get_db()
         with volunteers.joined(db):
             volunteers.record_reminder_consent(
