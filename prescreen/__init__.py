@@ -48,9 +48,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     try:
-        app.extensions["studies"] = studies.load(app.config["QUESTIONS_DIR"])
+        loaded = studies.load(app.config["QUESTIONS_DIR"])
     except StudyError as exc:
         raise ConfigError(f"a study fails its check:\n{exc}") from None
+    try:
+        taxonomy = studies.load_taxonomy(app.config["QUESTIONS_DIR"])
+    except StudyError as exc:
+        raise ConfigError(f"questions/categories.csv has problems:\n{exc}") from None
+    studies.install(app, loaded, taxonomy)
 
     i18n.init_app(app)
     csrf.init_app(app)

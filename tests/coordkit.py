@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from studykit import ELIGIBLE
 
+from prescreen import studies as study_registry
 from prescreen.auth import passwords
 from prescreen.engine import Flow
 from prescreen.store import connect, users
@@ -53,7 +54,7 @@ def add_screening(
     study_id: str = STUDY_ID,
 ) -> dict[str, Any]:
     """Walk *answers* through the real engine and store the screening; returns the row."""
-    study = app.extensions["studies"][STUDY_ID]
+    study = study_registry.of(app).studies[STUDY_ID]
     at = at or datetime.now(UTC)
     answers = dict(LIKELY if answers is None else answers)
     state = Flow(study).run(answers, respondent=respondent, today=at.date())
@@ -99,7 +100,7 @@ def add_referral(
     """A referred family: a completed screening plus its referral row (status ``new``)."""
     at = at or datetime.now(UTC)
     screening = add_screening(app, answers, locale=locale, at=at, study_id=study_id)
-    age = Flow(app.extensions["studies"][STUDY_ID]).age(json.loads(screening["answers"]), date.today())
+    age = Flow(study_registry.of(app).studies[STUDY_ID]).age(json.loads(screening["answers"]), date.today())
     band = "5-9" if age is not None and age < 10 else "10-13" if age is not None and age < 14 else "14-18"
     row = {
         "screening_id": screening["id"],

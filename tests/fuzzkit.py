@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from publickit import STUDY, born_years_ago, likely_answers
 from werkzeug.test import TestResponse
 
+from prescreen import studies as study_registry
 from prescreen.engine import Flow
 from prescreen.store import connect as store_connect
 from prescreen.store import screenings as screening_store
@@ -228,7 +229,7 @@ def csrf_of(body: str, name: str = "csrf_token") -> str:
 
 def finished_screening(app: Flask, client: FlaskClient, age: int) -> int:
     """A completed *likely eligible* screening of a child of *age*, put in *client*'s session."""
-    study = app.extensions["studies"][STUDY]
+    study = study_registry.of(app).studies[STUDY]
     answers = {**likely_answers(), "dob": born_years_ago(age)}
     state = Flow(study).run(answers, respondent="guardian", today=date.today())
     assert state.outcome is not None and state.outcome.status == "likely_eligible"

@@ -29,6 +29,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from studykit import write_study
 
+from prescreen import studies as study_registry
 from prescreen.config import ROOT
 
 
@@ -286,7 +287,7 @@ def test_a_cross_site_request_reveals_no_contact_and_writes_no_audit_row(app: Fl
 def test_family_page_shows_checklist_groups_and_answers_in_both_languages(coord: FlaskClient, app: Flask) -> None:
     ref = add_referral(app, REVIEW, locale="zh")
     html = coord.get(f"/coordinator/referrals/{ref['id']}").get_data(as_text=True)
-    study = app.extensions["studies"][STUDY_ID]
+    study = study_registry.of(app).studies[STUDY_ID]
     hbv = study.question("hbv")
     assert hbv.text("guardian", "zh") in html and hbv.text("guardian", "en") in html
     assert hbv.choice("cab_only").label("zh") in html and hbv.choice("cab_only").label("en") in html

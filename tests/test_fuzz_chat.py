@@ -34,11 +34,12 @@ from fuzzkit import (
 )
 from hypothesis import event, given
 from hypothesis import strategies as st
-from prescreen.clock import today
 from publickit import BASE, STUDY, born_years_ago, csrf, months_ago
 from studykit import CRITERIA, QUESTIONS, write_study
 
 import prescreen.public.study  # noqa: F401 — imports the chat views in their own order (no import cycle)
+from prescreen import studies as study_registry
+from prescreen.clock import today
 from prescreen.engine import AnswerError, Flow, Question
 from prescreen.public.chat import error_text
 from prescreen.store import connect
@@ -88,7 +89,7 @@ def browser(app: Flask) -> tuple[FlaskClient, str]:
 
 def place(app: Flask, client: FlaskClient, respondent: str, answers: dict[str, Any], study_id: str = STUDY) -> int:
     """A screening at this point of the walk, stored through the store, in *client*'s session."""
-    study = app.extensions["studies"][study_id]
+    study = study_registry.of(app).studies[study_id]
     db = connect(app.config["DATABASE"])
     try:
         sid, token = screening_store.create(
@@ -194,7 +195,7 @@ def test_any_answer_post_is_stored_exactly_or_refused_with_a_message(
     app: Flask, browser: tuple[FlaskClient, str], data: st.DataObject
 ) -> None:
     client, token = browser
-    study = app.extensions["studies"][STUDY]
+    study = study_registry.of(app).studies[STUDY]
     respondent, answers = data.draw(st.sampled_from(POINTS), label="point")
     sid = place(app, client, respondent, answers)
     before = row_of(app, sid)
@@ -266,7 +267,7 @@ def test_change_answer_posts_only_ever_mark_an_asked_question(
     app: Flask, browser: tuple[FlaskClient, str], data: st.DataObject
 ) -> None:
     client, token = browser
-    study = app.extensions["studies"][STUDY]
+    study = study_registry.of(app).studies[STUDY]
     respondent, answers = data.draw(st.sampled_from(POINTS[2:]), label="point")
     sid = place(app, client, respondent, answers)
     before = row_of(app, sid)
@@ -450,7 +451,7 @@ def test_a_number_answer_is_stored_as_the_engine_reads_it_or_refused(number_app:
     app = number_app
     client = app.test_client()
     token = csrf(client, "/s/demo/consent?as=guardian")
-    study = app.extensions["studies"]["demo"]
+    study = study_registry.of(app).studies["demo"]
     sid = place(app, client, "guardian", {"dob": born_years_ago(10), "dx": "yes", "drugs": ["none"]}, "demo")
     before = row_of(app, sid)
     form = {"csrf_token": token, "step": str(before["step"]), "q": "weight", "value": value}

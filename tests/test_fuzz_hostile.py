@@ -36,6 +36,7 @@ from itsdangerous import URLSafeTimedSerializer
 from publickit import BASE, STUDY, born_years_ago, likely_answers
 from test_fuzz_staff import PASSWORD
 
+from prescreen import studies as study_registry
 from prescreen.store import connect
 from prescreen.store import screenings as screening_store
 
@@ -69,7 +70,7 @@ class Site:
     def _handed_off(self) -> FlaskClient:
         """A browser whose patient (under 14) was asked to fetch a parent."""
         client = self.app.test_client()
-        study = self.app.extensions["studies"][STUDY]
+        study = study_registry.of(self.app).studies[STUDY]
         db = connect(self.app.config["DATABASE"])
         try:
             sid, token = screening_store.create(

@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from werkzeug.security import generate_password_hash
 
+from prescreen import studies as study_registry
 from prescreen.auth import passwords
 from prescreen.store import connect, queue, users
 
@@ -369,7 +370,7 @@ def test_a_status_change_happens_only_along_the_flow_with_what_it_needs(
     data = {"status-csrf_token": token, "status-status": new, "status-visit_date": visit, "status-criterion": criterion}
     response = client.post(f"/coordinator/referrals/{referral['id']}/status", data=form_data(data))
     assert_sane(response, (302, 400))
-    study = app.extensions["studies"]["pumch-pediatric-sjogren"]
+    study = study_registry.of(app).studies["pumch-pediatric-sjogren"]
     target, day, failed = first(new), first(visit), first(criterion)
     values = [] if visit is None else visit if isinstance(visit, list) else [visit]
     try:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from prescreen import studies as study_registry
 from prescreen.engine import Category
 from prescreen.mail import notify
 from prescreen.store import connect, volunteers
@@ -55,7 +56,7 @@ def test_age_band_must_overlap_the_study_ages(band: str | None, fits: bool) -> N
 def test_publish_queues_only_matching_confirmed_unsuppressed_volunteers_once(app: Flask) -> None:
     db = connect(app.config["DATABASE"])
     with app.app_context():
-        study = app.extensions["studies"][STUDY]
+        study = study_registry.of(app).studies[STUDY]
         match = add_volunteer(db, "a@example.com", ["sjogren"], "10-13")
         parent = add_volunteer(db, "b@example.com", ["rheumatology", "asthma"])
         add_volunteer(db, "c@example.com", ["lupus"])
@@ -90,7 +91,7 @@ def test_publish_is_one_transaction(app: Flask, monkeypatch: pytest.MonkeyPatch)
         add_volunteer(db, "a@example.com", ["sjogren"])
         add_volunteer(db, "b@example.com", ["sjogren"])
         with pytest.raises(RuntimeError):
-            notify.publish_study(db, app.extensions["studies"][STUDY], "admin:1")
+            notify.publish_study(db, study_registry.of(app).studies[STUDY], "admin:1")
     assert db.execute("SELECT count(*) FROM outbox WHERE kind = 'study-posted'").fetchone() == (0,)
     assert db.execute("SELECT count(*) FROM study_states").fetchone() == (0,)
     db.close()

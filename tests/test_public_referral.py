@@ -26,6 +26,7 @@ from publickit import (
     walk,
 )
 
+from prescreen import studies as study_registry
 from prescreen.engine import Flow
 from prescreen.store import connect
 from prescreen.store import screenings as screening_store
@@ -58,7 +59,7 @@ def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def finished(app: Flask, answers: dict[str, Any], respondent: str = "guardian") -> FlaskClient:
     """A client whose session holds a completed screening (written through the store, then resumed)."""
-    study = app.extensions["studies"]["pumch-pediatric-sjogren"]
+    study = study_registry.of(app).studies["pumch-pediatric-sjogren"]
     state = Flow(study).run(answers, respondent=respondent, today=date.today())
     assert state.outcome is not None
     db = connect(app.config["DATABASE"])

@@ -14,6 +14,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .. import clock
+from .. import studies as study_registry
 from ..store import get_db, users
 from . import passwords
 
@@ -51,7 +52,7 @@ def users_cli() -> None:
 def create_user_command(email: str, role: str, studies: tuple[str, ...], from_stdin: bool) -> None:
     """Create an account; the password is asked twice and never shown or stored in plain text."""
     email = valid_email(email)
-    known = current_app.extensions["studies"]
+    known = study_registry.all()
     for study in studies:
         if study not in known:
             raise click.ClickException(f"unknown study {study!r}; known: {', '.join(sorted(known))}")

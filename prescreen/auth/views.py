@@ -15,17 +15,14 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length, Optional
 
 from .. import clock
 from ..extensions import login_manager
 from ..store import audit, get_db, sessions, users
-from ..web.forms import TextForm
 from . import passwords
+from .forms import LoginForm
 
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -103,26 +100,6 @@ def load_user(session_id: str) -> StaffUser | None:
     """Find the live session named by the cookie (None sends the request to the login page)."""
     row = sessions.load(get_db(), session_id, clock.now(), idle_limit(), absolute_limit())
     return StaffUser(row, session_id) if row else None
-
-
-class LoginForm(TextForm):
-    """E-mail and password; no "remember me": a shared ward computer must not stay signed in."""
-
-    email = StringField(
-        _l("E-mail"),
-        validators=[DataRequired(message=_l("Enter your e-mail address.")), Length(max=254)],
-        render_kw={"autocomplete": "username", "spellcheck": "false", "autocapitalize": "none"},
-    )
-    password = PasswordField(
-        _l("Password"),
-        validators=[DataRequired(message=_l("Enter your password.")), Length(max=passwords.MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
-    code = StringField(
-        _l("Authenticator code"),
-        validators=[Optional(), Length(max=16)],
-        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"},
-    )
 
 
 def safe_next(target: str | None) -> str:

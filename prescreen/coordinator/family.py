@@ -11,21 +11,18 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, SelectField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
 
 from .. import clock
-from ..engine import Flow, Question, Study
+from .. import studies as study_registry
+from ..engine import Question, Study
 from ..store import audit, get_db, queue
-from ..web.forms import TextForm
 from ..web.i18n import current_locale
+from .forms import forms_for
 from .shared import (
     CHANNEL_LABELS,
     CRITERION_LABELS,
@@ -37,29 +34,6 @@ from .shared import (
 )
 
 GROUPS = ("not_met", "needs_review", "confirm_at_visit", "met")
-WITHDRAW_LABEL = _l("Withdrawn (deletes their contact details, answers and notes)")
-
-
-class AttemptForm(TextForm):
-    """One contact attempt: when, how, and what happened."""
-
-    channel = SelectField(_l("Channel"), choices=[SelectChoice(k, v) for k, v in CHANNEL_LABELS.items()])
-    result = SelectField(_l("Outcome of the attempt"), choices=[SelectChoice(k, v) for k, v in RESULT_LABELS.items()])
-    at = DateTimeLocalField(_l("When (Beijing time; empty means now)"), validators=[Optional()])
-
-
-class StatusForm(TextForm):
-    """Move the referral along the flow."""
-
-    status = SelectField(_l("New status"), validators=[DataRequired()])
-    visit_date = DateField(_l("Screening visit date (for a scheduled visit)"), validators=[Optional()])
-    criterion = SelectField(_l("Criterion that failed (for screen failed)"), validators=[Optional()])
-
-
-class NoteForm(TextForm):
-    """A free-text note for the team (never exported in the de-identified log)."""
-
-    body = TextAreaField(_l("Note"), validators=[DataRequired(message=_l("Write the note first.")), Length(max=2000)])
 
 
 def the_referral(referral_id: int) -> dict[str, Any]:
@@ -91,7 +65,7 @@ def screening_view(study: Study, row: dict[str, Any], lang: str) -> dict[str, An
     other_lang = "en" if family_lang == "zh" else "zh"
     voice = row["respondent"] or "guardian"
     taken = row["completed_at"] or row["screening_created_at"]
-    flow = Flow(study)
+    flow = study_registry.flow(study)  # the cached one: its memo serves every page of this study
     state = flow.run(answers, respondent=voice, today=datetime.fromisoformat(taken).date())
     statuses = json.loads(row["criteria"]) if row["criteria"] else dict((state.outcome or state.provisional).criteria)
     asked = [study.question(q) for q in state.asked if study.has_question(q)]
@@ -124,20 +98,6 @@ def screening_view(study: Study, row: dict[str, Any], lang: str) -> dict[str, An
     return {"answers": answer_rows, "groups": groups, "removed": False, "family_lang": family_lang}
 
 
-def forms_for(row: dict[str, Any], study: Study | None, lang: str) -> dict[str, FlaskForm]:
-    """The three action forms, with the choices this referral allows now."""
-    status_form = StatusForm(prefix="status")
-    status_form.status.choices = [
-        SelectChoice(s, WITHDRAW_LABEL if s == "withdrawn" else STATUS_LABELS[s])
-        for s in queue.TRANSITIONS.get(row["status"], ())
-    ]
-    criteria = study.criteria if study else ()
-    status_form.criterion.choices = [SelectChoice("", "—")] + [
-        SelectChoice(c.id, f"{c.id} · {c.label(lang)}") for c in criteria
-    ]
-    return {"attempt": AttemptForm(prefix="attempt"), "status": status_form, "note": NoteForm(prefix="note")}
-
-
 def render_family(
     row: dict[str, Any], forms: dict[str, FlaskForm] | None = None, status: int = 200, *, show_contact: bool = False
 ) -> Any:
@@ -148,7 +108,7 @@ def render_family(
     """
     db = get_db()
     lang = current_locale()
-    study = current_app.extensions["studies"].get(row["study_id"])
+    study = study_registry.get(row["study_id"])
     body = render_template(
         "coordinator/referral.html",
         r=row,
@@ -204,7 +164,7 @@ def _back(referral_id: int) -> ResponseReturnValue:
 def add_attempt(referral_id: int) -> ResponseReturnValue:
     """Record a contact attempt; the status moves on by itself (attempt 1 → 2 → 3, or contacted)."""
     row = the_referral(referral_id)
-    forms = forms_for(row, current_app.extensions["studies"].get(row["study_id"]), current_locale())
+    forms = forms_for(row, study_registry.get(row["study_id"]), current_locale())
     form = forms["attempt"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)
@@ -227,7 +187,7 @@ def add_attempt(referral_id: int) -> ResponseReturnValue:
 def change_status(referral_id: int) -> ResponseReturnValue:
     """Change the status; a visit needs its date, a screen failure the criterion that failed."""
     row = the_referral(referral_id)
-    forms = forms_for(row, current_app.extensions["studies"].get(row["study_id"]), current_locale())
+    forms = forms_for(row, study_registry.get(row["study_id"]), current_locale())
     form = forms["status"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)
@@ -258,7 +218,7 @@ def change_status(referral_id: int) -> ResponseReturnValue:
 def add_note(referral_id: int) -> ResponseReturnValue:
     """Add a note for the team (audited without its text)."""
     row = the_referral(referral_id)
-    forms = forms_for(row, current_app.extensions["studies"].get(row["study_id"]), current_locale())
+    forms = forms_for(row, study_registry.get(row["study_id"]), current_locale())
     form = forms["note"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)

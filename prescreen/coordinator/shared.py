@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, abort, current_app, redirect, request, url_for
+from flask import Flask, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from flask_babel import lazy_pgettext, ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from .. import clock
+from .. import studies as study_registry
 from ..auth.views import login_manager
 from ..engine import Study
 
@@ -25,13 +26,17 @@ STATUS_LABELS = {
     "contacted": _l("Contacted"),
     "visit_scheduled": _l("Screening visit scheduled"),
     "enrolled": _l("Enrolled"),
+    # TRANSLATORS: the screening visit found the child does not meet a criterion (筛选失败 in trials).
     "screen_failed": _l("Screen failed"),
     "not_interested": _l("Not interested"),
     "withdrawn": _l("Withdrawn"),
 }
 OUTCOME_LABELS = {
+    # TRANSLATORS: the pre-screening result: nothing rules the child out so far (not a diagnosis).
     "likely_eligible": _l("Likely eligible"),
-    "needs_review": _l("Needs review"),
+    # TRANSLATORS: the pre-screening result: the study team must look again before anyone decides.
+    "needs_review": lazy_pgettext("outcome", "Needs review"),
+    # TRANSLATORS: the pre-screening result: a rule of the study rules the child out (perhaps only for now).
     "not_eligible": _l("Not eligible"),
 }
 CHANNEL_LABELS = {"phone": _l("Phone"), "wechat": _l("WeChat"), "email": _l("E-mail")}
@@ -43,7 +48,9 @@ RESULT_LABELS = {
 }
 CRITERION_LABELS = {
     "not_met": _l("Not met"),
-    "needs_review": _l("Needs review"),
+    # TRANSLATORS: one inclusion or exclusion criterion whose answer was "not sure": check it with the family.
+    "needs_review": lazy_pgettext("criterion", "Needs review"),
+    # TRANSLATORS: a criterion only the study team can check (a lab value, records) at the screening visit.
     "confirm_at_visit": _l("Confirm at the visit"),
     "met": _l("Met"),
 }
@@ -91,13 +98,12 @@ def no_store(response: Response) -> Response:
 def studies() -> dict[str, Study]:
     """The studies this staff member may see, by id."""
     allowed = current_user.visible_studies
-    every: dict[str, Study] = current_app.extensions["studies"]
-    return {sid: s for sid, s in every.items() if allowed is None or sid in allowed}
+    return {sid: s for sid, s in study_registry.all().items() if allowed is None or sid in allowed}
 
 
 def study_title(study_id: str, lang: str) -> str:
     """A study's title in *lang*, or its id when the sheet is gone."""
-    study = current_app.extensions["studies"].get(study_id)
+    study = study_registry.get(study_id)
     return study.text("title", lang) if study else study_id
 
 

@@ -7,11 +7,12 @@ study's public page stops taking new screenings (the chat area checks it).
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import studies as study_registry
 from ..mail import notify
 from ..store import get_db, queue
 from ..store import studies as study_states
@@ -33,7 +34,7 @@ def studies_page() -> str:
 def set_study_status(study_id: str) -> ResponseReturnValue:
     """Open or close recruiting (admins only; audited by the store)."""
     require_admin()
-    study = current_app.extensions["studies"].get(study_id)
+    study = study_registry.get(study_id)
     action = request.form.get("action")
     if study is None:
         abort(404)

@@ -9,26 +9,16 @@ closing and reopening, queue nothing new for anyone already told.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import click
 import sqlite_utils
 from flask import current_app
 from flask.cli import AppGroup
 
-from ..engine import Category, Study, load_categories
+from .. import studies as study_registry
+from ..engine import Category, Study
 from ..store import audit, connect, studies, volunteers
 from .render import queue_study_posted
-
-
-def categories() -> list[Category]:
-    """The category taxonomy the app loaded (``questions/categories.csv``)."""
-    loaded = current_app.extensions.get("categories")
-    if loaded is None:
-        path = Path(current_app.config["QUESTIONS_DIR"]) / "categories.csv"
-        loaded = load_categories(path) if path.exists() else []
-        current_app.extensions["categories"] = loaded
-    return loaded
 
 
 def followers_of(study_categories: Iterable[str], taxonomy: Iterable[Category]) -> set[str]:
@@ -58,7 +48,7 @@ def publish_study(db: sqlite_utils.Database, study: Study, actor: str) -> int:
     categories (or a parent of one), and, if they gave an age band, a band that overlaps the
     study's ``min_age``–``max_age``. Joins the caller's transaction when there is one.
     """
-    wanted = followers_of(study.categories, categories())
+    wanted = followers_of(study.categories, study_registry.categories())
     with volunteers.joined(db):
         studies.set_status(db, study.id, "recruiting", actor)
         studies.mark_published(db, study.id)
@@ -70,7 +60,7 @@ def publish_study(db: sqlite_utils.Database, study: Study, actor: str) -> int:
 
 
 def _study(study_id: str) -> Study:
-    known = current_app.extensions["studies"]
+    known = study_registry.all()
     if study_id not in known:
         raise click.ClickException(f"unknown study '{study_id}' (studies: {', '.join(sorted(known)) or 'none'})")
     return known[study_id]

@@ -2,8 +2,9 @@
 
 Everything works as plain HTML forms (POST, then a redirect, so refresh and back never resubmit);
 ``static/chat.js`` only enhances it. This file holds the blueprint, its hooks and its routes; the
-views live in :mod:`.study`, :mod:`.chat`, :mod:`.result` and :mod:`.referral`, the helpers they
-share in :mod:`.session`, and none of them imports the blueprint.
+views live in :mod:`.study`, :mod:`.chat`, :mod:`.result` and :mod:`.referral`, the rules of a chat
+step in :mod:`.steps`, what the chat page shows in :mod:`.page`, the helpers they share in
+:mod:`.session`, and none of them imports the blueprint.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from ..web.limits import limiter_for, made_a_referral, public_post_limit, referral_post_limit
-from . import chat, referral, result, session, study
+from . import chat, page, referral, result, session, study
 
 bp = Blueprint("public", __name__)
 bp.before_request(session.load_screening)
 bp.after_request(session.no_store)
 bp.context_processor(session.fast_translations)
-bp.add_app_template_global(chat.question_block)
+bp.add_app_template_global(page.question_block)
 
 # The study page, who is filling in, consent, a saved screening.
 bp.add_url_rule("/s/<study_id>/", view_func=study.study, methods=["GET"])

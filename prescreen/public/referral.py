@@ -13,15 +13,17 @@ from flask import current_app, g, render_template, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from .. import studies
 from ..clock import today
 from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
 from ..store import get_db
 from ..store import referrals as referral_store
 from ..store import screenings as screening_store
 from ..web.i18n import current_locale
-from .chat import GUARDIAN_AGE, flow_for, flow_state
 from .forms import ReferralForm, WithdrawForm
+from .page import flow_state
 from .session import WITHDRAW_KEY, is_recruiting, let_go, require_screening, see_other, study_or_404
+from .steps import GUARDIAN_AGE
 from .text import consent_version, notice_context
 
 
@@ -68,7 +70,7 @@ def refer(study_id: str) -> Any:
         return see_other("public.sent", study_id=study.id)
     if not is_recruiting(study):  # closed since the family started: no new referrals
         return see_other("public.result", study_id=study.id)
-    age = flow_for(study).age(row["answers"], today())
+    age = studies.flow(study).age(row["answers"], today())
     under_14 = age is not None and age < GUARDIAN_AGE
     form = ReferralForm(under_14=under_14)
     if not form.is_submitted():

@@ -18,7 +18,7 @@ from ..store import get_db
 from ..store import referrals as referral_store
 from ..store import screenings as screening_store
 from ..web.i18n import current_locale
-from .chat import flow_state, resume_url, transcript
+from .page import flow_state, resume_url, transcript
 from .session import is_recruiting, require_screening, see_other, study_or_404
 from .text import long_date, render_in
 

@@ -16,6 +16,7 @@ from typing import Any
 from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
+from .. import studies
 from ..engine import Study
 from ..store import get_db
 from ..store import screenings as screening_store
@@ -40,7 +41,7 @@ WITHDRAW_KEY = "withdraw"
 # -- helpers shared by the public views ------------------------------------------------------
 def study_or_404(study_id: str) -> Study:
     """The loaded study with this id, or a 404 page."""
-    study = current_app.extensions["studies"].get(study_id)
+    study = studies.get(study_id)
     if study is None:
         abort(404)
     return study

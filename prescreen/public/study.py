@@ -7,6 +7,7 @@ import secrets
 from flask import current_app, g, render_template, request, session
 from werkzeug.wrappers import Response
 
+from .. import studies
 from ..store import get_db
 from ..store import referrals as referral_store
 from ..store import screenings as screening_store
@@ -100,7 +101,7 @@ def resume(token: str) -> str | Response | tuple[str, int]:
     it stop working, and this browser gives its own consent before it sees an earlier answer.
     """
     row = screening_store.by_token(get_db(), token) if len(token) < 100 else None
-    study = current_app.extensions["studies"].get(row["study_id"]) if row else None
+    study = studies.get(row["study_id"]) if row else None
     if row is None or study is None:
         return render_template("public/expired.html"), 404
     if session_token() == token:  # this browser already holds it: nothing moves

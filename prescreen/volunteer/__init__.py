@@ -5,12 +5,8 @@ the views are in :mod:`.views`, the forms in :mod:`.forms`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Blueprint, Flask, request
 
-from ..config import ConfigError
-from ..engine import StudyError, load_categories
 from ..web.limits import limiter_for, public_post_limit
 from . import views
 
@@ -27,12 +23,7 @@ bp.add_url_rule("/again/<code>", view_func=views.again, methods=["GET"])
 
 
 def init_app(app: Flask) -> None:
-    """Load the category taxonomy once; rate-limit posts."""
-    path = Path(app.config["QUESTIONS_DIR"]) / "categories.csv"
-    try:
-        app.extensions["categories"] = load_categories(path) if path.exists() else []
-    except StudyError as exc:
-        raise ConfigError(f"questions/categories.csv has problems:\n{exc}") from None
+    """Rate-limit posts (the category taxonomy is loaded with the studies, see :mod:`prescreen.studies`)."""
     # Sign-ups and reminders count toward the same per-client allowance as the chat's posts. The
     # one-click unsubscribe does not: mail providers post it from a few shared servers.
     limiter_for(app).limit(

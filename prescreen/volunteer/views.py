@@ -22,9 +22,8 @@ import sqlite_utils
 from flask import Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_date
 
-from .. import clock
+from .. import clock, studies
 from ..extensions import csrf
-from ..mail.notify import categories
 from ..mail.render import queue_already_signed_up, queue_confirmation, reminder_message, study_code
 from ..public.session import current_screening
 from ..store import get_db, outbox, volunteers
@@ -50,7 +49,7 @@ def category_groups(locale: str) -> list[dict[str, Any]]:
     """The taxonomy as groups (a top-level category, then its children) for the checkboxes."""
     groups: list[dict[str, Any]] = []
     by_id: dict[str, dict[str, Any]] = {}
-    for category in categories():
+    for category in studies.categories():
         if not category.parent:
             by_id[category.id] = {"id": category.id, "label": category.label(locale), "children": []}
             groups.append(by_id[category.id])
@@ -60,7 +59,7 @@ def category_groups(locale: str) -> list[dict[str, Any]]:
 
 
 def _prepared(form: PreferencesForm) -> PreferencesForm:
-    form.set_categories([(c.id, c.label(current_locale())) for c in categories()])
+    form.set_categories([(c.id, c.label(current_locale())) for c in studies.categories()])
     return form
 
 
@@ -280,7 +279,7 @@ def again(code: str) -> Any:
     names no illness; a code from before a change of secret key, or of a removed study, still
     lands somewhere useful.
     """
-    for study_id in current_app.extensions.get("studies", {}):
+    for study_id in studies.all():
         if hmac.compare_digest(study_code(study_id), code):
             return redirect(url_for("public.study", study_id=study_id))
     return redirect(url_for("home.index"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from .. import studies as study_registry
 from ..store import check_writable, get_db
 from ..store import studies as studies_store
 from .errors import RETRY_AFTER_SECONDS
@@ -13,7 +14,7 @@ bp = Blueprint("home", __name__)
 
 def index() -> str:
     """List the studies that are recruiting, in the visitor's language."""
-    loaded = current_app.extensions["studies"]
+    loaded = study_registry.all()
     # An admin may open or close recruiting in the app; the sheet's status is only the start.
     current = studies_store.statuses(get_db(), {sid: s.status for sid, s in loaded.items()})
     studies = [s for sid, s in loaded.items() if current[sid] == "recruiting"]
