@@ -2,7 +2,7 @@
 
 Absolute numbers depend on the machine, so every figure is printed next to baselines measured in
 the same run against the same server: the app's own minimal GET (``/healthz``) and a static file
-the size of the first question page. Then, under the same gunicorn command, issue 7's yardsticks
+the size of the first question page. Then, under the same gunicorn command, the speed targets' yardsticks
 (bench/reference_app.py): a bare Flask GET and a bare Flask POST doing one SQLite insert and one
 select, so the report shows how far a chat step is from the least any Flask write can cost here.
 After the run the database is checked against exactly the answers the server acknowledged.
@@ -336,13 +336,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return results
 
 
-# Issue 7's targets, as it states them (50 clients that never pause, synchronous=FULL).
+# The owner's speed targets, as stated (50 clients that never pause, synchronous=FULL).
 TARGET_RATIO_MINIMAL = 0.5
 TARGET_P99_MS = 100.0
 
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each of issue 7's targets with this run's figure and whether it was met.
+    """Each of the speed targets with this run's figure and whether it was met.
 
     Printed as its own block so whoever owns the targets reads the verdict, not a table to
     interpret. A run smaller than the issue's 50 clients says so: its p99 is not the target's.
@@ -381,7 +381,7 @@ def cpu_ratio(cheap: dict[str, Any], dear: dict[str, Any]) -> float | None:
 def measure_reference(
     instance: Path, args: argparse.Namespace, get_many: Callable[..., tuple[list[float], int, float]], total: int
 ) -> dict[str, Any]:
-    """Issue 7's two yardsticks, measured here and now: bench/reference_app.py under the same gunicorn.
+    """The speed targets' two yardsticks, measured here and now: bench/reference_app.py under the same gunicorn.
 
     A bare Flask GET, and a bare Flask POST doing one SQLite insert and one select (WAL,
     ``synchronous=FULL``): nothing of prescreen in either. What a chat step costs next to them
@@ -457,7 +457,7 @@ def report(r: dict[str, Any]) -> None:
     )
     print(f"errors: {r['errors'] or 'none'}")
     print(f"database check: {r['checks']}")
-    print("issue 7 targets:")
+    print("speed targets:")
     for t in r["targets"]:
         print(f"  {'met    ' if t['met'] else 'NOT MET'}  {t['target']}: {t['value']}")
     print("  (families here never pause between requests; make bench-curve gives p99 against the load)")

@@ -1,6 +1,6 @@
 """The bare Flask app the load benchmark measures beside prescreen, as a yardstick.
 
-Issue 7 gives two reference points measured on a 2-core machine with wrk and 50 clients: a
+The owner's speed targets give two reference points measured on a 2-core machine with wrk and 50 clients: a
 minimal Flask GET under gunicorn gthread (about 3,000 req/s) and a POST doing one insert and one
 select in SQLite with WAL and ``synchronous=FULL`` (about 1,100 req/s, p99 150-160 ms). This app
 is exactly those two requests, with nothing of ours in them (no session, CSRF, templates, engine

@@ -479,7 +479,7 @@ def test_audit_table_refuses_update_and_delete(app: Flask) -> None:
 
 
 def test_a_referral_from_the_chat_store_alerts_the_team_and_reaches_the_queue(make_app) -> None:  # type: ignore[no-untyped-def]
-    """Issue 4's own store functions: the alert row, the queue, the family's withdraw link."""
+    """The chat's own store functions: the alert row, the queue, the family's withdraw link."""
     from prescreen.public.referral import team_alert
     from prescreen.store import referrals
 

@@ -36,7 +36,7 @@ TODAY = date(2026, 11, 25)
 MET, NOT_MET, CONFIRM, REVIEW = "met", "not_met", "confirm_at_visit", "needs_review"
 LIKELY, NEEDS_REVIEW, NOT_ELIGIBLE = "likely_eligible", "needs_review", "not_eligible"
 
-#: the 37 criterion ids agreed in issue 3 / STUDY-NOTES §2, in listing order
+#: the 37 criterion ids of the listing (STUDY-NOTES §2), in listing order
 ALL_CRITERIA = (
     "inc_age_5_18 inc_ss_diagnosed inc_ss_aecg_or_jpn chk_primary_ss inc_res_tx_2is "
     "inc_res_tx_pred_is inc_res_tx_gt3m inc_res_systemic inc_res_bcell inc_res_inflam "
