@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": None,  # None: True in production, False otherwise
     "SESSION_COOKIE_NAME": None,  # None: "__Host-prescreen" in production
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session; a slow family is not a reason to fail
-    # Public chat (issue 4). Contacts are shown to families only when set; nothing is invented.
+    # The public chat. Contacts are shown to families only when set; nothing is invented.
     "STUDY_CONTACT_PHONE": None,
     "STUDY_CONTACT_EMAIL": None,
     "STUDY_CONTACT_WECHAT": None,
@@ -48,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "REFERRAL_POST_LIMIT": "10 per hour",  # referrals made per client (each one mails the team)
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": None,  # None: prescreen+sqlite://<instance>/ratelimit.sqlite3
-    # Study-team accounts and follow-up (issue 5).
+    # Study-team accounts and follow-up.
     "STAFF_IDLE_MINUTES": 30,  # a staff session ends after this long without a request
     "STAFF_MAX_HOURS": 12,  # and this long after sign-in, whatever happens
     "LOGIN_MAX_FAILURES": 5,  # wrong passwords in a row before the account locks
@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_SCREENING_DAYS": 90,  # `prescreen purge`: finished screenings never sent to the team
     "RETENTION_OPEN_REFERRAL_DAYS": 180,  # `prescreen purge`: open referrals with no activity this long
     "DATABASE_BUSY_TIMEOUT_MS": 5000,  # a write waits this long for the lock, then the page answers 503
-    # Mail (issue 6): "file" writes .eml files into <instance>/mail/ (no server needed); "smtp" sends.
+    # Mail: "file" writes .eml files into <instance>/mail/ (no server needed); "smtp" sends.
     "MAIL_BACKEND": "file",
     "MAIL_FROM": "Clinical trial pre-screening <noreply@localhost>",
     "SMTP_HOST": "localhost",
