@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Response, abort, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 
 from .. import clock
@@ -32,7 +33,7 @@ STAGES = (
     ("started", _l("Screenings started")),
     ("completed", _l("Completed")),
     ("likely_eligible", _l("Likely eligible")),
-    ("needs_review", _l("Needs review")),
+    ("needs_review", lazy_pgettext("outcome", "Needs review")),
     ("not_eligible", _l("Not eligible")),
     ("referred", _l("Referred")),
     ("contacted", _l("Contacted")),
