@@ -32,6 +32,7 @@ from publickit import STUDY, born_years_ago, likely_answers
 from werkzeug.test import TestResponse
 
 from prescreen import studies as study_registry
+from prescreen import tokens
 from prescreen.engine import Flow
 from prescreen.store import connect as store_connect
 from prescreen.store import screenings as screening_store
@@ -265,7 +266,7 @@ def new_volunteer(app: Flask) -> tuple[int, str]:
             consent_locale="zh",
         )
         volunteers.confirm(db, volunteer_id)
-        token = volunteers.new_token()
+        token = tokens.new_token()
         volunteers.add_token(db, volunteer_id, "manage", token)
     finally:
         db.close()

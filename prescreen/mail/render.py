@@ -21,7 +21,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from .. import clock
+from .. import clock, tokens
 from ..engine import Study
 from ..store import outbox, volunteers
 
@@ -63,7 +63,7 @@ def unsubscribe_headers(token: str) -> dict[str, str]:
 
 def _links(db: sqlite_utils.Database, volunteer_id: int) -> tuple[dict[str, str], dict[str, str]]:
     """A fresh manage token for one e-mail: its links for the body and its unsubscribe headers."""
-    token = volunteers.new_token()
+    token = tokens.new_token()
     volunteers.add_token(db, volunteer_id, "manage", token)
     links = {
         "manage_url": absolute_url("volunteer.manage", token=token),
@@ -110,7 +110,7 @@ def queue_volunteer_mail(
 
 def queue_confirmation(db: sqlite_utils.Database, volunteer: dict[str, Any], day: str) -> bool:
     """The double opt-in e-mail: at most one per address per day, whatever is submitted."""
-    token = volunteers.new_token()
+    token = tokens.new_token()
     return queue_volunteer_mail(
         db,
         key=f"volunteer-confirm:{volunteer['id']}:{day}",

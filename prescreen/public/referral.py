@@ -13,12 +13,11 @@ from flask import current_app, g, render_template, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .. import studies
+from .. import studies, tokens
 from ..clock import today
 from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
 from ..store import get_db
 from ..store import referrals as referral_store
-from ..store import screenings as screening_store
 from ..web.i18n import current_locale
 from .forms import ReferralForm, WithdrawForm
 from .page import flow_state
@@ -86,7 +85,7 @@ def refer(study_id: str) -> Any:
             best_time=form.best_time.data,
             locale=form.language.data,
         )
-        withdraw_token = screening_store.new_token()
+        withdraw_token = tokens.new_token(tokens.SHORT)
         _referral, created = referral_store.create(
             get_db(),
             screening={**row, "outcome": state.outcome.status},

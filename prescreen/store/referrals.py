@@ -9,7 +9,6 @@ action and the record id only.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from .. import clock
+from ..tokens import token_hash
 from . import audit, outbox, transaction, volunteers
 from .screenings import add_consent
 
@@ -48,10 +48,6 @@ class Alert:
     subject: str
     body: str  # may contain "{id}" and "{url}" placeholders, filled in once the id is known
     base_url: str
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_reference() -> str:
@@ -97,7 +93,7 @@ def create(
                         screening["id"],
                         screening["study_id"],
                         reference,
-                        _hash(token),
+                        token_hash(token),
                         contact.name,
                         contact.relationship,
                         contact.phone,
@@ -159,7 +155,7 @@ def by_withdraw_token(db: sqlite_utils.Database, token: str | None) -> dict[str,
     """The referral a withdraw link points at, if the token is right."""
     if not token or len(token) > 100:
         return None
-    raw = db.execute(_SELECT + "WHERE withdraw_token_hash = ?", [_hash(token)]).fetchone()
+    raw = db.execute(_SELECT + "WHERE withdraw_token_hash = ?", [token_hash(token)]).fetchone()
     return dict(zip(_COLUMNS, raw, strict=True)) if raw else None
 
 

@@ -9,15 +9,14 @@ a replayed or double-tapped POST (same step) changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 from datetime import timedelta
 from typing import Any, cast
 
 import sqlite_utils
 
 from .. import clock
+from ..tokens import SHORT, new_token, token_hash
 from . import audit, transaction, volunteers
 
 #: Consent kinds written by the chat (consents.kind).
@@ -34,16 +33,6 @@ _SELECT = (
     "SELECT id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
     "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice FROM screenings "
 )
-
-
-def token_hash(token: str) -> str:
-    """The stored form of a screening token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    """An unguessable token (192 bits) for the session cookie and the resume link."""
-    return secrets.token_urlsafe(24)
 
 
 def expiry(days: int) -> str:
@@ -77,7 +66,7 @@ def create(
     replayed "Agree" idempotent: the same token finds the row already made, and nothing new is
     written.
     """
-    token = token or new_token()
+    token = token or new_token(SHORT)
     now = clock.utc_text()
     with transaction(db):
         # An explicit id: SQLite would hand a deleted screening's id to the next family when the
@@ -135,7 +124,7 @@ def move_to_new_token(
     whose guardian consents on the next page). Returns ``(row, new token)``, or None when the
     token is unknown, expired or was already used (two browsers racing: one wins).
     """
-    new = new_token()
+    new = new_token(SHORT)
     with transaction(db):
         cursor = db.execute(
             "UPDATE screenings SET token_hash = ?, updated_at = ? "

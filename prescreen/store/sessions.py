@@ -7,30 +7,25 @@ even for someone replaying a copied cookie.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from ..clock import iso
+from ..tokens import new_token, token_hash
 from . import transaction
 
 #: How often (at most) a request refreshes ``last_seen_at``; saves a write on every click.
 TOUCH_EVERY = timedelta(seconds=60)
 
 
-def _hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 def create(db: sqlite_utils.Database, user_id: int, now: datetime) -> str:
     """Start a session for *user_id* and return its new random id (for the cookie)."""
-    session_id = secrets.token_urlsafe(32)
+    session_id = new_token()
     with transaction(db):
         db.table("staff_sessions").insert(
-            {"id_hash": _hash(session_id), "user_id": user_id, "created_at": iso(now), "last_seen_at": iso(now)}
+            {"id_hash": token_hash(session_id), "user_id": user_id, "created_at": iso(now), "last_seen_at": iso(now)}
         )
     return session_id
 
@@ -43,7 +38,7 @@ def load(
         db.query(
             "SELECT s.id_hash, s.created_at, s.last_seen_at, u.* FROM staff_sessions s "
             "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
-            [_hash(session_id)],
+            [token_hash(session_id)],
         )
     )
     if not rows:
@@ -63,7 +58,7 @@ def load(
 def end(db: sqlite_utils.Database, session_id: str) -> None:
     """Delete the session (logout); a replayed cookie then finds nothing."""
     with transaction(db):
-        db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", [_hash(session_id)])
+        db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", [token_hash(session_id)])
 
 
 def purge_expired(db: sqlite_utils.Database, now: datetime, idle: timedelta, absolute: timedelta) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from .. import clock
+from ..tokens import token_hash
 from . import audit, transaction
 
 #: Age bands a family may give (the same bands referrals use); None means "any study".
@@ -48,16 +48,6 @@ def joined(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     else:
         with transaction(db):
             yield db
-
-
-def new_token() -> str:
-    """An unguessable token for a link (256 bits, URL-safe)."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """What we store instead of the token (a database copy must not unlock any link)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def mailbox(email: str) -> str:
@@ -181,7 +171,7 @@ def add_token(
         db.execute(
             "INSERT INTO volunteer_tokens (token_hash, volunteer_id, purpose, created_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [hash_token(token), volunteer_id, purpose, clock.utc_text(), expires_at],
+            [token_hash(token), volunteer_id, purpose, clock.utc_text(), expires_at],
         )
 
 
@@ -192,7 +182,7 @@ def by_token(db: sqlite_utils.Database, token: str, purpose: str) -> tuple[dict[
     row = _row(
         db,
         "SELECT volunteer_id, expires_at FROM volunteer_tokens WHERE token_hash = ? AND purpose = ?",
-        [hash_token(token), purpose],
+        [token_hash(token), purpose],
     )
     if row is None:
         return None, False
