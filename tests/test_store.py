@@ -494,3 +494,24 @@ def test_opening_a_connection_keeps_the_other_connections_locks(tmp_path):
     assert first.execute("SELECT count(*) FROM t").fetchone() == (1,)
     second.close()
     first.close()
+
+
+def test_a_nested_transaction_is_a_savepoint_inside_the_callers(tmp_path: Path) -> None:
+    """A store helper called inside a caller's transaction commits or rolls back with it."""
+    db = connect(tmp_path / "nest.sqlite3")
+    migrate(db)
+    with transaction(db):
+        _screening(db, "kept")
+        with pytest.raises(RuntimeError), transaction(db):
+            _screening(db, "undone")
+            raise RuntimeError("inner write failed")
+        assert db.conn.in_transaction  # the caller's transaction goes on
+        with transaction(db), transaction(db):
+            _screening(db, "deep")
+    assert sorted(r["token_hash"] for r in db.query("SELECT token_hash FROM screenings")) == ["deep", "kept"]
+    with pytest.raises(RuntimeError), transaction(db):
+        with transaction(db):
+            _screening(db, "inner")
+        raise RuntimeError("outer fails after the inner block finished")
+    assert db.table("screenings").count == 2
+    assert not db.conn.in_transaction

@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 
 from .. import studies as study_registry
 from ..engine import Category, Study
-from ..store import audit, connect, studies, volunteers
+from ..store import audit, connect, studies, transaction, volunteers
 from .render import queue_study_posted
 
 
@@ -49,7 +49,7 @@ def publish_study(db: sqlite_utils.Database, study: Study, actor: str) -> int:
     study's ``min_age``–``max_age``. Joins the caller's transaction when there is one.
     """
     wanted = followers_of(study.categories, study_registry.categories())
-    with volunteers.joined(db):
+    with transaction(db):
         studies.set_status(db, study.id, "recruiting", actor)
         studies.mark_published(db, study.id)
         queued = 0

@@ -1,7 +1,7 @@
 """The store: the only place that talks SQL (through sqlite-utils).
 
 Every connection gets the same pragmas, every write goes through
-:func:`transaction` (``BEGIN IMMEDIATE``), and the schema is created and
+:func:`transaction` (``BEGIN IMMEDIATE``, or a savepoint inside one), and the schema is created and
 migrated by code, so a fresh checkout, a test and a production server all
 run against exactly the same schema.
 """
@@ -155,16 +155,37 @@ class WriterLock:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """Run a block of writes as one ``BEGIN IMMEDIATE`` transaction.
+    """Run a block of writes as one transaction, joining the caller's if there is one.
 
-    IMMEDIATE takes the write lock up front, so two workers never both read,
-    then both fail to upgrade to a write lock (SQLITE_BUSY cannot be waited
-    out in that case). sqlite-utils' own ``atomic()`` nests as savepoints.
-    Writers queue on the database's :class:`WriterLock` first. A transaction that erased
-    personal data (``db.checkpoint_due``, set by :func:`prescreen.store.audit.record` for an
-    erasure) is followed by a :func:`checkpoint`, still under the lock, so the erased values
-    leave the WAL as soon as they leave the tables.
+    Outermost: ``BEGIN IMMEDIATE``, which takes the write lock up front, so two workers never both
+    read, then both fail to upgrade to a write lock (SQLITE_BUSY cannot be waited out in that case).
+    Writers queue on the database's :class:`WriterLock` first. A transaction that erased personal
+    data (``db.checkpoint_due``, set by :func:`prescreen.store.audit.record` for an erasure) is
+    followed by a :func:`checkpoint`, still under the lock, so the erased values leave the WAL as
+    soon as they leave the tables.
+
+    Inside another transaction: a ``SAVEPOINT`` (as sqlite-utils' ``atomic()`` does), so a store
+    function that writes several rows is atomic on its own and, called from a caller's
+    transaction, commits or rolls back with the caller's other writes. A nested block that raises
+    undoes only its own writes (``ROLLBACK TO``) and lets the exception go on to the caller.
     """
+    if db.conn.in_transaction:
+        depth = getattr(db, "savepoint_depth", 0) + 1
+        name = f"prescreen_{depth}"
+        db.savepoint_depth = depth  # type: ignore[attr-defined]
+        db.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute(f"ROLLBACK TO {name}")
+                db.conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            db.conn.execute(f"RELEASE {name}")
+        finally:
+            db.savepoint_depth = depth - 1  # type: ignore[attr-defined]
+        return
     writer: WriterLock | None = getattr(db, "writer", None)
     with writer or nullcontext():
         db.conn.execute("BEGIN IMMEDIATE")

@@ -68,8 +68,6 @@ def record(
     }
     if action in ERASURES or (detail or {}).get("erased"):
         db.checkpoint_due = True  # type: ignore[attr-defined]
-    if db.conn.in_transaction:
-        return _append(db, row)
     with transaction(db):
         return _append(db, row)
 

@@ -59,8 +59,6 @@ def enqueue(
         "(:idempotency_key, :kind, :to_addr, :locale, :subject, :body_text, :body_html, :headers, "
         ":status, :attempts, :next_attempt_at, :created_at) ON CONFLICT (idempotency_key) DO NOTHING"
     )
-    if db.conn.in_transaction:
-        return db.execute(sql, row).rowcount == 1
     with transaction(db):
         return db.execute(sql, row).rowcount == 1
 

@@ -29,7 +29,7 @@ def set_status(db: sqlite_utils.Database, study_id: str, new_status: str, actor:
     if new_status not in ("recruiting", "closed"):
         raise ValueError(f"unknown study status {new_status!r}")
 
-    def write() -> bool:
+    with transaction(db):
         row = db.execute("SELECT status FROM study_states WHERE study_id = ?", [study_id]).fetchone()
         if row and row[0] == new_status:
             return False
@@ -41,11 +41,6 @@ def set_status(db: sqlite_utils.Database, study_id: str, new_status: str, actor:
         )
         audit.record(db, actor, f"study.{new_status}", "study", study_id)
         return True
-
-    if db.conn.in_transaction:
-        return write()
-    with transaction(db):
-        return write()
 
 
 def mark_published(db: sqlite_utils.Database, study_id: str) -> None:

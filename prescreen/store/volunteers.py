@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
@@ -38,16 +37,6 @@ AGE_BANDS: dict[str, tuple[int, int]] = {
 VOLUNTEER_KINDS = ("volunteer-confirm", "volunteer-welcome", "volunteer-already", "study-posted")
 #: Domains where dots in the local part mean nothing, and the name all of them deliver to.
 GMAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
-
-
-@contextmanager
-def joined(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """Join the caller's transaction, or open one: callers compose several writes atomically."""
-    if db.conn.in_transaction:
-        yield db
-    else:
-        with transaction(db):
-            yield db
 
 
 def mailbox(email: str) -> str:
@@ -126,7 +115,7 @@ def sign_up(
     confirmation.
     """
     now = clock.utc_text()
-    with joined(db):
+    with transaction(db):
         existing = _row(db, "SELECT id, status FROM volunteers WHERE email = ?", [email])
         if existing and existing["status"] in ("confirmed", "unsubscribed"):
             return existing["id"], existing["status"]
@@ -167,7 +156,7 @@ def add_token(
     db: sqlite_utils.Database, volunteer_id: int, purpose: str, token: str, expires_at: str | None = None
 ) -> None:
     """Store a token's hash for *purpose* (``confirm`` or ``manage``)."""
-    with joined(db):
+    with transaction(db):
         db.execute(
             "INSERT INTO volunteer_tokens (token_hash, volunteer_id, purpose, created_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -193,7 +182,7 @@ def by_token(db: sqlite_utils.Database, token: str, purpose: str) -> tuple[dict[
 def confirm(db: sqlite_utils.Database, volunteer_id: int) -> bool:
     """Mark a pending volunteer confirmed and spend their confirmation tokens; returns whether it changed."""
     now = clock.utc_text()
-    with joined(db):
+    with transaction(db):
         changed = db.execute(
             "UPDATE volunteers SET status = 'confirmed', confirmed_at = ?, updated_at = ? "
             "WHERE id = ? AND status = 'pending'",
@@ -209,7 +198,7 @@ def update_preferences(
     db: sqlite_utils.Database, volunteer_id: int, *, locale: str, categories: Iterable[str], age_band: str | None
 ) -> None:
     """Change a volunteer's language, categories and age band (from their manage link)."""
-    with joined(db):
+    with transaction(db):
         db.execute(
             "UPDATE volunteers SET locale = ?, age_band = ?, updated_at = ? WHERE id = ?",
             [locale, age_band, clock.utc_text(), volunteer_id],
@@ -228,7 +217,7 @@ def unsubscribe(db: sqlite_utils.Database, volunteer_id: int) -> bool:
     anyone's address, never mails it.
     """
     now = clock.utc_text()
-    with joined(db):
+    with transaction(db):
         row = _row(db, "SELECT email, status FROM volunteers WHERE id = ?", [volunteer_id])
         if row is None or row["status"] == "unsubscribed":
             return False
@@ -265,7 +254,7 @@ def resubscribe(
     Their new consent replaces the old one.
     """
     now = clock.utc_text()
-    with joined(db):
+    with transaction(db):
         changed = db.execute(
             "UPDATE volunteers SET status = 'confirmed', confirmed_at = ?, unsubscribed_at = NULL, locale = ?, "
             "age_band = ?, consent_version = ?, consent_locale = ?, consented_at = ?, updated_at = ? "
@@ -292,7 +281,7 @@ def signup_mails_since(db: sqlite_utils.Database, email: str, since: str) -> int
 
 def count_signup_mail(db: sqlite_utils.Database, email: str, kind: str, forget_before: str) -> None:
     """Count one e-mail a sign-up form caused to this mailbox; forget counts older than *forget_before*."""
-    with joined(db):
+    with transaction(db):
         db.execute("DELETE FROM mailbox_sends WHERE sent_at < ?", [forget_before])
         db.execute(
             "INSERT INTO mailbox_sends (mailbox_key, kind, sent_at) VALUES (?, ?, ?)",
@@ -307,7 +296,7 @@ def is_suppressed(db: sqlite_utils.Database, email: str) -> bool:
 
 def suppress(db: sqlite_utils.Database, email: str, reason: str) -> None:
     """Bar an address from all later sends (idempotent)."""
-    with joined(db):
+    with transaction(db):
         db.execute(
             "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
             [email, reason[:200], clock.utc_text()],
@@ -344,7 +333,7 @@ def record_reminder_consent(
     db: sqlite_utils.Database, screening_id: int, text_version: str, locale: str, role: str
 ) -> None:
     """Keep the family's consent to a re-check reminder beside their screening's other consents."""
-    with joined(db):
+    with transaction(db):
         db.execute(
             "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) "
             "VALUES (?, 'recheck_reminder', ?, ?, ?, ?)",
@@ -365,7 +354,7 @@ def cancel_reminders(db: sqlite_utils.Database, screening_id: int) -> int:
     with no address, subject matter or link, like a sent reminder, so the sender never delivers
     it and nothing left in it reaches the family.
     """
-    with joined(db):
+    with transaction(db):
         return db.execute(
             "UPDATE outbox SET status = CASE WHEN status = 'pending' THEN 'suppressed' ELSE status END, "
             "last_error = CASE WHEN status = 'pending' THEN 'cancelled' ELSE last_error END, "
@@ -381,7 +370,7 @@ def purge_unconfirmed(db: sqlite_utils.Database, now: str) -> int:
     Their owner never agreed by confirming, so we keep nothing of theirs (PIPL: no longer than
     needed). Categories and tokens go with them (``ON DELETE CASCADE``).
     """
-    with joined(db):
+    with transaction(db):
         found = db.execute(
             "SELECT id, email FROM volunteers v WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM "
             "volunteer_tokens t WHERE t.volunteer_id = v.id AND t.purpose = 'confirm' AND t.expires_at > ?)",

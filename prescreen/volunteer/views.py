@@ -26,7 +26,7 @@ from .. import clock, studies
 from ..extensions import csrf
 from ..mail.render import queue_already_signed_up, queue_confirmation, reminder_message, study_code
 from ..public.session import current_screening
-from ..store import get_db, outbox, volunteers
+from ..store import get_db, outbox, transaction, volunteers
 from ..web.i18n import current_locale
 from .forms import (
     REMINDER_CONSENT,
@@ -76,7 +76,7 @@ def signup() -> Any:
         form.language.data = current_locale()
     if form.validate_on_submit():
         db = get_db()
-        with volunteers.joined(db):
+        with transaction(db):
             _take_sign_up(db, form)
         return redirect(url_for(".check_email"))
     return render_template("volunteer/signup.html", form=form, groups=category_groups(current_locale()))
@@ -256,7 +256,7 @@ def reminder() -> Any:
         key = volunteers.reminder_key(screening["id"])
         due = max(datetime.combine(when, time(REMINDER_HOUR_UTC), tzinfo=UTC), clock.now())
         db = get_db()
-        with volunteers.joined(db):
+        with transaction(db):
             volunteers.record_reminder_consent(
                 db,
                 screening["id"],
