@@ -212,9 +212,7 @@ def _app_with_form(make_app, **config: object) -> Flask:
             with transaction(get_db()):
                 get_db().table("audit").insert({"at": "now", "actor": "t", "action": "post", "record_type": "x"})
             return "saved"
-        return render_template_string(
-            '{% import "_forms.html" as p %}<form method="post">{{ p.csrf_field() }}</form>'
-        )
+        return render_template_string('{% import "_forms.html" as p %}<form method="post">{{ p.csrf_field() }}</form>')
 
     return app
 
