@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.synchronize
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -515,3 +516,16 @@ def test_a_nested_transaction_is_a_savepoint_inside_the_callers(tmp_path: Path) 
         raise RuntimeError("outer fails after the inner block finished")
     assert db.table("screenings").count == 2
     assert not db.conn.in_transaction
+
+
+def test_consents_suppressions_and_erasure_each_have_one_writer() -> None:
+    """One module writes each of these, so a rule about them (never updated, erased together) holds in one place."""
+    store_dir = Path(__file__).resolve().parent.parent / "prescreen" / "store"
+    sources = {p.name: p.read_text(encoding="utf-8") for p in store_dir.glob("*.py")}
+
+    def writers(pattern: str) -> list[str]:
+        return sorted(name for name, text in sources.items() if re.search(pattern, text))
+
+    assert writers(r"(INSERT INTO|UPDATE|DELETE FROM) consents\b") == ["screenings.py"]
+    assert writers(r"(INSERT INTO|UPDATE|DELETE FROM) suppressions\b") == ["volunteers.py"]
+    assert writers(r"phone = NULL") == ["referrals.py"]  # a referral's contact details are erased in one place

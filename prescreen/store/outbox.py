@@ -17,7 +17,7 @@ import sqlite_utils
 
 from .. import clock
 from ..clock import iso
-from . import transaction
+from . import transaction, volunteers
 
 #: Kinds of mail that go to the study team rather than to a family or volunteer.
 TEAM_ALERT_KINDS = ("referral-alert",)
@@ -210,10 +210,7 @@ def mark_bounced(db: sqlite_utils.Database, row_id: int, error: str, protected: 
             [error[:500], now, row_id],
         )
         if not is_protected(row[0], protected):
-            db.execute(
-                "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
-                [row[0], f"bounce: {error[:180]}", now],
-            )
+            volunteers.suppress(db, row[0], f"bounce: {error[:180]}")
 
 
 def undelivered_team_alert(db: sqlite_utils.Database) -> str | None:

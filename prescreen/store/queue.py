@@ -14,7 +14,7 @@ import sqlite_utils
 
 from .. import clock
 from ..clock import iso
-from . import audit, transaction
+from . import audit, referrals, transaction
 
 STATUSES = (
     "new",
@@ -238,29 +238,11 @@ def change_status(
         _set_status(db, {"id": referral_id}, new, extra)
         detail: dict[str, Any] = {"from": old, "to": new}
         if new == "withdrawn":
-            erase(db, referral_id)
+            referrals.erase_personal_data(db, referral_id, referrals.TEAM_TOLD)
             detail["erased"] = True
         if criterion:
             detail["criterion"] = criterion
         audit.record(db, actor, "referral.status", "referral", referral_id, detail)
-
-
-def erase(db: sqlite_utils.Database, referral_id: int) -> None:
-    """A family that withdraws (told to the team) keeps no contact details, answers or notes (PIPL 15, 47).
-
-    Runs inside the caller's transaction; the de-identified log row keeps the outcome.
-    """
-    db.execute(
-        "UPDATE referrals SET guardian_name = NULL, relationship = NULL, phone = NULL, email = NULL, wechat = NULL, "
-        "best_time = NULL, withdraw_token_hash = NULL WHERE id = ?",
-        [referral_id],
-    )
-    db.execute(
-        "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL "
-        "WHERE id = (SELECT screening_id FROM referrals WHERE id = ?)",
-        [referral_id],
-    )
-    db.execute("DELETE FROM notes WHERE referral_id = ?", [referral_id])
 
 
 def add_attempt(

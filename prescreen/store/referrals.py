@@ -3,8 +3,8 @@
 :func:`create` writes the referral, the share consent (and a guardian's consent for a child under
 14), an audit row and the study team's alert e-mail in ONE transaction, so the team is never
 alerted about a referral that was not stored, nor a referral stored without its consent.
-:func:`withdraw` erases the contact details and the answers behind them; the audit row names the
-action and the record id only.
+:func:`erase_personal_data` is the one eraser of a referral's personal data, whoever asks (the family,
+the team, retention); the audit row names the action and the record id only.
 """
 
 from __future__ import annotations
@@ -176,29 +176,73 @@ def withdraw(db: sqlite_utils.Database, token: str) -> bool:
 
 
 def withdraw_referral(db: sqlite_utils.Database, referral_id: int) -> bool:
-    """Erase a referral's contact details and the screening's answers; returns whether it did.
+    """The family withdraws (their withdraw link, or the browser that holds the screening).
 
-    The referral row stays (status ``withdrawn``) so the team sees not to call; the screening
-    keeps only its anonymous outcome for the pre-screening counts. Reached from the withdraw link
-    or from the browser that holds the screening.
+    Returns whether it did. The referral row stays (status ``withdrawn``) so the team sees not to
+    call; everything personal goes (:func:`erase_personal_data`, reason ``family``).
     """
     now = clock.utc_text()
     with transaction(db):
-        raw = db.execute("SELECT screening_id, status FROM referrals WHERE id = ?", [referral_id]).fetchone()
-        if raw is None or raw[1] == "withdrawn":
+        raw = db.execute("SELECT status FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        if raw is None or raw[0] == "withdrawn":
             return False
-        screening_id = raw[0]
+        db.execute(
+            "UPDATE referrals SET status = 'withdrawn', updated_at = ?, closed_at = ? WHERE id = ?",
+            [now, now, referral_id],
+        )
+        erase_personal_data(db, referral_id, FAMILY_WITHDREW)
+        audit.record(db, "family", "referral.withdraw", "referral", referral_id)
+    return True
+
+
+#: Why a referral's personal data is erased (:func:`erase_personal_data`).
+FAMILY_WITHDREW = "family"  # from the withdraw link or the screening's browser
+TEAM_TOLD = "team"  # the family told the study team, who set the status to withdrawn
+RETENTION = "retention"  # the retention period ran out (prescreen purge)
+ERASE_REASONS = (FAMILY_WITHDREW, TEAM_TOLD, RETENTION)
+
+
+def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str, at: str | None = None) -> None:
+    """Erase one referral's contact details, the screening's answers and the team's notes (PIPL 15, 47).
+
+    The one place a referral's personal data leaves the database; the referral and screening rows
+    stay as de-identified shells (status, outcome, dates) for the counts. What differs by *reason*:
+
+    - ``family``: the withdraw link keeps working (it says "withdrawn"), the screening's resume
+      link expires at once, and a re-check reminder not yet sent is cancelled;
+    - ``team``: the withdraw link stops working too;
+    - ``retention``: the withdraw link stops working, the contact attempts go as well, and the
+      referral is marked purged at *at* (the purge's clock, which may be set by ``--now``).
+
+    The status change and the audit row are the caller's (each path words them differently); this
+    joins the caller's transaction.
+    """
+    if reason not in ERASE_REASONS:
+        raise ValueError(f"unknown erase reason {reason!r}")
+    now = at or clock.utc_text()
+    family = reason == FAMILY_WITHDREW
+    with transaction(db):
+        row = db.execute("SELECT screening_id FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        if row is None:
+            return
+        screening_id = row[0]
         db.execute(
             "UPDATE referrals SET guardian_name = NULL, relationship = NULL, phone = NULL, email = NULL, "
-            "wechat = NULL, best_time = NULL, status = 'withdrawn', updated_at = ?, closed_at = ? WHERE id = ?",
-            [now, now, referral_id],
+            "wechat = NULL, best_time = NULL, "
+            "withdraw_token_hash = CASE WHEN :family THEN withdraw_token_hash ELSE NULL END WHERE id = :id",
+            {"family": family, "id": referral_id},
         )
         db.execute(
             "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL, "
-            "editing = NULL, notice = NULL, expires_at = ?, updated_at = ? WHERE id = ?",
-            [now, now, screening_id],
+            "editing = CASE WHEN :family THEN NULL ELSE editing END, "
+            "notice = CASE WHEN :family THEN NULL ELSE notice END, "
+            "expires_at = CASE WHEN :family THEN :now ELSE expires_at END, "
+            "updated_at = CASE WHEN :family THEN :now ELSE updated_at END WHERE id = :id",
+            {"family": family, "now": now, "id": screening_id},
         )
         db.execute("DELETE FROM notes WHERE referral_id = ?", [referral_id])
-        volunteers.cancel_reminders(db, screening_id)
-        audit.record(db, "family", "referral.withdraw", "referral", referral_id)
-    return True
+        if family:
+            volunteers.cancel_reminders(db, screening_id)
+        if reason == RETENTION:
+            db.execute("DELETE FROM contact_attempts WHERE referral_id = ?", [referral_id])
+            db.execute("UPDATE referrals SET purged_at = ? WHERE id = ?", [now, referral_id])

@@ -29,7 +29,7 @@ import sqlite_utils
 
 from ..clock import iso
 from . import audit, transaction
-from .queue import erase
+from .referrals import RETENTION, erase_personal_data
 
 #: The closed status a stale open referral gets, and the reason recorded beside it.
 STALE_STATUS = "unreachable"
@@ -108,7 +108,7 @@ def _stale_open_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str,
         [cutoff],
     ).fetchall()
     for referral_id, old in stale:
-        _erase(db, referral_id, now)
+        erase_personal_data(db, referral_id, RETENTION, iso(now))
         db.execute(
             "UPDATE referrals SET status = ?, closed_reason = ?, closed_at = ?, updated_at = ? WHERE id = ?",
             [STALE_STATUS, STALE_REASON, iso(now), iso(now), referral_id],
@@ -127,12 +127,5 @@ def _closed_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str) -> 
         [cutoff],
     ).fetchall()
     for (referral_id,) in expired:
-        _erase(db, referral_id, now)
+        erase_personal_data(db, referral_id, RETENTION, iso(now))
     return len(expired)
-
-
-def _erase(db: sqlite_utils.Database, referral_id: int, now: datetime) -> None:
-    """Contact details, answers, notes and contact attempts of one referral go; the shells stay."""
-    erase(db, referral_id)
-    db.execute("DELETE FROM contact_attempts WHERE referral_id = ?", [referral_id])
-    db.execute("UPDATE referrals SET purged_at = ? WHERE id = ?", [iso(now), referral_id])

@@ -22,6 +22,7 @@ from . import audit, transaction, volunteers
 #: Consent kinds written by the chat (consents.kind).
 HEALTH_DATA = "health_data"  # before any health question (PIPL art. 28-30)
 GUARDIAN_TAKEOVER = "guardian_takeover"  # a parent continues for a child under 14 (art. 31)
+RECHECK_REMINDER = "recheck_reminder"  # an e-mail when the family may try again (the volunteer area)
 
 _NAMES = (
     "id", "study_id", "version", "locale", "respondent", "answers", "status", "outcome", "criteria", "failed",
@@ -93,11 +94,16 @@ def create(
 def add_consent(
     db: sqlite_utils.Database, screening_id: int, kind: str, text_version: str, locale: str, role: str
 ) -> int:
-    """Record what was agreed (inside the caller's transaction); consent rows are never updated."""
-    cursor = db.execute(
-        "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [screening_id, kind, text_version, locale, role, clock.utc_text()],
-    )
+    """Record what was agreed; the one writer of ``consents``, whose rows are never updated.
+
+    Joins the caller's transaction, so a consent commits with the act it allows, or not at all.
+    """
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [screening_id, kind, text_version, locale, role, clock.utc_text()],
+        )
     return int(cursor.lastrowid or 0)
 
 

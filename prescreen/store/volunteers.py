@@ -295,7 +295,10 @@ def is_suppressed(db: sqlite_utils.Database, email: str) -> bool:
 
 
 def suppress(db: sqlite_utils.Database, email: str, reason: str) -> None:
-    """Bar an address from all later sends (idempotent)."""
+    """Bar an address from all later sends (idempotent); the one writer of ``suppressions``.
+
+    Today a permanent bounce (:func:`prescreen.store.outbox.mark_bounced`) is what calls it.
+    """
     with transaction(db):
         db.execute(
             "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
@@ -327,18 +330,6 @@ def matching(
     ).fetchall()
     found = [dict(zip(("id", "email", "locale", "age_band"), r, strict=True)) for r in rows]
     return [v for v in found if band_fits(v["age_band"], min_age, max_age)]
-
-
-def record_reminder_consent(
-    db: sqlite_utils.Database, screening_id: int, text_version: str, locale: str, role: str
-) -> None:
-    """Keep the family's consent to a re-check reminder beside their screening's other consents."""
-    with transaction(db):
-        db.execute(
-            "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) "
-            "VALUES (?, 'recheck_reminder', ?, ?, ?, ?)",
-            [screening_id, text_version, locale, role, clock.utc_text()],
-        )
 
 
 def reminder_key(screening_id: int) -> str:

@@ -27,6 +27,7 @@ from ..extensions import csrf
 from ..mail.render import queue_already_signed_up, queue_confirmation, reminder_message, study_code
 from ..public.session import current_screening
 from ..store import get_db, outbox, transaction, volunteers
+from ..store import screenings as screening_store
 from ..web.i18n import current_locale
 from .forms import (
     REMINDER_CONSENT,
@@ -257,9 +258,10 @@ def reminder() -> Any:
         due = max(datetime.combine(when, time(REMINDER_HOUR_UTC), tzinfo=UTC), clock.now())
         db = get_db()
         with transaction(db):
-            volunteers.record_reminder_consent(
+            screening_store.add_consent(
                 db,
                 screening["id"],
+                screening_store.RECHECK_REMINDER,
                 consent_version(REMINDER_CONSENT),
                 locale,
                 screening.get("respondent") or "guardian",
