@@ -114,3 +114,22 @@ def test_the_readme_map_names_every_folder_of_the_package():
     assert missing == []
     for top in ("questions", "translations", "templates", "tests", "bench"):
         assert f"`{top}/`" in section, top
+
+
+#: An SQL statement, or a call that runs one: only ``prescreen/store/`` may hold either.
+SQL = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX|TRIGGER)|PRAGMA\s+\w+)\b"
+    r"|\.(execute|executemany|executescript)\(|\bdb\.(query|table)\("
+)
+
+
+def test_no_sql_outside_the_store():
+    store = PACKAGE / "store"
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if store not in path.parents
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if SQL.search(line)
+    ]
+    assert found == []

@@ -87,7 +87,7 @@ def queue_volunteer_mail(
     Tokens are written only when the row is new, so a repeated action neither queues a second
     message nor leaves unused tokens behind. Call inside the causing transaction.
     """
-    if db.execute("SELECT 1 FROM outbox WHERE idempotency_key = ?", [key]).fetchone():
+    if outbox.is_queued(db, key):
         return False
     links, headers = _links(db, volunteer["id"])
     for purpose, token in (extra_tokens or {}).items():

@@ -231,6 +231,11 @@ def check_writable(db: sqlite_utils.Database) -> None:
         db.conn.execute("ROLLBACK")
 
 
+def applied_migrations(db: sqlite_utils.Database) -> int:
+    """How many migrations the database has recorded; raises :class:`sqlite3.Error` if it has no schema yet."""
+    return int(db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0])
+
+
 def migration_modules() -> list[tuple[str, object]]:
     """Return ``(version, module)`` for every ``mNNNN_*.py`` migration, oldest first."""
     found = []

@@ -63,6 +63,11 @@ def enqueue(
         return db.execute(sql, row).rowcount == 1
 
 
+def is_queued(db: sqlite_utils.Database, key: str) -> bool:
+    """Whether a message with idempotency *key* is in the outbox already (in any state)."""
+    return db.execute("SELECT 1 FROM outbox WHERE idempotency_key = ?", [key]).fetchone() is not None
+
+
 # -- the sender's side (prescreen mail send) --------------------------------------------------
 #
 # A row is claimed (claimed_by, claimed_until) in its own short transaction before it is handed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 
 from .. import studies as study_registry
-from ..store import check_writable, get_db
+from ..store import applied_migrations, check_writable, get_db
 from ..store import studies as studies_store
 from .errors import RETRY_AFTER_SECONDS
 
@@ -31,7 +31,7 @@ def healthz() -> tuple[str, int, dict[str, str]]:
     plain = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
     try:
         db = get_db()
-        db.execute("SELECT count(*) FROM schema_migrations").fetchone()
+        applied_migrations(db)
         check_writable(db)
     except Exception:  # noqa: BLE001 — any failure to read or to lock for writing means "not healthy"
         current_app.logger.exception("health check failed")
