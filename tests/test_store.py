@@ -529,3 +529,26 @@ def test_consents_suppressions_and_erasure_each_have_one_writer() -> None:
     assert writers(r"(INSERT INTO|UPDATE|DELETE FROM) consents\b") == ["screenings.py"]
     assert writers(r"(INSERT INTO|UPDATE|DELETE FROM) suppressions\b") == ["volunteers.py"]
     assert writers(r"phone = NULL") == ["referrals.py"]  # a referral's contact details are erased in one place
+
+
+def test_reports_only_read(tmp_path: Path) -> None:
+    """A report never writes; the audited exports (store/exports.py) are where reading leaves a trace."""
+    from prescreen.store import exports, queue_reports
+
+    source = Path(queue_reports.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"INSERT INTO|UPDATE \w+ SET|DELETE FROM|transaction\(|audit\.record", source)
+    db = connect(tmp_path / "reports.sqlite3")
+    migrate(db)
+    screening_id = _screening(db, "r")
+    db.execute(
+        "INSERT INTO referrals (screening_id, study_id, reference, status, age_band, created_at, updated_at) "
+        "VALUES (?, 'demo', 'PS-AAAAAA', 'new', 'unknown', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        [screening_id],
+    )
+    referral_id = db.execute("SELECT id FROM referrals").fetchone()[0]
+    before = db.conn.total_changes
+    assert len(queue_reports.identified(db, None)) == 1
+    assert queue_reports.subject_record(db, referral_id) is not None
+    assert db.conn.total_changes == before
+    assert exports.subject_record(db, referral_id, "user:1") is not None
+    assert [r["action"] for r in db.query("SELECT action FROM audit")] == ["export.subject"]

@@ -11,11 +11,11 @@ import pytest
 from coordkit import add_referral
 from flask import Flask
 from flask.testing import FlaskClient
-from prescreen.clock import utc_text
 from publickit import BASE, csrf, start, waiting_answers, walk
 
+from prescreen.clock import utc_text
 from prescreen.mail.send import deliver_due, make_backend
-from prescreen.store import connect, queue_reports, referrals
+from prescreen.store import connect, exports, referrals
 from prescreen.volunteer import views as volunteer
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -199,8 +199,8 @@ def test_the_subject_export_holds_the_reminder_address(app: Flask, monkeypatch: 
     db = connect(app.config["DATABASE"])
     try:
         # What the coordinators' "export everything about this family" button serialises.
-        record = queue_reports.subject_record(db, family["id"], "user:1")
-        someone_else = queue_reports.subject_record(db, other["id"], "user:1")
+        record = exports.subject_record(db, family["id"], "user:1")
+        someone_else = exports.subject_record(db, other["id"], "user:1")
     finally:
         db.close()
     assert record is not None and someone_else is not None

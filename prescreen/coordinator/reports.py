@@ -21,7 +21,7 @@ from flask_babel import lazy_pgettext
 from flask_login import current_user
 
 from .. import clock
-from ..store import audit, get_db, queue_reports
+from ..store import audit, exports, get_db, queue_reports
 from ..web.i18n import current_locale
 from ..web.security import page_number
 from .shared import RELATIONSHIP_LABELS, require_admin, studies
@@ -139,7 +139,7 @@ def export_identified() -> Response:
     """Referrals with contact details and who sent them (admins only, audited with the referral ids)."""
     require_admin()
     study = chosen_study()
-    rows = queue_reports.identified(get_db(), study, current_user.actor)
+    rows = exports.identified(get_db(), study, current_user.actor)
     for row in rows:
         code = row["relationship"]
         row["relationship"] = str(RELATIONSHIP_LABELS[code]) if code in RELATIONSHIP_LABELS else code
@@ -150,7 +150,7 @@ def export_identified() -> Response:
 def export_subject(referral_id: int) -> Response:
     """Everything stored about one family, for a data-subject request (admins only, audited)."""
     require_admin()
-    record = queue_reports.subject_record(get_db(), referral_id, current_user.actor)
+    record = exports.subject_record(get_db(), referral_id, current_user.actor)
     if record is None:
         abort(404)
     body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True)

@@ -11,7 +11,6 @@ from typing import Any
 
 import sqlite_utils
 
-from . import audit, transaction
 from .queue import _studies_param
 
 #: The columns of the de-identified pre-screening log, in CSV order (ICH E6 8.3.20).
@@ -109,59 +108,57 @@ def funnel(db: sqlite_utils.Database, study_id: str) -> dict[str, Any]:
     return {"counts": counts, "reasons": [(criterion, n) for criterion, n in reasons]}
 
 
-def identified(db: sqlite_utils.Database, study_id: str | None, actor: str) -> list[dict[str, Any]]:
+def identified(db: sqlite_utils.Database, study_id: str | None) -> list[dict[str, Any]]:
     """Referrals with contact details (admins only; the caller checks).
 
-    Audited with the ids of the referrals it held (ids only, never a value), so that after a
-    leaked file the team can tell exactly which families were in it. ``relationship`` is the
-    stored code (mother / father / guardian / self); the view turns it into a label.
+    Not audited here (reports only read): :func:`prescreen.store.exports.identified` reads this
+    and records who took it, in one transaction. ``relationship`` is the stored code (mother /
+    father / guardian / self); the view turns it into a label.
     """
-    with transaction(db):
-        rows = list(
-            db.query(
-                "SELECT id, reference, study_id, status, outcome, age_band, guardian_name, relationship, phone, "
-                "email, wechat, best_time, contact_locale, created_at, first_contact_at, visit_date, "
-                "screen_fail_criterion FROM referrals WHERE (:study IS NULL OR study_id = :study) "
-                "ORDER BY created_at, id",
-                {"study": study_id},
-            )
+    return list(
+        db.query(
+            "SELECT id, reference, study_id, status, outcome, age_band, guardian_name, relationship, phone, "
+            "email, wechat, best_time, contact_locale, created_at, first_contact_at, visit_date, "
+            "screen_fail_criterion FROM referrals WHERE (:study IS NULL OR study_id = :study) "
+            "ORDER BY created_at, id",
+            {"study": study_id},
         )
-        detail = {"rows": len(rows), "referrals": [row["id"] for row in rows]}
-        audit.record(db, actor, "export.identified", "study", study_id or "*", detail)
-    return rows
+    )
 
 
-def subject_record(db: sqlite_utils.Database, referral_id: int, actor: str) -> dict[str, Any] | None:
-    """Everything stored about one family (data-subject access, PIPL 45), audited."""
-    with transaction(db):
-        referral = db.execute("SELECT screening_id FROM referrals WHERE id = ?", [referral_id]).fetchone()
-        if referral is None:
-            return None
-        screening_id = referral[0]
+def subject_record(db: sqlite_utils.Database, referral_id: int) -> dict[str, Any] | None:
+    """Everything stored about one family (data-subject access, PIPL 45).
 
-        def rows(sql: str, key: int) -> list[dict[str, Any]]:
-            return list(db.query(sql, [key]))
+    Not audited here (reports only read): :func:`prescreen.store.exports.subject_record` reads this
+    and records who took it, in one transaction.
+    """
+    referral = db.execute("SELECT screening_id FROM referrals WHERE id = ?", [referral_id]).fetchone()
+    if referral is None:
+        return None
+    screening_id = referral[0]
 
-        screening = rows("SELECT * FROM screenings WHERE id = ?", screening_id)[0]
-        screening.pop("token_hash", None)  # a secret of the family's browser, not data about them
-        ref = rows("SELECT * FROM referrals WHERE id = ?", referral_id)[0]
-        ref.pop("withdraw_token_hash", None)
-        record = {
-            "screening": screening,
-            "consents": rows("SELECT * FROM consents WHERE screening_id = ? ORDER BY id", screening_id),
-            "referral": ref,
-            "contact_attempts": rows(
-                "SELECT id, channel, result, at FROM contact_attempts WHERE referral_id = ? ORDER BY id", referral_id
-            ),
-            "notes": rows("SELECT id, body, created_at FROM notes WHERE referral_id = ? ORDER BY id", referral_id),
-            # The re-check reminder the family asked for: its address until it is sent or cancelled.
-            "reminders": rows(
-                "SELECT to_addr, status, next_attempt_at AS due, created_at, sent_at FROM outbox "
-                "WHERE idempotency_key = 'recheck-reminder:' || ?",
-                screening_id,
-            ),
-        }
-        audit.record(db, actor, "export.subject", "referral", referral_id)
+    def rows(sql: str, key: int) -> list[dict[str, Any]]:
+        return list(db.query(sql, [key]))
+
+    screening = rows("SELECT * FROM screenings WHERE id = ?", screening_id)[0]
+    screening.pop("token_hash", None)  # a secret of the family's browser, not data about them
+    ref = rows("SELECT * FROM referrals WHERE id = ?", referral_id)[0]
+    ref.pop("withdraw_token_hash", None)
+    record = {
+        "screening": screening,
+        "consents": rows("SELECT * FROM consents WHERE screening_id = ? ORDER BY id", screening_id),
+        "referral": ref,
+        "contact_attempts": rows(
+            "SELECT id, channel, result, at FROM contact_attempts WHERE referral_id = ? ORDER BY id", referral_id
+        ),
+        "notes": rows("SELECT id, body, created_at FROM notes WHERE referral_id = ? ORDER BY id", referral_id),
+        # The re-check reminder the family asked for: its address until it is sent or cancelled.
+        "reminders": rows(
+            "SELECT to_addr, status, next_attempt_at AS due, created_at, sent_at FROM outbox "
+            "WHERE idempotency_key = 'recheck-reminder:' || ?",
+            screening_id,
+        ),
+    }
     return record
 
 
