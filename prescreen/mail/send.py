@@ -30,7 +30,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .. import clock
-from ..store import connect, outbox, volunteers
+from ..store import connect, outbox, retention
 
 #: CRLF and RFC 2047 for non-ASCII, as ``policy.SMTP``, but folding only past 998 characters
 #: (RFC 5322's limit): folded at 78, a long ASCII header such as ``List-Unsubscribe`` is turned
@@ -230,12 +230,8 @@ def tidy(app: Flask, db: sqlite_utils.Database, now: datetime | None = None) -> 
     Unconfirmed sign-ups go once their links expire; finished outbox rows lose their address and
     body after ``MAIL_KEEP_DAYS``.
     """
-    moment = now or clock.now()
     keep = timedelta(days=int(app.config["MAIL_KEEP_DAYS"]))
-    return {
-        "unconfirmed": volunteers.purge_unconfirmed(db, clock.iso(moment)),
-        "scrubbed": outbox.scrub_finished(db, clock.iso(moment - keep)),
-    }
+    return retention.mail(db, now or clock.now(), keep)
 
 
 @click.group("mail", cls=AppGroup)

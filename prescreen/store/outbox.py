@@ -245,18 +245,3 @@ def undelivered_team_alert(db: sqlite_utils.Database) -> str | None:
 def status_counts(db: sqlite_utils.Database) -> dict[str, int]:
     """How many rows are in each status (for the sender's summary line)."""
     return dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
-
-
-def scrub_finished(db: sqlite_utils.Database, before: str) -> int:
-    """Blank the address, body and links of rows finished before *before*; return how many.
-
-    The row itself stays: its idempotency key is what keeps a study notice from ever being sent
-    twice. Only what identifies or reaches a person (address, manage tokens in the body) goes.
-    """
-    with transaction(db):
-        return db.execute(
-            "UPDATE outbox SET to_addr = 'deleted', body_text = '', body_html = NULL, headers = '{}' "
-            "WHERE status IN ('sent', 'failed', 'suppressed') AND COALESCE(sent_at, created_at) < ? "
-            "AND to_addr != 'deleted'",
-            [before],
-        ).rowcount

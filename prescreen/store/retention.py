@@ -14,7 +14,10 @@ their health is kept longer than its purpose needs, and the de-identified pre-sc
 - an open referral nobody has worked on for ``open_days`` (no attempt, note or status change,
   and no visit date still ahead) is closed as "could not reach", with reason ``retention``, and
   erased at once like a closed one: the team can no longer use the details, so we keep none;
-- a closed referral is erased ``closed_days`` after it closed.
+- a closed referral is erased ``closed_days`` after it closed;
+- staff sessions end past their idle or absolute limit;
+- mail (:func:`mail`, every sender round too): a sign-up never confirmed goes once its links
+  expire, and a finished outbox row loses its address and body after ``MAIL_KEEP_DAYS``.
 
 An erased referral keeps its row and its screening's row as empty shells (codes and dates
 only), so SQLite never hands their ids to another family and the audit trail's record ids stay
@@ -23,6 +26,7 @@ unambiguous. Each erasure is audited by id and code, never by value.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import sqlite_utils
@@ -30,6 +34,7 @@ import sqlite_utils
 from ..clock import iso
 from . import audit, transaction
 from .referrals import RETENTION, erase_personal_data
+from .volunteers import VOLUNTEER_KINDS
 
 #: The closed status a stale open referral gets, and the reason recorded beside it.
 STALE_STATUS = "unreachable"
@@ -58,9 +63,7 @@ def purge(
         finished = _finished_screenings(db, iso(now - timedelta(days=screening_days)))
         stale = _stale_open_referrals(db, now, iso(now - timedelta(days=open_days)), actor)
         closed = _closed_referrals(db, now, iso(now - timedelta(days=closed_days)))
-        from .sessions import purge_expired
-
-        sessions = purge_expired(db, now, idle, absolute)
+        sessions = _expired_sessions(db, now, idle, absolute)
         counts = {
             "incomplete_screenings": incomplete,
             "finished_screenings": finished,
@@ -129,3 +132,61 @@ def _closed_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str) -> 
     for (referral_id,) in expired:
         erase_personal_data(db, referral_id, RETENTION, iso(now))
     return len(expired)
+
+
+def mail(db: sqlite_utils.Database, now: datetime, keep: timedelta) -> dict[str, int]:
+    """The mail's retention, run by every sender round (``prescreen mail send``) and by ``prescreen purge``.
+
+    Unconfirmed sign-ups go once their links expire; finished outbox rows lose their address and
+    body *keep* after they finished (``MAIL_KEEP_DAYS``).
+    """
+    return {"unconfirmed": _unconfirmed_volunteers(db, iso(now)), "scrubbed": _finished_mail(db, iso(now - keep))}
+
+
+def _unconfirmed_volunteers(db: sqlite_utils.Database, now: str) -> int:
+    """Delete sign-ups never confirmed whose every confirmation link has expired; return how many.
+
+    Their owner never agreed by confirming, so we keep nothing of theirs (PIPL: no longer than
+    needed). Categories and tokens go with them (``ON DELETE CASCADE``).
+    """
+    with transaction(db):
+        found = db.execute(
+            "SELECT id, email FROM volunteers v WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM "
+            "volunteer_tokens t WHERE t.volunteer_id = v.id AND t.purpose = 'confirm' AND t.expires_at > ?)",
+            [now],
+        ).fetchall()
+        ids = [volunteer_id for volunteer_id, _ in found]
+        for volunteer_id, email in found:
+            db.execute("DELETE FROM volunteers WHERE id = ?", [volunteer_id])
+            # A confirmation still queued (the sender was down) would only carry a dead link.
+            db.execute(
+                "UPDATE outbox SET status = 'suppressed', last_error = 'sign-up expired' WHERE status = 'pending' "
+                "AND to_addr = ? COLLATE NOCASE AND kind IN (SELECT value FROM json_each(?))",
+                [email, json.dumps(VOLUNTEER_KINDS)],
+            )
+            audit.record(db, "system", "volunteer.purge_unconfirmed", "volunteer", volunteer_id)
+    return len(ids)
+
+
+def _finished_mail(db: sqlite_utils.Database, before: str) -> int:
+    """Blank the address, body and links of rows finished before *before*; return how many.
+
+    The row itself stays: its idempotency key is what keeps a study notice from ever being sent
+    twice. Only what identifies or reaches a person (address, manage tokens in the body) goes.
+    """
+    with transaction(db):
+        return db.execute(
+            "UPDATE outbox SET to_addr = 'deleted', body_text = '', body_html = NULL, headers = '{}' "
+            "WHERE status IN ('sent', 'failed', 'suppressed') AND COALESCE(sent_at, created_at) < ? "
+            "AND to_addr != 'deleted'",
+            [before],
+        ).rowcount
+
+
+def _expired_sessions(db: sqlite_utils.Database, now: datetime, idle: timedelta, absolute: timedelta) -> int:
+    """Delete every session past its idle or absolute limit."""
+    cursor = db.execute(
+        "DELETE FROM staff_sessions WHERE last_seen_at < ? OR created_at < ?",
+        [iso(now - idle), iso(now - absolute)],
+    )
+    return cursor.rowcount

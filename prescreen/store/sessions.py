@@ -59,12 +59,3 @@ def end(db: sqlite_utils.Database, session_id: str) -> None:
     """Delete the session (logout); a replayed cookie then finds nothing."""
     with transaction(db):
         db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", [token_hash(session_id)])
-
-
-def purge_expired(db: sqlite_utils.Database, now: datetime, idle: timedelta, absolute: timedelta) -> int:
-    """Delete every session past its idle or absolute limit (inside the caller's transaction)."""
-    cursor = db.execute(
-        "DELETE FROM staff_sessions WHERE last_seen_at < ? OR created_at < ?",
-        [iso(now - idle), iso(now - absolute)],
-    )
-    return cursor.rowcount

@@ -353,28 +353,3 @@ def cancel_reminders(db: sqlite_utils.Database, screening_id: int) -> int:
             "WHERE idempotency_key = ? AND (status = 'pending' OR to_addr != 'deleted')",
             [reminder_key(screening_id)],
         ).rowcount
-
-
-def purge_unconfirmed(db: sqlite_utils.Database, now: str) -> int:
-    """Delete sign-ups never confirmed whose every confirmation link has expired; return how many.
-
-    Their owner never agreed by confirming, so we keep nothing of theirs (PIPL: no longer than
-    needed). Categories and tokens go with them (``ON DELETE CASCADE``).
-    """
-    with transaction(db):
-        found = db.execute(
-            "SELECT id, email FROM volunteers v WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM "
-            "volunteer_tokens t WHERE t.volunteer_id = v.id AND t.purpose = 'confirm' AND t.expires_at > ?)",
-            [now],
-        ).fetchall()
-        ids = [volunteer_id for volunteer_id, _ in found]
-        for volunteer_id, email in found:
-            db.execute("DELETE FROM volunteers WHERE id = ?", [volunteer_id])
-            # A confirmation still queued (the sender was down) would only carry a dead link.
-            db.execute(
-                "UPDATE outbox SET status = 'suppressed', last_error = 'sign-up expired' WHERE status = 'pending' "
-                "AND to_addr = ? COLLATE NOCASE AND kind IN (SELECT value FROM json_each(?))",
-                [email, json.dumps(VOLUNTEER_KINDS)],
-            )
-            audit.record(db, "system", "volunteer.purge_unconfirmed", "volunteer", volunteer_id)
-    return len(ids)
