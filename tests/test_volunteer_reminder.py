@@ -15,7 +15,7 @@ from publickit import BASE, csrf, start, waiting_answers, walk
 
 from prescreen.clock import utc_text
 from prescreen.mail.send import deliver_due, make_backend
-from prescreen.store import connect, exports, referrals
+from prescreen.store import connect, exports, queue, referrals
 from prescreen.volunteer import views as volunteer
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -187,6 +187,22 @@ def test_withdrawing_cancels_the_reminder_and_forgets_its_address(
     db.close()
     path = f"/withdraw/{withdraw}"
     assert client.post(path, data={"csrf_token": csrf(client, path)}).status_code == 303
+    assert reminder_rows(app) == CANCELLED
+
+
+def test_the_team_recording_a_withdrawal_cancels_the_reminder_too(
+    client: FlaskClient, app: Flask, screening: dict[str, Any]
+) -> None:
+    """A family that says "stop" on the phone is as withdrawn as one that used the link."""
+    post(client, email="family@example.com", consent="y")
+    db = connect(app.config["DATABASE"])
+    contact = referrals.Contact("李妈妈", "mother", "+8613800138000", None, None, "evenings", "zh")
+    referral, _created = referrals.create(
+        db, screening={**screening, "respondent": "guardian"}, contact=contact, age_band="10-13",
+        consent_version="t", guardian_consent=True, alert=None, withdraw_token="team-withdraw-test",
+    )  # fmt: skip
+    queue.change_status(db, referral["id"], "withdrawn", actor="user:1")
+    db.close()
     assert reminder_rows(app) == CANCELLED
 
 

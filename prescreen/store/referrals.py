@@ -208,9 +208,12 @@ def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str
     The one place a referral's personal data leaves the database; the referral and screening rows
     stay as de-identified shells (status, outcome, dates) for the counts. What differs by *reason*:
 
-    - ``family``: the withdraw link keeps working (it says "withdrawn"), the screening's resume
-      link expires at once, and a re-check reminder not yet sent is cancelled;
-    - ``team``: the withdraw link stops working too;
+    Whatever the reason, the screening's resume link expires at once and a re-check reminder not
+    yet sent is cancelled and its address blanked (a family that told the team on the phone is as
+    withdrawn as one that used the link). What differs by *reason*:
+
+    - ``family``: the withdraw link keeps working (it says "withdrawn");
+    - ``team``: the withdraw link stops working;
     - ``retention``: the withdraw link stops working, the contact attempts go as well, and the
       referral is marked purged at *at* (the purge's clock, which may be set by ``--now``).
 
@@ -234,15 +237,11 @@ def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str
         )
         db.execute(
             "UPDATE screenings SET answers = '{}', criteria = NULL, failed = NULL, recheck_after = NULL, "
-            "editing = CASE WHEN :family THEN NULL ELSE editing END, "
-            "notice = CASE WHEN :family THEN NULL ELSE notice END, "
-            "expires_at = CASE WHEN :family THEN :now ELSE expires_at END, "
-            "updated_at = CASE WHEN :family THEN :now ELSE updated_at END WHERE id = :id",
-            {"family": family, "now": now, "id": screening_id},
+            "editing = NULL, notice = NULL, expires_at = ?, updated_at = ? WHERE id = ?",
+            [now, now, screening_id],
         )
         db.execute("DELETE FROM notes WHERE referral_id = ?", [referral_id])
-        if family:
-            volunteers.cancel_reminders(db, screening_id)
+        volunteers.cancel_reminders(db, screening_id)
         if reason == RETENTION:
             db.execute("DELETE FROM contact_attempts WHERE referral_id = ?", [referral_id])
             db.execute("UPDATE referrals SET purged_at = ? WHERE id = ?", [now, referral_id])
