@@ -87,6 +87,12 @@ def test_every_source_string_is_translated(fresh_templates: dict[str, Catalog], 
         ("templates/email/confirm.txt", "volunteer"),
         ("templates/volunteer/signup.html", "volunteer"),
         ("prescreen/engine/flow.py", None),
+        ("prescreen/web/forms.py", "messages"),
+        ("prescreen/public/chat.py", "public"),
+        ("prescreen/auth/views.py", "coordinator"),
+        ("prescreen/coordinator/family.py", "coordinator"),
+        ("prescreen/volunteer/views.py", "volunteer"),
+        ("prescreen/mail/send.py", "volunteer"),
     ],
 )
 def test_each_source_file_feeds_its_areas_domain(path: str, domain: str | None) -> None:
