@@ -13,8 +13,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import clock
-from .. import studies as study_registry
+from .. import clock, studies
 from ..store import get_db, users
 from . import passwords
 
@@ -47,21 +46,21 @@ def users_cli() -> None:
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--role", type=click.Choice(users.ROLES), required=True, help="coordinator or admin")
-@click.option("--study", "studies", multiple=True, help="limit a coordinator to this study (repeatable)")
+@click.option("--study", "study_ids", multiple=True, help="limit a coordinator to this study (repeatable)")
 @click.option("--stdin", "from_stdin", is_flag=True, help="read the password from standard input")
-def create_user_command(email: str, role: str, studies: tuple[str, ...], from_stdin: bool) -> None:
+def create_user_command(email: str, role: str, study_ids: tuple[str, ...], from_stdin: bool) -> None:
     """Create an account; the password is asked twice and never shown or stored in plain text."""
     email = valid_email(email)
-    known = study_registry.all()
-    for study in studies:
+    known = studies.all()
+    for study in study_ids:
         if study not in known:
             raise click.ClickException(f"unknown study {study!r}; known: {', '.join(sorted(known))}")
     password = ask_password(email, from_stdin)
     try:
-        users.create(get_db(), email, passwords.hash_password(password), role, list(studies), "cli")
+        users.create(get_db(), email, passwords.hash_password(password), role, list(study_ids), "cli")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    limit = f" for {', '.join(studies)}" if studies else ""
+    limit = f" for {', '.join(study_ids)}" if study_ids else ""
     click.echo(f"created {role} {email}{limit}")
     if role == "admin" and current_app.config["ADMIN_TOTP_REQUIRED"]:
         click.echo(f"admins sign in with an authenticator code: run `prescreen users totp {email}` next")

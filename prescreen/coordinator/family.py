@@ -17,8 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from .. import clock
-from .. import studies as study_registry
+from .. import clock, studies
 from ..engine import Question, Study
 from ..store import audit, get_db, queue
 from ..web.i18n import current_locale
@@ -65,7 +64,7 @@ def screening_view(study: Study, row: dict[str, Any], lang: str) -> dict[str, An
     other_lang = "en" if family_lang == "zh" else "zh"
     voice = row["respondent"] or "guardian"
     taken = row["completed_at"] or row["screening_created_at"]
-    flow = study_registry.flow(study)  # the cached one: its memo serves every page of this study
+    flow = studies.flow(study)  # the cached one: its memo serves every page of this study
     state = flow.run(answers, respondent=voice, today=datetime.fromisoformat(taken).date())
     statuses = json.loads(row["criteria"]) if row["criteria"] else dict((state.outcome or state.provisional).criteria)
     asked = [study.question(q) for q in state.asked if study.has_question(q)]
@@ -108,7 +107,7 @@ def render_family(
     """
     db = get_db()
     lang = current_locale()
-    study = study_registry.get(row["study_id"])
+    study = studies.get(row["study_id"])
     body = render_template(
         "coordinator/referral.html",
         r=row,
@@ -164,7 +163,7 @@ def _back(referral_id: int) -> ResponseReturnValue:
 def add_attempt(referral_id: int) -> ResponseReturnValue:
     """Record a contact attempt; the status moves on by itself (attempt 1 → 2 → 3, or contacted)."""
     row = the_referral(referral_id)
-    forms = forms_for(row, study_registry.get(row["study_id"]), current_locale())
+    forms = forms_for(row, studies.get(row["study_id"]), current_locale())
     form = forms["attempt"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)
@@ -187,7 +186,7 @@ def add_attempt(referral_id: int) -> ResponseReturnValue:
 def change_status(referral_id: int) -> ResponseReturnValue:
     """Change the status; a visit needs its date, a screen failure the criterion that failed."""
     row = the_referral(referral_id)
-    forms = forms_for(row, study_registry.get(row["study_id"]), current_locale())
+    forms = forms_for(row, studies.get(row["study_id"]), current_locale())
     form = forms["status"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)
@@ -218,7 +217,7 @@ def change_status(referral_id: int) -> ResponseReturnValue:
 def add_note(referral_id: int) -> ResponseReturnValue:
     """Add a note for the team (audited without its text)."""
     row = the_referral(referral_id)
-    forms = forms_for(row, study_registry.get(row["study_id"]), current_locale())
+    forms = forms_for(row, studies.get(row["study_id"]), current_locale())
     form = forms["note"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)

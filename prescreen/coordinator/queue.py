@@ -10,12 +10,12 @@ from flask_login import current_user
 from .. import clock
 from ..store import get_db, outbox, queue
 from ..web.security import page_number
-from .shared import LANGUAGE_NAMES, OUTCOME_LABELS, studies, waiting
+from .shared import LANGUAGE_NAMES, OUTCOME_LABELS, visible_studies, waiting
 
 
 def filters_from(args: Any) -> dict[str, str]:
     """The queue's filters from the query string, unknown values dropped."""
-    allowed = studies()
+    allowed = visible_studies()
     status = args.get("status", "open")
     return {
         "study": args.get("study") if args.get("study") in allowed else "",
@@ -48,5 +48,5 @@ def queue_page() -> str:
         filters=filters,
         page=min(page, pages),
         pages=pages,
-        studies=studies(),
+        studies=visible_studies(),
     )

@@ -24,7 +24,7 @@ from .. import clock
 from ..store import audit, exports, get_db, queue_reports
 from ..web.i18n import current_locale
 from ..web.security import page_number
-from .shared import RELATIONSHIP_LABELS, require_admin, studies
+from .shared import RELATIONSHIP_LABELS, require_admin, visible_studies
 
 LOG_PAGE = 50
 AUDIT_PAGE = 100
@@ -63,7 +63,7 @@ def csv_response(rows: list[dict[str, Any]], columns: tuple[str, ...], filename:
 def chosen_study() -> str | None:
     """The ``study`` filter (query string, or the export button's form) if it names a study this person may see."""
     study = request.values.get("study")
-    return study if study in studies() else None
+    return study if study in visible_studies() else None
 
 
 def log() -> str:
@@ -75,7 +75,7 @@ def log() -> str:
     rows = queue_reports.log_rows(db, current_user.visible_studies, study, LOG_PAGE, (page - 1) * LOG_PAGE)
     pages = max((total + LOG_PAGE - 1) // LOG_PAGE, 1)
     return render_template(
-        "coordinator/log.html", rows=rows, total=total, page=page, pages=pages, study=study, studies=studies()
+        "coordinator/log.html", rows=rows, total=total, page=page, pages=pages, study=study, studies=visible_studies()
     )
 
 
@@ -102,7 +102,7 @@ def bars(items: list[tuple[str, Any, int]], top: int, width: int = 360) -> list[
 
 def funnel() -> str:
     """Per study: started → completed → outcomes → referred → contacted → visit → enrolled."""
-    visible = studies()
+    visible = visible_studies()
     study_id = chosen_study() or next(iter(visible), None)
     if study_id is None:
         abort(404)

@@ -12,8 +12,7 @@ from flask_babel import lazy_pgettext, ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from .. import clock
-from .. import studies as study_registry
+from .. import clock, studies
 from ..auth.views import login_manager
 from ..engine import Study
 
@@ -95,15 +94,15 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def studies() -> dict[str, Study]:
+def visible_studies() -> dict[str, Study]:
     """The studies this staff member may see, by id."""
     allowed = current_user.visible_studies
-    return {sid: s for sid, s in study_registry.all().items() if allowed is None or sid in allowed}
+    return {sid: s for sid, s in studies.all().items() if allowed is None or sid in allowed}
 
 
 def study_title(study_id: str, lang: str) -> str:
     """A study's title in *lang*, or its id when the sheet is gone."""
-    study = study_registry.get(study_id)
+    study = studies.get(study_id)
     return study.text("title", lang) if study else study_id
 
 

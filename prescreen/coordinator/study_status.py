@@ -12,18 +12,17 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import studies as study_registry
+from .. import studies
 from ..mail import notify
-from ..store import get_db, queue
-from ..store import studies as study_states
-from .shared import require_admin, studies
+from ..store import get_db, queue, recruiting
+from .shared import require_admin, visible_studies
 
 
 def studies_page() -> str:
     """Every study this person may see, with its status and waiting referrals."""
-    visible = studies()
+    visible = visible_studies()
     db = get_db()
-    states = study_states.statuses(db, {sid: s.status for sid, s in visible.items()})
+    states = recruiting.statuses(db, {sid: s.status for sid, s in visible.items()})
     open_counts = {}
     for sid in visible:
         _rows, total, _counts = queue.listing(db, current_user.visible_studies, {"study": sid, "status": "open"})
@@ -34,7 +33,7 @@ def studies_page() -> str:
 def set_study_status(study_id: str) -> ResponseReturnValue:
     """Open or close recruiting (admins only; audited by the store)."""
     require_admin()
-    study = study_registry.get(study_id)
+    study = studies.get(study_id)
     action = request.form.get("action")
     if study is None:
         abort(404)
@@ -42,7 +41,7 @@ def set_study_status(study_id: str) -> ResponseReturnValue:
         abort(400)
     db = get_db()
     if action == "close":
-        study_states.set_status(db, study_id, "closed", current_user.actor)
+        recruiting.set_status(db, study_id, "closed", current_user.actor)
         flash(_("Recruiting is closed. The public page no longer takes new screenings."), "info")
     else:
         queued = notify.publish_study(db, study, current_user.actor)

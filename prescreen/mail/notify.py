@@ -15,9 +15,9 @@ import sqlite_utils
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import studies as study_registry
+from .. import studies
 from ..engine import Category, Study
-from ..store import audit, connect, studies, transaction, volunteers
+from ..store import audit, connect, recruiting, transaction, volunteers
 from .render import queue_study_posted
 
 
@@ -48,10 +48,10 @@ def publish_study(db: sqlite_utils.Database, study: Study, actor: str) -> int:
     categories (or a parent of one), and, if they gave an age band, a band that overlaps the
     study's ``min_age``–``max_age``. Joins the caller's transaction when there is one.
     """
-    wanted = followers_of(study.categories, study_registry.categories())
+    wanted = followers_of(study.categories, studies.categories())
     with transaction(db):
-        studies.set_status(db, study.id, "recruiting", actor)
-        studies.mark_published(db, study.id)
+        recruiting.set_status(db, study.id, "recruiting", actor)
+        recruiting.mark_published(db, study.id)
         queued = 0
         for volunteer in volunteers.matching(db, wanted, _age(study, "min_age"), _age(study, "max_age")):
             queued += queue_study_posted(db, volunteer, study)
@@ -60,7 +60,7 @@ def publish_study(db: sqlite_utils.Database, study: Study, actor: str) -> int:
 
 
 def _study(study_id: str) -> Study:
-    known = study_registry.all()
+    known = studies.all()
     if study_id not in known:
         raise click.ClickException(f"unknown study '{study_id}' (studies: {', '.join(sorted(known)) or 'none'})")
     return known[study_id]
@@ -91,7 +91,7 @@ def close_command(study_id: str) -> None:
     _study(study_id)
     db = connect(current_app.config["DATABASE"])
     try:
-        changed = studies.set_status(db, study_id, "closed", "cli")
+        changed = recruiting.set_status(db, study_id, "closed", "cli")
     finally:
         db.close()
     click.echo(f"{study_id}: {'closed' if changed else 'was already closed'}")

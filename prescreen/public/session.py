@@ -18,9 +18,8 @@ from werkzeug.wrappers import Response
 
 from .. import studies
 from ..engine import Study
-from ..store import get_db
+from ..store import get_db, recruiting
 from ..store import screenings as screening_store
-from ..store import studies as study_store
 from ..web.i18n import current_locale
 from .text import template_i18n
 
@@ -49,7 +48,7 @@ def study_or_404(study_id: str) -> Study:
 
 def is_recruiting(study: Study) -> bool:
     """Whether the study takes new screenings now (an admin may have closed it in the app)."""
-    return study_store.status(get_db(), study.id, study.status) == "recruiting"
+    return recruiting.status(get_db(), study.id, study.status) == "recruiting"
 
 
 def session_token() -> str | None:

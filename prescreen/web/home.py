@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from .. import studies as study_registry
-from ..store import applied_migrations, check_writable, get_db
-from ..store import studies as studies_store
+from .. import studies
+from ..store import applied_migrations, check_writable, get_db, recruiting
 from .errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("home", __name__)
@@ -14,11 +13,11 @@ bp = Blueprint("home", __name__)
 
 def index() -> str:
     """List the studies that are recruiting, in the visitor's language."""
-    loaded = study_registry.all()
+    loaded = studies.all()
     # An admin may open or close recruiting in the app; the sheet's status is only the start.
-    current = studies_store.statuses(get_db(), {sid: s.status for sid, s in loaded.items()})
-    studies = [s for sid, s in loaded.items() if current[sid] == "recruiting"]
-    return render_template("index.html", studies=studies)
+    current = recruiting.statuses(get_db(), {sid: s.status for sid, s in loaded.items()})
+    open_now = [s for sid, s in loaded.items() if current[sid] == "recruiting"]
+    return render_template("index.html", studies=open_now)
 
 
 def healthz() -> tuple[str, int, dict[str, str]]:
