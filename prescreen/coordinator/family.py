@@ -18,7 +18,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import clock, studies
-from ..engine import Question, Study
+from ..engine import Study
+from ..public.page import answer_text  # one way to show an answer, for the family and the team
 from ..store import audit, get_db, queue
 from ..web.i18n import current_locale
 from .forms import forms_for
@@ -41,18 +42,6 @@ def the_referral(referral_id: int) -> dict[str, Any]:
     if row is None:
         abort(404)
     return row
-
-
-def answer_text(question: Question, raw: Any, lang: str) -> str:
-    """A stored answer as the family chose it, in *lang*."""
-    if question.type == "single":
-        choice = question.choice(raw) if isinstance(raw, str) else None
-        return choice.label(lang) if choice else str(raw)
-    if question.type == "multiple":
-        values = [raw] if isinstance(raw, str) else list(raw or [])
-        return "; ".join(question.choice(v).label(lang) if question.choice(v) else str(v) for v in values)
-    unit = question.unit(lang)
-    return f"{raw} {unit}".strip() if question.type == "number" else str(raw)
 
 
 def screening_view(study: Study, row: dict[str, Any], lang: str) -> dict[str, Any]:

@@ -129,7 +129,7 @@ def local_time(value: str | None) -> str:
     return datetime.fromisoformat(value).astimezone(clock.TEAM_TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def age_band(value: str | None) -> str:
+def age_band_label(value: str | None) -> str:
     """An age band for display (``10-13`` stays as it is)."""
     if not value:
         return ""
@@ -138,7 +138,7 @@ def age_band(value: str | None) -> str:
 
 def template_helpers(app: Flask) -> None:
     """Labels and formatting the study team's templates use."""
-    app.jinja_env.filters.update(local_time=local_time, age_band=age_band)
+    app.jinja_env.filters.update(local_time=local_time, age_band_label=age_band_label)
     app.jinja_env.globals.update(
         status_labels=STATUS_LABELS,
         outcome_labels=OUTCOME_LABELS,
