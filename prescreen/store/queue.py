@@ -29,7 +29,7 @@ STATUSES = (
     "not_interested",
     "withdrawn",
 )
-CLOSED = frozenset({"enrolled", "screen_failed", "not_interested", "withdrawn", "unreachable"})
+CLOSED = referrals.CLOSED
 OPEN = tuple(s for s in STATUSES if s not in CLOSED)
 CHANNELS = ("phone", "wechat", "email")
 RESULTS = ("reached", "no_answer", "left_message", "wrong_details")
@@ -195,24 +195,6 @@ def history(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]
     )
 
 
-def _set_status(db: sqlite_utils.Database, row: dict[str, Any], new: str, extra: dict[str, Any]) -> None:
-    now = clock.utc_text()
-    closed_at = now if new in CLOSED else None
-    db.execute(
-        "UPDATE referrals SET status = :status, updated_at = :now, closed_at = :closed_at, "
-        "visit_date = COALESCE(:visit_date, visit_date), "
-        "screen_fail_criterion = COALESCE(:criterion, screen_fail_criterion) WHERE id = :id",
-        {
-            "status": new,
-            "now": now,
-            "closed_at": closed_at,
-            "visit_date": extra.get("visit_date"),
-            "criterion": extra.get("criterion"),
-            "id": row["id"],
-        },
-    )
-
-
 def change_status(
     db: sqlite_utils.Database,
     referral_id: int,
@@ -234,8 +216,9 @@ def change_status(
             raise FlowError("visit_date")
         if new == "screen_failed" and not criterion:
             raise FlowError("criterion")
-        extra = {"visit_date": visit_date.isoformat() if visit_date else None, "criterion": criterion}
-        _set_status(db, {"id": referral_id}, new, extra)
+        referrals.set_status(
+            db, referral_id, new, visit_date=visit_date.isoformat() if visit_date else None, criterion=criterion
+        )
         detail: dict[str, Any] = {"from": old, "to": new}
         if new == "withdrawn":
             referrals.erase_personal_data(db, referral_id, referrals.TEAM_TOLD)
@@ -270,12 +253,9 @@ def add_attempt(
             new = "contacted"
         elif result != "reached" and old in NEXT_ATTEMPT:
             new = NEXT_ATTEMPT[old]
-        db.execute(
-            "UPDATE referrals SET first_contact_at = COALESCE(first_contact_at, ?), updated_at = ? WHERE id = ?",
-            [iso(at), clock.utc_text(), referral_id],
-        )
+        referrals.record_activity(db, referral_id, first_contact_at=iso(at))
         if new != old:
-            _set_status(db, {"id": referral_id}, new, {})
+            referrals.set_status(db, referral_id, new)
         audit.record(
             db,
             actor,
@@ -295,5 +275,5 @@ def add_note(db: sqlite_utils.Database, referral_id: int, user_id: int, body: st
             .insert({"referral_id": referral_id, "user_id": user_id, "body": body, "created_at": clock.utc_text()})
             .last_pk
         )
-        db.execute("UPDATE referrals SET updated_at = ? WHERE id = ?", [clock.utc_text(), referral_id])
+        referrals.record_activity(db, referral_id)
         audit.record(db, actor, "referral.note", "referral", referral_id, {"note": note_id})

@@ -186,10 +186,7 @@ def withdraw_referral(db: sqlite_utils.Database, referral_id: int) -> bool:
         raw = db.execute("SELECT status FROM referrals WHERE id = ?", [referral_id]).fetchone()
         if raw is None or raw[0] == "withdrawn":
             return False
-        db.execute(
-            "UPDATE referrals SET status = 'withdrawn', updated_at = ?, closed_at = ? WHERE id = ?",
-            [now, now, referral_id],
-        )
+        set_status(db, referral_id, "withdrawn", at=now)
         erase_personal_data(db, referral_id, FAMILY_WITHDREW)
         audit.record(db, "family", "referral.withdraw", "referral", referral_id)
     return True
@@ -200,6 +197,57 @@ FAMILY_WITHDREW = "family"  # from the withdraw link or the screening's browser
 TEAM_TOLD = "team"  # the family told the study team, who set the status to withdrawn
 RETENTION = "retention"  # the retention period ran out (prescreen purge)
 ERASE_REASONS = (FAMILY_WITHDREW, TEAM_TOLD, RETENTION)
+
+
+#: Statuses after which nobody works on a referral any more (``closed_at`` is set on entering one).
+CLOSED = frozenset({"enrolled", "screen_failed", "not_interested", "withdrawn", "unreachable"})
+
+
+def set_status(
+    db: sqlite_utils.Database,
+    referral_id: int,
+    status: str,
+    *,
+    at: str | None = None,
+    visit_date: str | None = None,
+    criterion: str | None = None,
+    closed_reason: str | None = None,
+) -> None:
+    """Move a referral to *status* (the one writer of a referral's status; the caller audits).
+
+    ``closed_at`` is set on entering a closed status and cleared on leaving one; a visit date, a
+    screen-fail criterion or a closing reason is kept until another is given. *at* is the time to
+    record (the purge's clock, which may be set by ``--now``); default now.
+    """
+    now = at or clock.utc_text()
+    with transaction(db):
+        db.execute(
+            "UPDATE referrals SET status = :status, updated_at = :now, closed_at = :closed_at, "
+            "visit_date = COALESCE(:visit_date, visit_date), "
+            "screen_fail_criterion = COALESCE(:criterion, screen_fail_criterion), "
+            "closed_reason = COALESCE(:reason, closed_reason) WHERE id = :id",
+            {
+                "status": status,
+                "now": now,
+                "closed_at": now if status in CLOSED else None,
+                "visit_date": visit_date,
+                "criterion": criterion,
+                "reason": closed_reason,
+                "id": referral_id,
+            },
+        )
+
+
+def record_activity(db: sqlite_utils.Database, referral_id: int, *, first_contact_at: str | None = None) -> None:
+    """Note that someone worked on a referral now (a note, a contact attempt: its first, if given).
+
+    The retention period for open referrals counts from the last activity.
+    """
+    with transaction(db):
+        db.execute(
+            "UPDATE referrals SET first_contact_at = COALESCE(first_contact_at, ?), updated_at = ? WHERE id = ?",
+            [first_contact_at, clock.utc_text(), referral_id],
+        )
 
 
 def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str, at: str | None = None) -> None:

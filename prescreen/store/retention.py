@@ -33,7 +33,7 @@ import sqlite_utils
 
 from ..clock import iso
 from . import audit, transaction
-from .referrals import RETENTION, erase_personal_data
+from .referrals import RETENTION, erase_personal_data, set_status
 from .volunteers import VOLUNTEER_KINDS
 
 #: The closed status a stale open referral gets, and the reason recorded beside it.
@@ -112,10 +112,7 @@ def _stale_open_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str,
     ).fetchall()
     for referral_id, old in stale:
         erase_personal_data(db, referral_id, RETENTION, iso(now))
-        db.execute(
-            "UPDATE referrals SET status = ?, closed_reason = ?, closed_at = ?, updated_at = ? WHERE id = ?",
-            [STALE_STATUS, STALE_REASON, iso(now), iso(now), referral_id],
-        )
+        set_status(db, referral_id, STALE_STATUS, at=iso(now), closed_reason=STALE_REASON)
         detail = {"from": old, "to": STALE_STATUS, "reason": STALE_REASON, "erased": True}
         audit.record(db, actor, "referral.status", "referral", referral_id, detail)
     return len(stale)
