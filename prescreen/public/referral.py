@@ -58,6 +58,35 @@ def team_alert(row: dict[str, Any]) -> referral_store.Alert | None:
     return referral_store.Alert(to_addr=to_addr, subject=subject, body=body, base_url=current_app.config["PUBLIC_URL"])
 
 
+def send_details(row: dict[str, Any], outcome: str, form: ReferralForm, age: int | None) -> None:
+    """Store the referral from a valid form, with its consents and the team's alert (once per screening).
+
+    Only the browser that sent the details keeps the withdraw link's secret (in its cookie).
+    """
+    contact = referral_store.Contact(
+        name=form.name.data,
+        relationship=form.relationship.data,
+        phone=form.phone.data,
+        email=form.email.data or None,
+        wechat=form.wechat.data or None,
+        best_time=form.best_time.data,
+        locale=form.language.data,
+    )
+    withdraw_token = tokens.new_token(tokens.SHORT)
+    _referral, created = referral_store.create(
+        get_db(),
+        screening={**row, "outcome": outcome},
+        contact=contact,
+        age_band=age_band(age),
+        consent_version=consent_version("share"),
+        guardian_consent=form.under_14 and bool(form.guardian.data),
+        alert=team_alert(row),
+        withdraw_token=withdraw_token,
+    )
+    if created:
+        session[WITHDRAW_KEY] = withdraw_token
+
+
 def refer(study_id: str) -> Any:
     """Offer to send the family's contact details to the study team."""
     study = study_or_404(study_id)
@@ -76,28 +105,7 @@ def refer(study_id: str) -> Any:
         form.language.data = current_locale()
         form.relationship.data = "self" if row["respondent"] == "patient" else None
     if form.validate_on_submit():
-        contact = referral_store.Contact(
-            name=form.name.data,
-            relationship=form.relationship.data,
-            phone=form.phone.data,
-            email=form.email.data or None,
-            wechat=form.wechat.data or None,
-            best_time=form.best_time.data,
-            locale=form.language.data,
-        )
-        withdraw_token = tokens.new_token(tokens.SHORT)
-        _referral, created = referral_store.create(
-            get_db(),
-            screening={**row, "outcome": state.outcome.status},
-            contact=contact,
-            age_band=age_band(age),
-            consent_version=consent_version("share"),
-            guardian_consent=under_14 and bool(form.guardian.data),
-            alert=team_alert(row),
-            withdraw_token=withdraw_token,
-        )
-        if created:
-            session[WITHDRAW_KEY] = withdraw_token
+        send_details(row, state.outcome.status, form, age)
         return see_other("public.sent", study_id=study.id)
     page = render_template(
         "public/refer.html",
