@@ -6,7 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from publickit import BASE, start
+from tests.helpers.public import BASE, start
 
 STATIC = Path(__file__).resolve().parent.parent / "prescreen" / "static"
 ASSET_RE = re.compile(r'(?:href|src)="(/static/([a-z.]+)\?v=([0-9a-f]+))"')

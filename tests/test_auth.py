@@ -9,11 +9,11 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from coordkit import PASSWORD, add_user, csrf, db_of, login
 from flask import Flask
 from flask.testing import FlaskClient
 
 from prescreen.store.users import iso
+from tests.helpers.staff import PASSWORD, add_user, csrf, db_of, login
 
 EMAIL = "coord@pumch.example"
 #: 32 random bytes in hex, as the README tells operators to make one.

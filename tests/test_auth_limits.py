@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from coordkit import PASSWORD, add_user, csrf, db_of
 from flask import Flask
 from flask.testing import FlaskClient
 
 from prescreen.store.users import iso
+from tests.helpers.staff import PASSWORD, add_user, csrf, db_of
 
 EMAIL = "coord@pumch.example"
 ZH_429 = "短时间内尝试次数太多"

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
-from coordkit import PASSWORD, add_user, csrf, db_of, login
 from flask import Flask
 from flask.testing import FlaskClient
 
 from prescreen.auth import passwords
+from tests.helpers.staff import PASSWORD, add_user, csrf, db_of, login
 
 EMAIL = "coord@pumch.example"
 ADMIN = "lead@pumch.example"

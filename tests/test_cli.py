@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from studykit import ELIGIBLE, QUESTIONS, write_study
 
 from prescreen.cli import main
+from tests.helpers.study import ELIGIBLE, QUESTIONS, write_study
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY_ID = "pumch-pediatric-sjogren"

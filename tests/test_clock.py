@@ -6,10 +6,10 @@ import json
 from datetime import UTC, date, datetime
 
 from click.testing import CliRunner
-from studykit import ELIGIBLE
 
 from prescreen import clock
 from prescreen.cli import main
+from tests.helpers.study import ELIGIBLE
 
 
 def test_today_is_beijing_date_while_utc_is_still_yesterday(frozen_clock):

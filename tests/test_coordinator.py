@@ -11,7 +11,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from coordkit import (
+from flask import Flask
+from flask.testing import FlaskClient
+
+from prescreen import studies as study_registry
+from prescreen.config import ROOT
+from tests.helpers.staff import (
     NOT_ELIGIBLE,
     REVIEW,
     STUDY_ID,
@@ -25,12 +30,7 @@ from coordkit import (
     login,
     show_contacts,
 )
-from flask import Flask
-from flask.testing import FlaskClient
-from studykit import write_study
-
-from prescreen import studies as study_registry
-from prescreen.config import ROOT
+from tests.helpers.study import write_study
 
 
 @pytest.fixture
@@ -414,7 +414,7 @@ def test_funnel_counts_every_stage_as_inline_svg(coord: FlaskClient, app: Flask)
 
 
 def test_admin_closes_and_opens_recruiting_coordinators_cannot(app: Flask, client: FlaskClient) -> None:
-    from prescreen.store import studies
+    from prescreen.store import recruiting as studies
 
     add_user(app)
     add_user(app, "admin@pumch.example", "admin")

@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from studykit import CHOICES, CRITERIA, QUESTIONS, STUDY, write_study
 
 from prescreen.engine import (
     AnswerError,
@@ -22,6 +21,7 @@ from prescreen.engine import (
 )
 from prescreen.engine.expr import Env
 from prescreen.engine.flow import State
+from tests.helpers.study import CHOICES, CRITERIA, QUESTIONS, STUDY, write_study
 
 TODAY = date(2026, 11, 25)
 ROOT = Path(__file__).resolve().parent.parent
@@ -348,7 +348,7 @@ def test_real_study_every_route_ends_in_an_outcome():
 
 
 def test_several_waiting_periods_give_the_latest_recheck_date():
-    from studykit import ELIGIBLE
+    from tests.helpers.study import ELIGIBLE
 
     study = load_study(REAL)
     answers = {
@@ -366,7 +366,7 @@ def test_several_waiting_periods_give_the_latest_recheck_date():
 
 
 def test_questions_left_estimate_stays_close_for_a_typical_family():
-    from studykit import ELIGIBLE
+    from tests.helpers.study import ELIGIBLE
 
     flow = Flow(load_study(REAL))
     answers: dict[str, object] = {}
@@ -433,7 +433,7 @@ def test_advancing_from_the_last_state_equals_walking_from_the_start():
     step, every outcome and every refused answer must come out as a fresh walk gives them."""
     import random
 
-    from studykit import ELIGIBLE
+    from tests.helpers.study import ELIGIBLE
 
     study = load_study(REAL)
     rng = random.Random(11)  # noqa: S311 - reproducible test answers, not secrets

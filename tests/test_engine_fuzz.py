@@ -13,9 +13,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from studykit import SHEETS, write_study
 
 from prescreen.engine import StudyError, compile_expression, load_study
+from tests.helpers.study import SHEETS, write_study
 
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.register_profile("fuzz", max_examples=10_000, deadline=None)

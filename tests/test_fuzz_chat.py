@@ -18,7 +18,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from fuzzkit import (
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+import prescreen.public.study  # noqa: F401 — imports the chat views in their own order (no import cycle)
+from prescreen import studies as study_registry
+from prescreen.clock import today
+from prescreen.engine import AnswerError, Flow, Question
+from prescreen.public.chat import error_text
+from prescreen.store import connect
+from prescreen.store import screenings as screening_store
+from tests.helpers.fuzz import (
     NASTY,
     ONE_OR_MANY,
     TEXT,
@@ -32,18 +42,8 @@ from fuzzkit import (
     translated,
     visible,
 )
-from hypothesis import event, given
-from hypothesis import strategies as st
-from publickit import BASE, STUDY, born_years_ago, csrf, months_ago
-from studykit import CRITERIA, QUESTIONS, write_study
-
-import prescreen.public.study  # noqa: F401 — imports the chat views in their own order (no import cycle)
-from prescreen import studies as study_registry
-from prescreen.clock import today
-from prescreen.engine import AnswerError, Flow, Question
-from prescreen.public.chat import error_text
-from prescreen.store import connect
-from prescreen.store import screenings as screening_store
+from tests.helpers.public import BASE, STUDY, born_years_ago, csrf, months_ago
+from tests.helpers.study import CRITERIA, QUESTIONS, write_study
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Where a fuzzed screening stands before the post: (respondent, answers so far).

@@ -13,10 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from coordkit import add_referral
 from flask import Flask
 from flask.testing import FlaskClient
-from fuzzkit import (
+from hypothesis import event, given
+from hypothesis import strategies as st
+from itsdangerous import URLSafeTimedSerializer
+
+from prescreen import studies as study_registry
+from prescreen.store import connect
+from prescreen.store import screenings as screening_store
+from tests.helpers.fuzz import (
     ALL_TABLES,
     NASTY,
     TEXT,
@@ -30,15 +36,9 @@ from fuzzkit import (
     translated,
     visible,
 )
-from hypothesis import event, given
-from hypothesis import strategies as st
-from itsdangerous import URLSafeTimedSerializer
-from publickit import BASE, STUDY, born_years_ago, likely_answers
-from test_fuzz_staff import PASSWORD
-
-from prescreen import studies as study_registry
-from prescreen.store import connect
-from prescreen.store import screenings as screening_store
+from tests.helpers.public import BASE, STUDY, born_years_ago, likely_answers
+from tests.helpers.staff import add_referral
+from tests.test_fuzz_staff import PASSWORD
 
 
 class Site:

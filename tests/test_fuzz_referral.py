@@ -22,7 +22,11 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask
 from flask.testing import FlaskClient
-from fuzzkit import (
+from hypothesis import event, given
+from hypothesis import strategies as st
+from markupsafe import escape
+
+from tests.helpers.fuzz import (
     NASTY,
     ONE_OR_MANY,
     SCRIPT,
@@ -40,10 +44,7 @@ from fuzzkit import (
     translated,
     visible,
 )
-from hypothesis import event, given
-from hypothesis import strategies as st
-from markupsafe import escape
-from publickit import BASE, csrf
+from tests.helpers.public import BASE, csrf
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 WECHAT = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]{5,19}|\+?[0-9]{6,20})$")

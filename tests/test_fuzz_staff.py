@@ -15,10 +15,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from coordkit import add_referral
 from flask import Flask
 from flask.testing import FlaskClient
-from fuzzkit import (
+from hypothesis import event, given
+from hypothesis import strategies as st
+from markupsafe import escape
+from werkzeug.security import generate_password_hash
+
+from prescreen import studies as study_registry
+from prescreen.auth import passwords
+from prescreen.store import connect, queue, users
+from tests.helpers.fuzz import (
     NASTY,
     ONE_OR_MANY,
     SCRIPT,
@@ -35,14 +42,7 @@ from fuzzkit import (
     translated,
     visible,
 )
-from hypothesis import event, given
-from hypothesis import strategies as st
-from markupsafe import escape
-from werkzeug.security import generate_password_hash
-
-from prescreen import studies as study_registry
-from prescreen.auth import passwords
-from prescreen.store import connect, queue, users
+from tests.helpers.staff import add_referral
 
 EMAIL = "coord@pumch.example"
 PASSWORD = "宫殿 lantern 2026 correct horse"
@@ -109,7 +109,7 @@ def new_audit(app: Flask, after: int) -> list[tuple[Any, ...]]:
 
 
 def unique_reference() -> str:
-    """coordkit's 6-hex-digit references collide within 10,000 examples; these do not."""
+    """tests.helpers.staff's 6-hex-digit references collide within 10,000 examples; these do not."""
     return "PS-" + secrets.token_hex(8).upper()
 
 

@@ -17,7 +17,11 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask
 from flask.testing import FlaskClient
-from fuzzkit import (
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from prescreen.store import connect
+from tests.helpers.fuzz import (
     ONE_OR_MANY,
     SCRIPT,
     TEXT,
@@ -34,11 +38,7 @@ from fuzzkit import (
     translated,
     visible,
 )
-from fuzzkit import connect as connect_db
-from hypothesis import event, given
-from hypothesis import strategies as st
-
-from prescreen.store import connect
+from tests.helpers.fuzz import connect as connect_db
 
 TABLES = (
     "volunteers",

@@ -6,8 +6,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from coordkit import add_user, csrf
 from flask import Flask
+
+from tests.helpers.staff import add_user, csrf
 
 #: Short enough to keep the tests quick, long enough that an unlocked write never times out.
 BUSY_MS = 300

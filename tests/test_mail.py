@@ -319,7 +319,7 @@ def test_a_550_for_the_team_address_never_silences_later_alerts_and_the_queue_wa
     make_app: Callable[..., Flask], smtp_server: Callable[..., tuple[Recorder, int]]
 ) -> None:
     """The study team's mailbox was full one day: the next alert is still tried, and the queue says so meanwhile."""
-    from coordkit import add_user, login
+    from tests.helpers.staff import add_user, login
 
     recorder, port = smtp_server(rcpt_script=["550 5.2.2 Mailbox full"])
     app = mail_app(make_app, port, STUDY_TEAM_EMAIL="研究团队 <Team@PUMCH.example>")
@@ -353,7 +353,7 @@ def test_a_550_for_the_team_address_never_silences_later_alerts_and_the_queue_wa
 def test_an_alert_that_runs_out_of_retries_also_warns_the_queue(
     make_app: Callable[..., Flask], smtp_server: Callable[..., tuple[Recorder, int]]
 ) -> None:
-    from coordkit import add_user, login
+    from tests.helpers.staff import add_user, login
 
     recorder, port = smtp_server(rcpt_script=["451 4.3.0 Try later"] * 2)
     app = mail_app(make_app, port, MAIL_MAX_ATTEMPTS=2, STUDY_TEAM_EMAIL="team@pumch.example")

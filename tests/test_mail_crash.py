@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from test_mail import Recorder, mail_app, queue, rows, send
-from test_mail import smtp_server as smtp_server  # noqa: F401 — the fixture, reused
+
+from tests.test_mail import Recorder, mail_app, queue, rows, send
+from tests.test_mail import smtp_server as smtp_server  # noqa: F401 — the fixture, reused
 
 PRESCREEN = str(Path(sys.executable).parent / "prescreen")
 

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from publickit import (
+
+from prescreen.store import connect, recruiting
+from tests.helpers.public import (
     ASK_RE,
     BASE,
     STUDY,
@@ -32,9 +34,6 @@ from publickit import (
     waiting_answers,
     walk,
 )
-
-from prescreen.store import connect
-from prescreen.store import studies as study_store
 
 
 @pytest.fixture
@@ -89,7 +88,7 @@ def test_study_page_follows_accept_language_and_names_the_centre(client, accept,
 def test_home_links_the_recruiting_study_and_hides_a_closed_one(app, client):
     assert f'href="{BASE}/"' in page(client, "/")
     db = connect(app.config["DATABASE"])
-    study_store.set_status(db, STUDY, "closed", "test")
+    recruiting.set_status(db, STUDY, "closed", "test")
     db.close()
     assert f'href="{BASE}/"' not in page(client, "/")
 
@@ -97,7 +96,7 @@ def test_home_links_the_recruiting_study_and_hides_a_closed_one(app, client):
 def test_closed_study_says_so_kindly_and_accepts_no_new_screening(app, client):
     token = csrf(client, f"{BASE}/consent?as=guardian")
     db = connect(app.config["DATABASE"])
-    study_store.set_status(db, STUDY, "closed", "test")
+    recruiting.set_status(db, STUDY, "closed", "test")
     db.close()
     body = page(client, f"{BASE}/?lang=zh")
     assert "这项研究目前暂不招募新的受试者" in body
@@ -537,7 +536,7 @@ def test_chat_pages_never_go_through_flask_babels_slow_lookup(app, client, monke
 
 
 def test_double_tap_on_agree_starts_one_screening(app, client):
-    from publickit import consent_form
+    from tests.helpers.public import consent_form
 
     token, nonce = consent_form(client, f"{BASE}/consent?as=guardian")
     data = {"csrf_token": token, "nonce": nonce, "respondent": "guardian", "agree": "y"}
@@ -769,7 +768,7 @@ def test_change_from_chat_js_gets_the_question_being_changed_in_one_round_trip(a
 def test_agree_from_chat_js_gets_the_first_question_in_one_round_trip(app, client):
     """ "Agree and start" sent by chat.js is answered with the first question itself (no 303 and
     GET); a refused consent is the consent page with its error; without JavaScript, a 303."""
-    from publickit import consent_form
+    from tests.helpers.public import consent_form
 
     headers = {"X-Prescreen-Chat": "1"}
     token, nonce = consent_form(client, f"{BASE}/consent?as=guardian&lang=en")

@@ -14,7 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from publickit import (
+
+from prescreen import studies as study_registry
+from prescreen.engine import Flow
+from prescreen.store import connect
+from prescreen.store import screenings as screening_store
+from tests.helpers.public import (
     BASE,
     born_years_ago,
     csrf,
@@ -25,11 +30,6 @@ from publickit import (
     waiting_answers,
     walk,
 )
-
-from prescreen import studies as study_registry
-from prescreen.engine import Flow
-from prescreen.store import connect
-from prescreen.store import screenings as screening_store
 
 GOOD = {
     "name": "王芳",
@@ -320,11 +320,11 @@ def test_a_name_of_only_invisible_or_c1_control_characters_is_refused(app):
 
 
 def test_a_study_closed_after_the_family_started_takes_no_referral(app):
-    from prescreen.store import studies as study_store
+    from prescreen.store import recruiting
 
     client = finished(app, likely_answers())
     db = connect(app.config["DATABASE"])
-    study_store.set_status(db, "pumch-pediatric-sjogren", "closed", "test")
+    recruiting.set_status(db, "pumch-pediatric-sjogren", "closed", "test")
     db.close()
     body = client.get(f"{BASE}/result").get_data(as_text=True)
     assert "not looking for new participants" in body and f"{BASE}/refer" not in body

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from publickit import BASE, born_years_ago, csrf, current, likely_answers, start, walk
+
+from tests.helpers.public import BASE, born_years_ago, csrf, current, likely_answers, start, walk
 
 PAGES = "start|consent|chat|answer|change|result|refer|sent|summary|handoff|forget|leave|withdraw"
 ALLOWED_PATH = re.compile(rf"^(/|{BASE}/({PAGES})?)$")

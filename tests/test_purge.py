@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from coordkit import add_referral, add_screening, days_ago, db_of
 from flask import Flask
 
 from prescreen.store.users import iso
+from tests.helpers.staff import add_referral, add_screening, days_ago, db_of
 
 
 def count(app: Flask, sql: str, *params: object) -> int:
@@ -96,7 +96,7 @@ def test_purge_with_a_moved_clock(app: Flask) -> None:
 
 
 def test_purge_removes_expired_staff_sessions(app: Flask) -> None:
-    from coordkit import add_user, login
+    from tests.helpers.staff import add_user, login
 
     add_user(app)
     client = app.test_client()
@@ -115,7 +115,7 @@ def test_purge_refuses_a_bad_clock(app: Flask) -> None:
 
 def test_a_new_screening_reusing_a_purged_id_gets_its_own_log_row(app: Flask) -> None:
     """SQLite reuses the highest rowid once it is deleted; the old log row must not be overwritten."""
-    from coordkit import NOT_ELIGIBLE
+    from tests.helpers.staff import NOT_ELIGIBLE
 
     add_screening(app, NOT_ELIGIBLE, at=days_ago(3))
     last = add_screening(app, complete=False, at=days_ago(40))
@@ -133,7 +133,7 @@ def test_purge_also_removes_sign_ups_never_confirmed_once_their_link_expired(app
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
-    from test_volunteer import sign_up
+    from tests.test_volunteer import sign_up
 
     client = app.test_client()
     assert sign_up(client, "late.parent@example.com").status_code in (200, 302, 303)

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from publickit import answer, current, likely_answers, start
 
 from prescreen.store import connect
 from prescreen.store.ratelimits import SCHEMA, Counters
+from tests.helpers.public import answer, current, likely_answers, start
 
 LIMIT = "50 per minute"
 

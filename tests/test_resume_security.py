@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from publickit import BASE, answer, born_years_ago, consent_form, csrf, likely_answers, resume, start, walk
+
+from tests.helpers.public import BASE, answer, born_years_ago, consent_form, csrf, likely_answers, resume, start, walk
 
 GOOD = {
     "name": "王芳",

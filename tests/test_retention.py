@@ -11,10 +11,20 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from coordkit import NOT_ELIGIBLE, STUDY_ID, add_referral, add_screening, add_user, days_ago, db_of, iso, login
 from flask import Flask
 
 from prescreen.store import outbox, queue_reports, transaction
+from tests.helpers.staff import (
+    NOT_ELIGIBLE,
+    STUDY_ID,
+    add_referral,
+    add_screening,
+    add_user,
+    days_ago,
+    db_of,
+    iso,
+    login,
+)
 
 PHONE = "+8613912345678"
 

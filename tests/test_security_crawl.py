@@ -105,7 +105,7 @@ def test_static_assets_are_ours_and_sniff_proof(app):
 
 @pytest.mark.parametrize("role", ["coordinator", "admin"])
 def test_every_staff_page_logged_in_is_no_store_with_the_same_headers(app, role):
-    from coordkit import add_referral, add_user, login
+    from tests.helpers.staff import add_referral, add_user, login
 
     add_user(app, role=role)
     referral = add_referral(app)
@@ -131,7 +131,7 @@ def test_every_staff_page_logged_in_is_no_store_with_the_same_headers(app, role)
 
 def test_after_another_browser_resumes_the_old_cookie_and_link_see_nothing(app):
     """Crawl every page with the cookie of a resume link's sender after someone else continued it."""
-    from publickit import BASE, born_years_ago, csrf, likely_answers, resume, start, walk
+    from tests.helpers.public import BASE, born_years_ago, csrf, likely_answers, resume, start, walk
 
     app.config["RATELIMIT_ENABLED"] = False
     sender = app.test_client()

@@ -438,10 +438,9 @@ def _on_disk(path: str) -> bytes:
 @pytest.mark.parametrize("how", ["withdraw", "delete", "purge"])
 def test_erased_values_leave_the_database_file_and_the_wal(app: Flask, how: str) -> None:
     """secure_delete zeroes the old cells, and a checkpoint after the erasure empties the WAL."""
-    from coordkit import add_referral, add_screening, days_ago
-
     from prescreen.store import referrals as referral_store
     from prescreen.store import screenings as screening_store
+    from tests.helpers.staff import add_referral, add_screening, days_ago
 
     phone = "+8613987654321"
     marker = "2014-03-erase-me-7f3a"  # stands for a birth month among the answers

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from studykit import ELIGIBLE
 
 from prescreen.engine import Flow, State, Study, load_categories, load_study
+from tests.helpers.study import ELIGIBLE
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY_DIR = ROOT / "questions" / "pumch-pediatric-sjogren"

@@ -8,15 +8,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from coordkit import add_referral
 from flask import Flask
 from flask.testing import FlaskClient
-from publickit import BASE, csrf, start, waiting_answers, walk
 
 from prescreen.clock import utc_text
 from prescreen.mail.send import deliver_due, make_backend
 from prescreen.store import connect, exports, queue, referrals
 from prescreen.volunteer import views as volunteer
+from tests.helpers.public import BASE, csrf, start, waiting_answers, walk
+from tests.helpers.staff import add_referral
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 RECHECK = date.today() + timedelta(days=90)

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browserkit import assert_no_axe_violations
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from prescreen import create_app
+from tests.helpers.browser import assert_no_axe_violations
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -99,7 +99,7 @@ def live_server(live_app_config: dict[str, Any]) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def axe() -> Callable[[Any], None]:
-    """``axe(page)`` fails the test on any axe-core violation (see browserkit)."""
+    """``axe(page)`` fails the test on any axe-core violation (see tests.helpers.browser)."""
     return assert_no_axe_violations
 
 

@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from browserkit import assert_no_axe_violations
-from coordkit import PASSWORD, REVIEW, add_referral, add_screening, add_user, days_ago
+from tests.helpers.browser import assert_no_axe_violations
+from tests.helpers.staff import PASSWORD, REVIEW, add_referral, add_screening, add_user, days_ago
 
 #: Screenshots for a human to look at (default /tmp/shots).
 SHOTS = Path(os.environ.get("SHOTS_DIR") or Path(tempfile.gettempdir()) / "shots")

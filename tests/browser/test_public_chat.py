@@ -6,16 +6,14 @@ written to /tmp/shots for a human to look at.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browserkit import assert_no_axe_violations
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from publickit import BASE, born_years_ago, likely_answers, months_ago, waiting_answers  # noqa: E402
+from tests.helpers.browser import assert_no_axe_violations
+from tests.helpers.public import BASE, born_years_ago, likely_answers, months_ago, waiting_answers
 
 SHOTS = Path("/tmp/shots")  # noqa: S108 — screenshots for a human to look at, not secrets
 ACCEPT = {"zh": "zh-CN", "en": "en-US"}

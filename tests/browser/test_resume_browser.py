@@ -3,15 +3,13 @@ device it came from sees nothing any more. Screenshots go to /tmp/shots for a hu
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browserkit import assert_no_axe_violations
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from publickit import BASE, born_years_ago  # noqa: E402
+from tests.helpers.browser import assert_no_axe_violations
+from tests.helpers.public import BASE, born_years_ago
 
 SHOTS = Path("/tmp/shots")  # noqa: S108 — screenshots for a human to look at, not secrets
 ACCEPT = {"zh": "zh-CN", "en": "en-US"}

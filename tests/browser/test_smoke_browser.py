@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from browserkit import assert_no_axe_violations
+from tests.helpers.browser import assert_no_axe_violations
 
 
 def test_front_page_renders_in_chinese_with_only_our_own_requests(live_server, new_context):

@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browserkit import assert_no_axe_violations
+
+from tests.helpers.browser import assert_no_axe_violations
 
 #: Screenshots for people to look at (phone size, zh and en); SHOTS_DIR overrides.
 SHOTS = Path(os.environ.get("SHOTS_DIR") or Path(tempfile.gettempdir()) / "shots")

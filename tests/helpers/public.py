@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
-from studykit import ELIGIBLE
+
+from tests.helpers.study import ELIGIBLE
 
 STUDY = "pumch-pediatric-sjogren"
 BASE = f"/s/{STUDY}"

@@ -1,4 +1,4 @@
-"""Helpers for browser tests (a module of its own: two conftest.py files share one name)."""
+"""Helpers for the real-browser tests (tests/browser/): the axe-core check."""
 
 from __future__ import annotations
 

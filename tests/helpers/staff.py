@@ -15,12 +15,12 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from studykit import ELIGIBLE
 
 from prescreen import studies as study_registry
 from prescreen.auth import passwords
 from prescreen.engine import Flow
 from prescreen.store import connect, users
+from tests.helpers.study import ELIGIBLE
 
 STUDY_ID = "pumch-pediatric-sjogren"
 PASSWORD = "correct horse battery staple"

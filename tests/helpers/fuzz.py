@@ -28,7 +28,6 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale, gettext
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from publickit import STUDY, born_years_ago, likely_answers
 from werkzeug.test import TestResponse
 
 from prescreen import studies as study_registry
@@ -37,6 +36,7 @@ from prescreen.engine import Flow
 from prescreen.store import connect as store_connect
 from prescreen.store import screenings as screening_store
 from prescreen.store import volunteers
+from tests.helpers.public import STUDY, born_years_ago, likely_answers
 
 #: ``make fuzz`` sets HYPOTHESIS_PROFILE=fuzz: the long run (>= 10,000 examples per property).
 LONG_RUN = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"

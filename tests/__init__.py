@@ -1,0 +1,1 @@
+"""The test suite is a package, so its helpers import as ``tests.helpers.*`` from any directory."""
