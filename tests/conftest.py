@@ -1,5 +1,10 @@
 """Shared fixtures: every test gets a fresh app on its own temporary SQLite file.
 
+Besides the app and its clients: ``db`` (a connection to the app's database), ``staff`` (team
+accounts and logins), ``family`` (a family's browser on the real study) and ``eligible_family``
+(one whose screening already ended *likely eligible*). Helpers they build on live in
+``tests/helpers/``.
+
 CSRF stays ON in the ``app`` fixture, as in production. A test that posts a
 form either fetches a real token with the ``csrf_token`` fixture or builds its own
 app with ``make_app(WTF_CSRF_ENABLED=False)`` when CSRF is beside its point.
@@ -18,8 +23,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlite_utils import Database
 
 from prescreen import clock, create_app
+from prescreen.store import connect
+from tests.helpers.public import Family, likely_answers
+from tests.helpers.staff import Staff
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -94,3 +103,33 @@ def read_csrf_token(client: FlaskClient, path: str, **kwargs: Any) -> str:
 def csrf_token() -> Callable[..., str]:
     """``csrf_token(client, "/s/x/")``: the token of the form on that page, for a real POST."""
     return read_csrf_token
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Database]:
+    """A sqlite-utils connection to :func:`app`'s database, closed after the test."""
+    connection = connect(app.config["DATABASE"])
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def staff(app: Flask) -> Staff:
+    """The study team of :func:`app`: ``staff.add(role=...)``, ``staff.login(client)``, ``staff.logout(client)``."""
+    return Staff(app)
+
+
+@pytest.fixture
+def family(client: FlaskClient) -> Family:
+    """A family's browser (:func:`client`) on the real study: ``family.start()``, ``.answer()``, ``.walk()``."""
+    return Family(client)
+
+
+@pytest.fixture
+def eligible_family(family: Family) -> Family:
+    """A family that agreed and answered everything: the result page says *likely eligible*."""
+    family.start()
+    family.walk(likely_answers())
+    return family

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlite_utils import Database
 
 from prescreen.store.users import iso
-from tests.helpers.staff import PASSWORD, add_user, csrf, db_of, login
+from tests.helpers.staff import PASSWORD, Staff, add_user, csrf, db_of, login
 
 EMAIL = "coord@pumch.example"
 #: 32 random bytes in hex, as the README tells operators to make one.
@@ -115,33 +116,32 @@ def test_cli_refuses_mismatched_confirmation_and_unknown_study(app: Flask) -> No
     assert "unknown study" in result.output
 
 
-def test_session_cookie_holds_only_an_opaque_id_that_changes_at_login(app: Flask, client: FlaskClient) -> None:
-    user_id = add_user(app)
+def test_session_cookie_holds_only_an_opaque_id_that_changes_at_login(
+    app: Flask, client: FlaskClient, staff: Staff, db: Database
+) -> None:
+    user_id = staff.add()
     client.get("/staff/login")
     before = decoded_session(app, client)
-    assert login(client).status_code == 302
+    assert staff.login(client).status_code == 302
     after = decoded_session(app, client)
     assert set(after) <= {"_user_id", "_fresh", "csrf_token", "_flashes"}
     sid = after["_user_id"]
     assert len(sid) >= 40 and sid != str(user_id) and EMAIL not in str(after)
     assert before.get("csrf_token") != after.get("csrf_token")
     # the database keeps only a hash of the id
-    db = db_of(app)
     assert db.execute("SELECT count(*) FROM staff_sessions WHERE id_hash = ?", [sid]).fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM staff_sessions").fetchone()[0] == 1
-    db.close()
     cookie = next(c for c in client._cookies.values() if c.key == app.config["SESSION_COOKIE_NAME"])
     assert cookie.http_only and cookie.same_site == "Lax"
 
 
-def test_a_cookie_replayed_after_logout_gets_the_login_page(app: Flask, client: FlaskClient) -> None:
-    add_user(app)
-    login(client)
+def test_a_cookie_replayed_after_logout_gets_the_login_page(app: Flask, client: FlaskClient, staff: Staff) -> None:
+    staff.add()
+    staff.login(client)
     name = app.config["SESSION_COOKIE_NAME"]
     stolen = client.get_cookie(name).value
     assert client.get("/coordinator/").status_code == 200
-    token = csrf(client, "/coordinator/")
-    assert client.post("/staff/logout", data={"csrf_token": token}).status_code == 302
+    assert staff.logout(client).status_code == 302
     thief = app.test_client()
     thief.set_cookie(name, stolen)
     response = thief.get("/coordinator/")
@@ -168,13 +168,13 @@ def test_sessions_end_after_30_minutes_idle_or_12_hours(
     assert (client.get("/coordinator/").status_code == 200) is alive
 
 
-def test_disabling_an_account_ends_its_sessions(app: Flask, client: FlaskClient) -> None:
-    add_user(app)
-    login(client)
+def test_disabling_an_account_ends_its_sessions(app: Flask, client: FlaskClient, staff: Staff) -> None:
+    staff.add()
+    staff.login(client)
     result = app.test_cli_runner().invoke(args=["users", "disable", EMAIL])
     assert result.exit_code == 0
     assert client.get("/coordinator/").status_code == 302
-    assert login(client).status_code == 401
+    assert staff.login(client).status_code == 401
 
 
 def test_five_failures_lock_the_account_across_two_app_instances(make_app) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from prescreen.engine import (
 )
 from prescreen.engine.expr import Env
 from prescreen.engine.flow import State
-from tests.helpers.study import CHOICES, CRITERIA, QUESTIONS, STUDY, write_study
+from tests.helpers.study import CHOICES, CRITERIA, QUESTIONS, build_study, write_study
 
 TODAY = date(2026, 11, 25)
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,22 @@ def problems(tmp_path: Path, **sheets: str) -> list[str]:
     with pytest.raises(StudyError) as caught:
         load_study(write_study(tmp_path, **sheets))
     return [str(p) for p in caught.value.problems]
+
+
+def built_problems(tmp_path: Path, **sheets: list[dict[str, str]]) -> list[str]:
+    """The loader's problems with a study of just these rows (other sheets: the demo's)."""
+    with pytest.raises(StudyError) as caught:
+        load_study(build_study(tmp_path, **sheets))
+    return [str(p) for p in caught.value.problems]
+
+
+def questions_rows(dx_show_if: str = "", drugs_show_if: str = "dx == 'yes'") -> list[dict[str, str]]:
+    """The demo's three questions by their ids, types and criteria, with the two conditions a test varies."""
+    return [
+        {"id": "dob", "type": "month", "criteria": "inc_age"},
+        {"id": "dx", "type": "single", "choices": "yn", "show_if": dx_show_if, "criteria": "inc_dx"},
+        {"id": "drugs", "type": "multiple", "choices": "drugs", "show_if": drugs_show_if, "criteria": "exc_drug"},
+    ]
 
 
 def test_engine_imports_no_web_framework_or_database():
@@ -108,10 +124,8 @@ def test_every_problem_is_reported_at_once_with_row_column_and_suggestion(tmp_pa
     ],
 )
 def test_show_if_problems_name_the_cell(tmp_path, show_if, message):
-    questions = QUESTIONS.replace(
-        "dx,single,yn,,inc_dx", f'dx,single,yn,"{show_if.replace(chr(34), chr(34) * 2)}",inc_dx'
-    )
-    assert problems(tmp_path, questions=questions) == [f"questions/demo/questions.csv:3: column 'show_if': {message}"]
+    found = built_problems(tmp_path, questions=questions_rows(dx_show_if=show_if))
+    assert found == [f"questions/demo/questions.csv:3: column 'show_if': {message}"]
 
 
 def test_sheet_level_problems(tmp_path):
@@ -141,8 +155,12 @@ def test_unknown_and_missing_columns_and_duplicates(tmp_path):
 
 
 def test_criterion_without_rule_and_waiting_period_without_recheck(tmp_path):
-    criteria = CRITERIA.replace(",dx == 'no',dx == 'yes',,", ",,,,").replace(",dob + 60", ",")
-    assert problems(tmp_path, criteria=criteria) == [
+    criteria = [
+        {"id": "inc_age", "waiting_period": "yes", "not_met_if": "age(dob) < 5", "met_if": "age(dob) >= 5"},
+        {"id": "inc_dx"},  # no rule at all
+        {"id": "exc_drug", "kind": "exclusion", "not_met_if": "'bel' in drugs", "met_if": "drugs == 'none'"},
+    ]
+    assert built_problems(tmp_path, criteria=criteria) == [
         "questions/demo/criteria.csv:2: column 'recheck': a waiting period needs a re-check month, e.g. last_dose + 6",
         "questions/demo/criteria.csv:3: column 'met_if': criterion 'inc_dx' has no rule: fill in "
         "not_met_if, met_if or confirm_if",
@@ -151,15 +169,13 @@ def test_criterion_without_rule_and_waiting_period_without_recheck(tmp_path):
 
 def test_question_that_can_never_be_asked(tmp_path):
     # asked only after a "no" diagnosis, but "no" already ends the form
-    questions = QUESTIONS.replace("dx == 'yes',exc_drug", "dx == 'no',exc_drug")
-    assert problems(tmp_path, questions=questions) == [
+    assert built_problems(tmp_path, questions=questions_rows(drugs_show_if="dx == 'no'")) == [
         "questions/demo/questions.csv:4: column 'show_if': question 'drugs' can never be asked: no route reaches it"
     ]
 
 
 def test_study_sheet_must_match_its_folder(tmp_path):
-    study = STUDY.replace("\ndemo,recruiting", "\nother,open")
-    assert problems(tmp_path, study=study) == [
+    assert built_problems(tmp_path, study=[{"id": "other", "status": "open"}]) == [
         "questions/demo/study.csv:2: column 'id': 'other' must equal the folder name 'demo'",
         "questions/demo/study.csv:2: column 'status': unknown status 'open'",
     ]

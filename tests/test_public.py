@@ -250,9 +250,9 @@ def test_first_question_speaks_in_the_respondents_voice_and_language(client, res
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_guardian_walks_to_likely_eligible_with_js_off(app, client, lang):
-    start(client, "guardian", lang)
-    asked = walk(client, likely_answers())
+def test_guardian_walks_to_likely_eligible_with_js_off(app, client, family, lang):
+    family.start("guardian", lang)
+    asked = family.walk(likely_answers())
     body = page(client, f"{BASE}/result")
     assert ("Your child may be able to join this study" if lang == "en" else "孩子可能可以参加这项研究") in body
     assert f"{BASE}/refer" in body
@@ -359,9 +359,7 @@ def test_double_post_records_the_answer_once(app, client):
     assert row["step"] == 1 and row["answers"] == {"dob": born_years_ago(9)}
 
 
-def test_changing_an_earlier_answer_rebranches_and_says_the_result_changed(app, client):
-    start(client)
-    walk(client, likely_answers())
+def test_changing_an_earlier_answer_rebranches_and_says_the_result_changed(app, client, eligible_family):
     assert screening(app)["outcome"] == "likely_eligible"
     token = csrf(client, f"{BASE}/result")
     step = str(screening(app)["step"])
@@ -379,9 +377,7 @@ def test_changing_an_earlier_answer_rebranches_and_says_the_result_changed(app, 
     assert "Your change has altered the result." not in page(client, f"{BASE}/result")
 
 
-def test_keeping_the_earlier_answer_cancels_the_change(app, client):
-    start(client)
-    walk(client, likely_answers())
+def test_keeping_the_earlier_answer_cancels_the_change(app, client, eligible_family):
     token = csrf(client, f"{BASE}/result")
     client.post(f"{BASE}/change", data={"csrf_token": token, "step": str(screening(app)["step"]), "q": "dob"})
     client.post(f"{BASE}/change", data={"csrf_token": token, "step": str(screening(app)["step"]), "q": ""})

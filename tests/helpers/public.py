@@ -113,3 +113,34 @@ def walk(client: FlaskClient, answers: dict[str, Any], limit: int = 60) -> list[
 
 def expect_date(days: int = 0) -> date:
     return date.today() + timedelta(days=days)
+
+
+class Family:
+    """One family's browser (a test client) on the real study: ``family.start()``, ``.answer()``, ``.walk()``.
+
+    The ``family`` fixture hands one out on the test's ``client``; the functions above do the work,
+    so a test can mix the two.
+    """
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def start(self, respondent: str = "guardian", lang: str = "en") -> None:
+        """Choose who fills in and agree to the consent."""
+        start(self.client, respondent, lang)
+
+    def current(self) -> tuple[str, str, str] | None:
+        """``(question id, step, csrf)`` of the question asked now, or None at the result."""
+        return current(self.client)
+
+    def answer(self, value: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        """Post *value* for the current question; returns the response."""
+        return answer(self.client, value, **kwargs)
+
+    def walk(self, answers: dict[str, Any]) -> list[str]:
+        """Answer every question from *answers* until the result; returns the ids asked."""
+        return walk(self.client, answers)
+
+    def result(self) -> str:
+        """The result page's text."""
+        return self.client.get(f"{BASE}/result").get_data(as_text=True)

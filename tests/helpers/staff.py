@@ -165,3 +165,26 @@ def show_contacts(client: FlaskClient, referral_id: int):  # type: ignore[no-unt
 def download(client: FlaskClient, path: str, form_page: str = "/coordinator/log", **fields: str):  # type: ignore[no-untyped-def]
     """Press an export button: a POST to *path* with the CSRF token of *form_page* (and *fields*)."""
     return client.post(path, data={"csrf_token": csrf(client, form_page), **fields})
+
+
+class Staff:
+    """The study team of one test app: create accounts, sign a client in and out through the real forms.
+
+    The ``staff`` fixture hands one out: ``staff.add(role="admin")``, ``staff.login(client)``,
+    ``staff.logout(client)``. Every account has :data:`PASSWORD`.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def add(self, email: str = "coord@pumch.example", role: str = "coordinator", studies=()) -> int:  # type: ignore[no-untyped-def]
+        """Create an account (as ``prescreen users add`` does); returns its id."""
+        return add_user(self.app, email, role, studies)
+
+    def login(self, client: FlaskClient, email: str = "coord@pumch.example", password: str = PASSWORD):  # type: ignore[no-untyped-def]
+        """Sign *client* in through the login form; returns the response (a redirect on success)."""
+        return login(client, email, password)
+
+    def logout(self, client: FlaskClient):  # type: ignore[no-untyped-def]
+        """Press "Sign out" (a POST with the coordinator page's CSRF token)."""
+        return client.post("/staff/logout", data={"csrf_token": csrf(client, "/coordinator/")})

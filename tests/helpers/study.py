@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 STUDY = """id,status,min_age,max_age,age_question,conditions,categories,title::en,title::zh,summary::en,summary::zh,involves::en,involves::zh,centre::en,centre::zh,address::en,address::zh
@@ -69,3 +71,70 @@ ELIGIBLE: dict[str, object] = {
     "ss_findings": ["antibodies"],
     "lab_report": "no",
 }
+
+
+Rows = list[dict[str, str]] | str
+
+#: What a required cell holds when a test leaves it out: enough for the loader, never what a test is about.
+DEFAULTS: dict[str, dict[str, str]] = {
+    "study": {
+        "status": "recruiting",
+        "min_age": "5",
+        "max_age": "18",
+        "age_question": "dob",
+        "conditions": "Demo",
+        "categories": "x",
+    },
+    "criteria": {"kind": "inclusion", "home": "yes", "waiting_period": "no"},
+    "questions": {},
+    "choices": {},
+}
+
+
+def _default(sheet: str, column: str, row: dict[str, str]) -> str:
+    """A filler for *column*: the sheet's default, else a wording in the cell's language."""
+    if column in DEFAULTS[sheet]:
+        return DEFAULTS[sheet][column]
+    if column.endswith("::zh"):
+        return "示例文字"
+    if column.endswith("::en") or column == "wording":
+        return f"{row.get('id') or row.get('value', 'x')} text"
+    return ""
+
+
+def _rows(sheet: str, given: Rows | None) -> list[dict[str, str]]:
+    if given is None:
+        given = SHEETS[sheet]
+    if isinstance(given, str):
+        return list(csv.DictReader(io.StringIO(given)))
+    return [dict(row) for row in given]
+
+
+def build_study(root: Path, study_id: str = "demo", **sheets: Rows) -> Path:
+    """Write a study of just the rows a test gives, as ``root/questions/<study_id>``; returns the folder.
+
+    Each sheet (``study``, ``criteria``, ``questions``, ``choices``) is a list of dicts or CSV text;
+    a sheet left out is the demo study's. Required columns a row leaves out get a harmless filler
+    (the study row's ``id`` is *study_id*), so a test shows only the cells it is about, and any
+    extra key becomes a column of its own, in the order first seen.
+    """
+    from prescreen.engine.sheets import COLUMNS
+
+    unknown = set(sheets) - set(SHEETS)
+    assert not unknown, f"no such sheet: {sorted(unknown)}"
+    folder = root / "questions" / study_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for sheet in SHEETS:
+        rows = _rows(sheet, sheets.get(sheet))
+        required, optional = COLUMNS[sheet]
+        extra = [c for row in rows for c in row if c not in required and c not in optional]
+        used_optional = [c for c in optional if any(c in row for row in rows)]
+        columns = list(dict.fromkeys([*required, *used_optional, *extra]))
+        with (folder / f"{sheet}.csv").open("w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                if sheet == "study":
+                    row.setdefault("id", study_id)
+                writer.writerow({c: row[c] if c in row else _default(sheet, c, row) for c in columns})
+    return folder
