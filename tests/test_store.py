@@ -528,6 +528,7 @@ def test_consents_suppressions_and_erasure_each_have_one_writer() -> None:
     assert writers(r"(INSERT INTO|UPDATE|DELETE FROM) consents\b") == ["screenings.py"]
     assert writers(r"(INSERT INTO|UPDATE|DELETE FROM) suppressions\b") == ["volunteers.py"]
     assert writers(r"phone = NULL") == ["referrals.py"]  # a referral's contact details are erased in one place
+    assert writers(r"(INSERT INTO|UPDATE|DELETE FROM) referrals\b") == ["referrals.py"]  # status, activity too
 
 
 def test_reports_only_read(tmp_path: Path) -> None:
