@@ -32,9 +32,14 @@ translations: $(STAMP)
 db: $(STAMP) translations
 	PRESCREEN_ENV=$${PRESCREEN_ENV:-development} $(BIN)/prescreen db init
 
+# The development server and, beside it, the mail sender, so e-mails land in instance/mail/ at
+# once; links in them point at the port being served unless PRESCREEN_PUBLIC_URL says otherwise.
 run: $(STAMP) translations db
-	PRESCREEN_ENV=$${PRESCREEN_ENV:-development} \
-	  $(BIN)/prescreen run --host 127.0.0.1 --port $${PORT:-5000}
+	@export PRESCREEN_ENV=$${PRESCREEN_ENV:-development} \
+	  PRESCREEN_PUBLIC_URL=$${PRESCREEN_PUBLIC_URL:-http://127.0.0.1:$${PORT:-5000}}; \
+	$(BIN)/prescreen mail send --loop & sender=$$!; \
+	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/prescreen run --host 127.0.0.1 --port $${PORT:-5000}
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -63,7 +68,8 @@ system-deps:
 # (gunicorn under load, kill -9, the mail sender crashing). make test (and CI) still runs them all.
 quick: $(STAMP) translations lint
 	$(BIN)/python -m pytest -q -m "not browser" \
-	  --ignore=tests/test_faults.py --ignore=tests/test_bench.py --ignore=tests/test_mail_crash.py
+	  --ignore=tests/test_faults.py --ignore=tests/test_bench.py --ignore=tests/test_mail_crash.py \
+	  --ignore=tests/test_make_run.py
 
 # Load benchmark: simulated families through the chat under gunicorn, with same-run baselines.
 # BENCH_ARGS=--quick is the small run (under a minute).
