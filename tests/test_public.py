@@ -93,6 +93,19 @@ def test_home_links_the_recruiting_study_and_hides_a_closed_one(app, client):
     assert f'href="{BASE}/"' not in page(client, "/")
 
 
+@pytest.mark.parametrize(
+    ("lang", "hospital", "registry", "elsewhere"),
+    [
+        ("zh", "北京协和医院", "临床试验注册号 NCT06410833", "这项研究不适合您的孩子？"),
+        ("en", "Peking Union Medical College Hospital", "Registry number NCT06410833", "Not the study for you?"),
+    ],
+)
+def test_home_names_the_hospital_and_registry_and_offers_other_studies(client, lang, hospital, registry, elsewhere):
+    body = page(client, f"/?lang={lang}")
+    assert hospital in body and registry in body  # a wary parent can check the study is real
+    assert elsewhere in body and 'href="/volunteer/"' in body
+
+
 def test_closed_study_says_so_kindly_and_accepts_no_new_screening(app, client):
     token = csrf(client, f"{BASE}/consent?as=guardian")
     db = connect(app.config["DATABASE"])
