@@ -28,6 +28,10 @@ STATUSES = (
     "screen_failed",
     "not_interested",
     "withdrawn",
+    # A review request's own (see REVIEW_TRANSITIONS).
+    "in_review",
+    "result_explained",
+    "invited_to_screening",
 )
 CLOSED = referrals.CLOSED
 OPEN = tuple(s for s in STATUSES if s not in CLOSED)
@@ -47,6 +51,19 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "not_interested": (),
     "withdrawn": (),
 }
+#: A review request (a family asked a person to check the result) has its own way: a person looks
+#: at it (``in_review``), then either the result stands and they explained it to the family
+#: (``result_explained``, closed) or the child may qualify after all (``invited_to_screening``),
+#: which goes on like any referral (visit, enrolled …). A contact attempt moves ``new`` on to
+#: ``in_review`` (someone is on it) and one that reaches the family brings ``unreachable`` back.
+REVIEW_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    **TRANSITIONS,
+    "new": ("in_review", "result_explained", "invited_to_screening", "withdrawn"),
+    "in_review": ("result_explained", "invited_to_screening", "unreachable", "not_interested", "withdrawn"),
+    "unreachable": ("in_review",),
+    "result_explained": (),
+    "invited_to_screening": ("visit_scheduled", "screen_failed", "not_interested", "withdrawn"),
+}
 NEXT_ATTEMPT = {"new": "attempt_1", "attempt_1": "attempt_2", "attempt_2": "attempt_3"}
 PAGE_SIZE = 25
 
@@ -55,13 +72,30 @@ class FlowError(ValueError):
     """A status change the flow does not allow (the view shows it as a form error)."""
 
 
+def transitions(kind: str, status: str) -> tuple[str, ...]:
+    """Where a referral of *kind* may go by hand from *status*."""
+    flow = REVIEW_TRANSITIONS if kind == referrals.REVIEW else TRANSITIONS
+    return flow.get(status, ())
+
+
+def after_attempt(kind: str, status: str, reached: bool) -> str:
+    """The status a contact attempt leaves behind (attempts 1 → 2 → 3, or reached)."""
+    if kind == referrals.REVIEW:
+        return "in_review" if status == "new" or (reached and status == "unreachable") else status
+    if reached and (status in NEXT_ATTEMPT or status in ("attempt_3", "unreachable")):
+        return "contacted"
+    if not reached and status in NEXT_ATTEMPT:
+        return NEXT_ATTEMPT[status]
+    return status
+
+
 def _studies_param(studies: list[str] | None) -> str | None:
     return None if studies is None else json.dumps(studies)
 
 
 # Three whole statements (no string assembly), sharing one WHERE clause.
 _LIST = """
-    SELECT r.id, r.reference, r.study_id, r.status, COALESCE(r.outcome, s.outcome) AS outcome, r.age_band,
+    SELECT r.id, r.reference, r.study_id, r.status, r.kind, COALESCE(r.outcome, s.outcome) AS outcome, r.age_band,
         r.created_at, r.visit_date, r.closed_reason, COALESCE(r.contact_locale, s.locale) AS locale,
         (SELECT count(*) FROM contact_attempts a WHERE a.referral_id = r.id) AS attempts,
         (SELECT max(at) FROM contact_attempts a WHERE a.referral_id = r.id) AS last_attempt_at
@@ -71,8 +105,9 @@ _LIST = """
     AND (:outcome IS NULL OR COALESCE(r.outcome, s.outcome) = :outcome)
     AND (:locale IS NULL OR COALESCE(r.contact_locale, s.locale) = :locale)
     AND (:q IS NULL OR r.reference LIKE :q ESCAPE '\\')
+    AND (:kind IS NULL OR r.kind = :kind)
     AND (:status IS NULL OR r.status = :status)
-    AND (:open = 0 OR r.status NOT IN ('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable'))
+    AND (:open = 0 OR r.status NOT IN (SELECT value FROM json_each(:closed)))
     ORDER BY r.created_at, r.id LIMIT :limit OFFSET :offset
 """
 _COUNT = """
@@ -82,8 +117,9 @@ _COUNT = """
     AND (:outcome IS NULL OR COALESCE(r.outcome, s.outcome) = :outcome)
     AND (:locale IS NULL OR COALESCE(r.contact_locale, s.locale) = :locale)
     AND (:q IS NULL OR r.reference LIKE :q ESCAPE '\\')
+    AND (:kind IS NULL OR r.kind = :kind)
     AND (:status IS NULL OR r.status = :status)
-    AND (:open = 0 OR r.status NOT IN ('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable'))
+    AND (:open = 0 OR r.status NOT IN (SELECT value FROM json_each(:closed)))
 """
 _COUNTS = """
     SELECT r.status, count(*) FROM referrals r JOIN screenings s ON s.id = r.screening_id
@@ -92,6 +128,7 @@ _COUNTS = """
     AND (:outcome IS NULL OR COALESCE(r.outcome, s.outcome) = :outcome)
     AND (:locale IS NULL OR COALESCE(r.contact_locale, s.locale) = :locale)
     AND (:q IS NULL OR r.reference LIKE :q ESCAPE '\\')
+    AND (:kind IS NULL OR r.kind = :kind)
     GROUP BY r.status
 """
 
@@ -106,6 +143,8 @@ def _params(studies: list[str] | None, filters: dict[str, Any]) -> dict[str, Any
         "outcome": filters.get("outcome") or None,
         "locale": filters.get("locale") or None,
         "q": f"%{escaped}%" if q else None,
+        "kind": filters.get("kind") if filters.get("kind") in referrals.KINDS else None,
+        "closed": json.dumps(sorted(CLOSED)),
         "status": status if status in STATUSES else None,
         "open": 1 if status == "open" else 0,
     }
@@ -206,11 +245,11 @@ def change_status(
 ) -> None:
     """Move a referral along the flow; raises :class:`FlowError` for a step it does not allow."""
     with transaction(db):
-        row = db.execute("SELECT id, status FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        row = db.execute("SELECT id, status, kind FROM referrals WHERE id = ?", [referral_id]).fetchone()
         if row is None:
             raise FlowError("missing")
         old = row[1]
-        if new not in TRANSITIONS.get(old, ()):
+        if new not in transitions(row[2], old):
             raise FlowError("not_allowed")
         if new == "visit_scheduled" and visit_date is None:
             raise FlowError("visit_date")
@@ -241,18 +280,14 @@ def add_attempt(
     if channel not in CHANNELS or result not in RESULTS:
         raise FlowError("attempt")
     with transaction(db):
-        row = db.execute("SELECT status FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        row = db.execute("SELECT status, kind FROM referrals WHERE id = ?", [referral_id]).fetchone()
         if row is None:
             raise FlowError("missing")
         old = row[0]
         db.table("contact_attempts").insert(
             {"referral_id": referral_id, "user_id": user_id, "channel": channel, "result": result, "at": iso(at)}
         )
-        new = old
-        if result == "reached" and (old in NEXT_ATTEMPT or old in ("attempt_3", "unreachable")):
-            new = "contacted"
-        elif result != "reached" and old in NEXT_ATTEMPT:
-            new = NEXT_ATTEMPT[old]
+        new = after_attempt(row[1], old, result == "reached")
         referrals.record_activity(db, referral_id, first_contact_at=iso(at))
         if new != old:
             referrals.set_status(db, referral_id, new)

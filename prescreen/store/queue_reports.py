@@ -26,11 +26,13 @@ LOG_COLUMNS = (
     "outcome",
     "failed",
     "referral_status",
+    "referral_kind",  # referral, or review: the family asked a person to check the result
 )
 #: Referral columns in the admins' identified export.
 IDENTIFIED_COLUMNS = (
     "reference",
     "study_id",
+    "kind",
     "status",
     "outcome",
     "age_band",
@@ -55,7 +57,7 @@ def log_rows(
     rows = list(
         db.query(
             "SELECT id AS log_id, started_on, completed_on, study_id, version, locale, respondent, status, "
-            "outcome, failed, referral_status FROM screening_log "
+            "outcome, failed, referral_status, referral_kind FROM screening_log "
             "WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies))) "
             "AND (:study IS NULL OR study_id = :study) "
             "ORDER BY started_on DESC, id DESC LIMIT :limit OFFSET :offset",
@@ -83,7 +85,7 @@ def funnel(db: sqlite_utils.Database, study_id: str) -> dict[str, Any]:
         "SELECT count(*), sum(status = 'completed'), sum(outcome = 'likely_eligible' AND status = 'completed'), "
         "sum(outcome = 'needs_review' AND status = 'completed'), "
         "sum(outcome = 'not_eligible' AND status = 'completed'), "
-        "sum(referred), sum(contacted), sum(visit_scheduled), sum(enrolled) "
+        "sum(referred), sum(referral_kind = 'review'), sum(contacted), sum(visit_scheduled), sum(enrolled) "
         "FROM screening_log WHERE study_id = ?",
         [study_id],
     ).fetchone()
@@ -94,6 +96,7 @@ def funnel(db: sqlite_utils.Database, study_id: str) -> dict[str, Any]:
         "needs_review",
         "not_eligible",
         "referred",
+        "review_requested",
         "contacted",
         "visit_scheduled",
         "enrolled",
@@ -117,7 +120,7 @@ def identified(db: sqlite_utils.Database, study_id: str | None) -> list[dict[str
     """
     return list(
         db.query(
-            "SELECT id, reference, study_id, status, outcome, age_band, guardian_name, relationship, phone, "
+            "SELECT id, reference, study_id, kind, status, outcome, age_band, guardian_name, relationship, phone, "
             "email, wechat, best_time, contact_locale, created_at, first_contact_at, visit_date, "
             "screen_fail_criterion FROM referrals WHERE (:study IS NULL OR study_id = :study) "
             "ORDER BY created_at, id",

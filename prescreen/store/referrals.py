@@ -21,6 +21,12 @@ from ..tokens import token_hash
 from . import audit, outbox, transaction, volunteers
 from .screenings import add_consent
 
+#: What a family sends: their details after a hopeful result, or a request that a person check the result.
+REFERRAL = "referral"
+REVIEW = "review"  # PIPL art. 24: a person, not the form, looks again at an automated result
+KINDS = (REFERRAL, REVIEW)
+#: The longest "why do you think your child may qualify?" the store keeps (the form says so first).
+WORDS_MAX = 1000
 SHARE = "share"  # "yes, share this with the study team"
 GUARDIAN_SHARE = "guardian_share"  # a parent or guardian agrees for a child under 14 (PIPL art. 31)
 #: Easy to read aloud on the phone: no 0/O or 1/I.
@@ -65,14 +71,22 @@ def create(
     guardian_consent: bool,
     alert: Alert | None,
     withdraw_token: str,
+    kind: str = REFERRAL,
+    family_words: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a referral with its consents, audit row and alert; idempotent per screening.
+
+    *kind* is :data:`REFERRAL` or :data:`REVIEW`; *family_words* (a review request's "why do you
+    think your child may qualify?", at most :data:`WORDS_MAX` characters) is health data: the
+    audit row and the alert never carry it.
 
     Returns ``(referral row, created)``; ``created`` is False when the screening already had a
     referral (a double POST), and the existing row is returned. *withdraw_token* is a fresh random
     secret of the referral's own (never derived from the screening token, which moves from device
     to device); only its hash is stored.
     """
+    if kind not in KINDS or (family_words is not None and len(family_words) > WORDS_MAX):
+        raise ValueError("unknown kind or words too long")
     token = withdraw_token
     existing = by_screening(db, screening["id"])
     if existing:
@@ -88,7 +102,8 @@ def create(
                 cursor = db.execute(
                     "INSERT INTO referrals (screening_id, study_id, reference, withdraw_token_hash, guardian_name, "
                     "relationship, phone, email, wechat, best_time, contact_locale, status, outcome, age_band, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?)",
+                    "created_at, updated_at, kind, family_words) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
                     [
                         screening["id"],
                         screening["study_id"],
@@ -105,15 +120,16 @@ def create(
                         age_band,
                         now,
                         now,
+                        kind,
+                        family_words or None,
                     ],
                 )
                 referral_id = int(cursor.lastrowid or 0)
                 add_consent(db, screening["id"], SHARE, consent_version, contact.locale, role)
                 if guardian_consent:
                     add_consent(db, screening["id"], GUARDIAN_SHARE, consent_version, contact.locale, "guardian")
-                audit.record(
-                    db, "family", "referral.create", "referral", referral_id, {"outcome": screening["outcome"]}
-                )
+                detail = {"outcome": screening["outcome"], **({"kind": kind} if kind == REVIEW else {})}
+                audit.record(db, "family", "referral.create", "referral", referral_id, detail)
                 if alert is not None:
                     url = f"{alert.base_url.rstrip('/')}/coordinator/referrals/{referral_id}"
                     outbox.enqueue(
@@ -140,13 +156,13 @@ def create(
     return row, False
 
 
-_COLUMNS = ("id", "screening_id", "study_id", "reference", "status", "outcome", "age_band", "created_at")
-_SELECT = "SELECT id, screening_id, study_id, reference, status, outcome, age_band, created_at FROM referrals "
+_COLUMNS = ("id", "screening_id", "study_id", "reference", "status", "outcome", "age_band", "created_at", "kind")
+_SELECT = "SELECT id, screening_id, study_id, reference, status, outcome, age_band, created_at, kind FROM referrals "
 _CONTACT = ("guardian_name", "relationship", "phone", "email", "wechat", "best_time", "contact_locale")
 
 
 def by_screening(db: sqlite_utils.Database, screening_id: int) -> dict[str, Any] | None:
-    """The referral made from a screening, if any (without contact details)."""
+    """The referral made from a screening, if any (without contact details or the family's words)."""
     raw = db.execute(_SELECT + "WHERE screening_id = ?", [screening_id]).fetchone()
     return dict(zip(_COLUMNS, raw, strict=True)) if raw else None
 
@@ -200,7 +216,9 @@ ERASE_REASONS = (FAMILY_WITHDREW, TEAM_TOLD, RETENTION)
 
 
 #: Statuses after which nobody works on a referral any more (``closed_at`` is set on entering one).
-CLOSED = frozenset({"enrolled", "screen_failed", "not_interested", "withdrawn", "unreachable"})
+#: ``result_explained`` closes a review request: a person checked the result, it stands, and they
+#: explained it to the family.
+CLOSED = frozenset({"enrolled", "screen_failed", "not_interested", "withdrawn", "unreachable", "result_explained"})
 
 
 def set_status(
@@ -251,7 +269,7 @@ def record_activity(db: sqlite_utils.Database, referral_id: int, *, first_contac
 
 
 def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str, at: str | None = None) -> None:
-    """Erase one referral's contact details, the screening's answers and the team's notes (PIPL 15, 47).
+    """Erase one referral's contact details, the family's words, the answers and the team's notes (PIPL 15, 47).
 
     The one place a referral's personal data leaves the database; the referral and screening rows
     stay as de-identified shells (status, outcome, dates) for the counts. What differs by *reason*:
@@ -279,7 +297,7 @@ def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str
         screening_id = row[0]
         db.execute(
             "UPDATE referrals SET guardian_name = NULL, relationship = NULL, phone = NULL, email = NULL, "
-            "wechat = NULL, best_time = NULL, "
+            "wechat = NULL, best_time = NULL, family_words = NULL, "
             "withdraw_token_hash = CASE WHEN :family THEN withdraw_token_hash ELSE NULL END WHERE id = :id",
             {"family": family, "id": referral_id},
         )

@@ -33,7 +33,7 @@ import sqlite_utils
 
 from ..clock import iso
 from . import audit, transaction
-from .referrals import RETENTION, erase_personal_data, set_status
+from .referrals import CLOSED, RETENTION, erase_personal_data, set_status
 from .volunteers import VOLUNTEER_KINDS
 
 #: The closed status a stale open referral gets, and the reason recorded beside it.
@@ -106,9 +106,9 @@ def _stale_open_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str,
     """
     stale = db.execute(
         "SELECT id, status FROM referrals WHERE purged_at IS NULL "
-        "AND status IN ('new', 'attempt_1', 'attempt_2', 'attempt_3', 'contacted', 'visit_scheduled') "
+        "AND status NOT IN (SELECT value FROM json_each(?)) "
         "AND max(updated_at, COALESCE(visit_date, '')) < ?",
-        [cutoff],
+        [json.dumps(sorted(CLOSED)), cutoff],
     ).fetchall()
     for referral_id, old in stale:
         erase_personal_data(db, referral_id, RETENTION, iso(now))
@@ -121,10 +121,9 @@ def _stale_open_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str,
 def _closed_referrals(db: sqlite_utils.Database, now: datetime, cutoff: str) -> int:
     """Erase referrals that closed before *cutoff*; returns how many."""
     expired = db.execute(
-        "SELECT id FROM referrals WHERE purged_at IS NULL AND status IN "
-        "('enrolled', 'screen_failed', 'not_interested', 'withdrawn', 'unreachable') "
+        "SELECT id FROM referrals WHERE purged_at IS NULL AND status IN (SELECT value FROM json_each(?)) "
         "AND COALESCE(closed_at, updated_at) < ?",
-        [cutoff],
+        [json.dumps(sorted(CLOSED)), cutoff],
     ).fetchall()
     for (referral_id,) in expired:
         erase_personal_data(db, referral_id, RETENTION, iso(now))
