@@ -913,10 +913,18 @@ def test_study_row_matches_the_listing(study: Study) -> None:
         "Sjogren's Syndrome",
         "Dermatomyositis (Connective Tissue Disease)",
     ]
+    listing = LISTING.read_text(encoding="utf-8")
     assert study.text("centre", "en") == "Peking Union Medical College Hospital"
+    assert study.text("centre", "en") in listing
     assert study.text("centre", "zh") == "北京协和医院"
-    assert study.text("address", "en") == "Beijing, Beijing 100730, China"
-    assert study.text("address", "zh") == "中国北京市 100730"
+    # The listing's postcode, on the street of PUMCH's Dongdan campus, so a family can find it.
+    assert "Beijing, Beijing 100730" in listing
+    assert study.text("address", "en") == "Dongdan campus, No. 1 Shuaifuyuan, Dongcheng District, Beijing 100730, China"
+    assert study.text("address", "zh") == "北京市东城区帅府园1号（东单院区），邮编100730"
+    # The listing names no department and no ethics approval: both stay empty until the team
+    # fills them in (never invented); pages then name the hospital alone.
+    assert (study.text("department", "en"), study.text("department", "zh")) == ("", "")
+    assert meta["ethics_approval"] == ""
 
 
 def test_study_categories_exist_in_the_taxonomy(study: Study) -> None:

@@ -92,7 +92,14 @@ def _study_meta(folder: Path, sheet: Sheet, out: Collector) -> dict[str, str] | 
     if low is not None and high is not None and low > high:
         out.add(sheet.path, number, "max_age", "must not be below min_age")
     int_cell(sheet, number, row, "minutes", out)
-    return dict(row) if row.get("id") else None
+    departments = [row.get(column, "") for column in bilingual("department")]
+    if any(departments) and not all(departments):
+        empty = bilingual("department")[departments.index("")]
+        out.add(sheet.path, number, empty, "fill in the department in both languages, or leave both empty")
+    if not row.get("id"):
+        return None
+    # Optional columns read as "" when absent, so pages can ask for any of them.
+    return {column: "" for column in COLUMNS["study"][1]} | dict(row)
 
 
 def _study_links(

@@ -36,7 +36,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "categories",
             *bilingual("title", "summary", "involves", "centre", "address"),
         ),
-        ("registry_id", "minutes"),
+        # Optional: a department and an ethics approval number only when the team has them.
+        ("registry_id", "minutes", *bilingual("department"), "ethics_approval"),
     ),
     "criteria": (
         ("id", "kind", "wording", *bilingual("label", "reason"), "home", "waiting_period"),
