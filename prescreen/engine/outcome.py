@@ -13,11 +13,12 @@ finished screening stores) and the CLI (``prescreen screen`` prints it inside it
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import AnswerError
+from .vocab import NOT_ELIGIBLE
 
 if TYPE_CHECKING:
     from .model import Question
@@ -93,6 +94,16 @@ class Outcome:
     def reason_texts(self, lang: str) -> list[str]:
         return [r.text(lang) for r in self.reasons]
 
+    @property
+    def waiting(self) -> bool:
+        """Not eligible only for now: every failing item is a waiting period with a date it may end.
+
+        The web app tells a family as soon as this becomes true (STUDY-NOTES §4.2): one not_met
+        decides the result, so the rest of the questions can add reasons or move the date, but
+        cannot make the child eligible sooner.
+        """
+        return self.status == NOT_ELIGIBLE and self.recheck_after is not None
+
     def to_record(self) -> dict[str, Any]:
         """The result as plain JSON-ready data: what a finished screening stores and the CLI prints.
 
@@ -128,6 +139,14 @@ class State:
     @property
     def finished(self) -> bool:
         return self.question is None
+
+    def stopped_early(self) -> State:
+        """This state as a finished one: the family chose to see the result before the last questions.
+
+        The provisional outcome becomes the outcome (the engine's verdict on the answers given);
+        the questions not answered stay unasked.
+        """
+        return replace(self, question=None, outcome=self.provisional, remaining=0)
 
     def to_record(self) -> dict[str, Any] | None:
         """What the web app stores after this step: the outcome's record once finished, else None."""
