@@ -27,6 +27,8 @@ LOG_COLUMNS = (
     "failed",
     "referral_status",
     "referral_kind",  # referral, or review: the family asked a person to check the result
+    "told_early",  # 1: told during the questions that the child must wait (migration m0012)
+    "early_choice",  # then: stopped (saw the result early), continued (answered the rest), or empty
 )
 #: Referral columns in the admins' identified export.
 IDENTIFIED_COLUMNS = (
@@ -57,7 +59,7 @@ def log_rows(
     rows = list(
         db.query(
             "SELECT id AS log_id, started_on, completed_on, study_id, version, locale, respondent, status, "
-            "outcome, failed, referral_status, referral_kind FROM screening_log "
+            "outcome, failed, referral_status, referral_kind, told_early, early_choice FROM screening_log "
             "WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies))) "
             "AND (:study IS NULL OR study_id = :study) "
             "ORDER BY started_on DESC, id DESC LIMIT :limit OFFSET :offset",
@@ -109,6 +111,17 @@ def funnel(db: sqlite_utils.Database, study_id: str) -> dict[str, Any]:
         [study_id],
     ).fetchall()
     return {"counts": counts, "reasons": [(criterion, n) for criterion, n in reasons]}
+
+
+def told_early(db: sqlite_utils.Database, study_id: str) -> dict[str, int]:
+    """How many families were told early of a waiting period, and what they chose (counts only)."""
+    row = db.execute(
+        "SELECT sum(told_early), sum(told_early AND early_choice = 'stopped'), "
+        "sum(told_early AND early_choice = 'continued') FROM screening_log WHERE study_id = ?",
+        [study_id],
+    ).fetchone()
+    told, stopped, continued = (int(value or 0) for value in row)
+    return {"told": told, "stopped": stopped, "continued": continued, "undecided": told - stopped - continued}
 
 
 def identified(db: sqlite_utils.Database, study_id: str | None) -> list[dict[str, Any]]:

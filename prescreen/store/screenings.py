@@ -24,15 +24,23 @@ HEALTH_DATA = "health_data"  # before any health question (PIPL art. 28-30)
 GUARDIAN_TAKEOVER = "guardian_takeover"  # a parent continues for a child under 14 (art. 31)
 RECHECK_REMINDER = "recheck_reminder"  # an e-mail when the family may try again (the volunteer area)
 
+#: What one saved answer does to the told-early choice (migration m0012): ``told`` the family is
+#: told of a waiting period now (the choice is open again); ``continued`` they answered on after
+#: being told; ``cleared`` a changed answer ended the waiting period they had stopped for; None:
+#: nothing.
+EARLY_STEPS = (None, "told", "continued", "cleared")
+
 _NAMES = (
     "id", "study_id", "version", "locale", "respondent", "answers", "status", "outcome", "criteria", "failed",
     "recheck_after", "step", "created_at", "updated_at", "completed_at", "expires_at", "editing", "notice",
+    "early_told_at", "early_choice", "early_choice_at",
 )  # fmt: skip
 #: Literal SQL (no string building, so bandit and reviewers can see every statement whole); the
-#: column list is also written out in the ``RETURNING`` of save_step and set_editing.
+#: column list is also written out in every ``RETURNING`` below.
 _SELECT = (
     "SELECT id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
-    "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice FROM screenings "
+    "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice, "
+    "early_told_at, early_choice, early_choice_at FROM screenings "
 )
 
 
@@ -136,7 +144,8 @@ def move_to_new_token(
             "UPDATE screenings SET token_hash = ?, updated_at = ? "
             "WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?) "
             "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
-            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice",
+            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice, "
+            "early_told_at, early_choice, early_choice_at",
             [token_hash(new), clock.utc_text(), token_hash(token), clock.utc_text()],
         )
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
@@ -169,23 +178,33 @@ def save_step(
     outcome: dict[str, Any] | None,
     notice: str | None,
     resume_days: int,
+    early: str | None = None,
 ) -> dict[str, Any] | None:
     """Store the answers after one accepted answer, and the outcome if the walk is finished.
 
     Writes only if the row is still at ``expected_step`` (the step the form was rendered at),
     so a replayed or double POST records nothing. Returns the row as written (``RETURNING``:
     the chat shows the next question from it without reading the row again), or None.
+    ``early`` is what this answer did to the told-early choice (see :data:`EARLY_STEPS`).
     """
     now = clock.utc_text()
     finished = outcome is not None
+    if early not in EARLY_STEPS:
+        raise ValueError(f"unknown early step {early!r}")
     with transaction(db):
         cursor = db.execute(
             "UPDATE screenings SET answers = ?, version = ?, locale = ?, step = step + 1, editing = NULL, notice = ?, "
             "status = ?, outcome = ?, criteria = ?, failed = ?, recheck_after = ?, "
             "completed_at = CASE WHEN ? THEN COALESCE(completed_at, ?) ELSE NULL END, "
+            "early_told_at = CASE WHEN ? = 'told' THEN COALESCE(early_told_at, ?) ELSE early_told_at END, "
+            "early_choice = CASE ? WHEN 'continued' THEN 'continued' WHEN 'told' THEN NULL "
+            "WHEN 'cleared' THEN NULL ELSE early_choice END, "
+            "early_choice_at = CASE ? WHEN 'continued' THEN ? WHEN 'told' THEN NULL "
+            "WHEN 'cleared' THEN NULL ELSE early_choice_at END, "
             "updated_at = ?, expires_at = ? WHERE id = ? AND step = ? AND status != 'handoff' "
             "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
-            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice",
+            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice, "
+            "early_told_at, early_choice, early_choice_at",
             [
                 json.dumps(answers, ensure_ascii=False, sort_keys=True),
                 version,
@@ -198,11 +217,73 @@ def save_step(
                 outcome["recheck_after"] if finished else None,
                 finished,
                 now,
+                early,
+                now,
+                early,
+                early,
+                now,
                 now,
                 expiry(resume_days),
                 screening_id,
                 expected_step,
             ],
+        )
+        rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
+    return _row(rows[0]) if rows else None
+
+
+def stop_early(
+    db: sqlite_utils.Database, screening_id: int, expected_step: int, outcome: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The family chose to see the result now: store the outcome of the answers given, as finished.
+
+    The answers stay as they are (the family may come back to the rest). Only a screening still
+    in progress and not sent to the team can stop; returns the row as written, or None.
+    """
+    now = clock.utc_text()
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE screenings SET status = 'completed', outcome = ?, criteria = ?, failed = ?, recheck_after = ?, "
+            "completed_at = ?, early_choice = 'stopped', early_choice_at = ?, step = step + 1, editing = NULL, "
+            "notice = NULL, updated_at = ? WHERE id = ? AND step = ? AND status = 'in_progress' "
+            "AND id NOT IN (SELECT screening_id FROM referrals) "
+            "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
+            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice, "
+            "early_told_at, early_choice, early_choice_at",
+            [
+                outcome["status"],
+                json.dumps(outcome["criteria"], sort_keys=True),
+                json.dumps(outcome["failed"]),
+                outcome["recheck_after"],
+                now,
+                now,
+                now,
+                screening_id,
+                expected_step,
+            ],
+        )
+        rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
+    return _row(rows[0]) if rows else None
+
+
+def answer_the_rest(db: sqlite_utils.Database, screening_id: int, expected_step: int) -> dict[str, Any] | None:
+    """A family that stopped early comes back to the questions they left: in progress again.
+
+    Nothing they answered is touched; the outcome is worked out again when they finish. Only a
+    stopped screening not sent to the team reopens; returns the row as written, or None.
+    """
+    now = clock.utc_text()
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE screenings SET status = 'in_progress', outcome = NULL, criteria = NULL, failed = NULL, "
+            "recheck_after = NULL, completed_at = NULL, early_choice = 'continued', early_choice_at = ?, "
+            "step = step + 1, editing = NULL, notice = NULL, updated_at = ? "
+            "WHERE id = ? AND step = ? AND status = 'completed' AND early_choice = 'stopped' "
+            "AND id NOT IN (SELECT screening_id FROM referrals) "
+            "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
+            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice, "
+            "early_told_at, early_choice, early_choice_at",
+            [now, now, screening_id, expected_step],
         )
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
     return _row(rows[0]) if rows else None
@@ -219,7 +300,8 @@ def set_editing(
         cursor = db.execute(
             "UPDATE screenings SET editing = ?, step = step + 1, updated_at = ? WHERE id = ? AND step = ? "
             "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
-            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice",
+            "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice, "
+            "early_told_at, early_choice, early_choice_at",
             [question_id, clock.utc_text(), screening_id, expected_step],
         )
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
