@@ -41,6 +41,14 @@ STAGES = (
     ("enrolled", _l("Enrolled")),
 )
 
+#: Families told early of a waiting period (STUDY-NOTES §4.2), and what they chose.
+EARLY_STAGES = (
+    ("told", _l("Told early that the child must wait")),
+    ("stopped", _l("Saw the result early")),
+    ("continued", _l("Answered the rest")),
+    ("undecided", _l("No choice yet")),
+)
+
 
 def csv_cell(value: Any) -> str:
     """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
@@ -107,6 +115,7 @@ def funnel() -> str:
     if study_id is None:
         abort(404)
     data = queue_reports.funnel(get_db(), study_id)
+    early = queue_reports.told_early(get_db(), study_id)
     counts = data["counts"]
     stages = bars([(k, label, counts[k]) for k, label in STAGES], max(counts["started"], 1))
     study = visible[study_id]
@@ -123,6 +132,7 @@ def funnel() -> str:
         stages=stages,
         reasons=reasons,
         counts=counts,
+        early=[(key, label, early[key]) for key, label in EARLY_STAGES],
     )
 
 
