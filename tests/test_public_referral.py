@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Callable
@@ -155,14 +156,15 @@ def test_double_post_creates_one_referral(app):
     assert rows(app, "SELECT count(*) FROM outbox") == [(1,)]
 
 
-def test_not_eligible_family_is_never_asked_for_a_name_or_number(app):
+def test_not_eligible_family_is_asked_for_a_name_or_number_only_to_have_a_person_check(app):
     client = finished(app, waiting_answers())
     assert client.get(f"{BASE}/refer").status_code == 303
     token = csrf(client, f"{BASE}/result")
     response = client.post(f"{BASE}/refer", data={**GOOD, "csrf_token": token})
     assert response.status_code == 303
     assert rows(app, "SELECT count(*) FROM referrals") == [(0,)]
-    assert "refer" not in client.get(f"{BASE}/result").get_data(as_text=True).split("<main", 1)[1].split("answers")[0]
+    links = re.findall(r'href="([^"]*/refer[^"]*)"', client.get(f"{BASE}/result").get_data(as_text=True))
+    assert links == [f"{BASE}/refer?kind=review"]  # no "send my details"; a person may check (see test_review_request)
 
 
 @pytest.mark.parametrize(
@@ -327,7 +329,8 @@ def test_a_study_closed_after_the_family_started_takes_no_referral(app):
     recruiting.set_status(db, "pumch-pediatric-sjogren", "closed", "test")
     db.close()
     body = client.get(f"{BASE}/result").get_data(as_text=True)
-    assert "not looking for new participants" in body and f"{BASE}/refer" not in body
+    assert "not looking for new participants" in body and f'href="{BASE}/refer"' not in body
+    assert f'href="{BASE}/refer?kind=review"' in body  # a person may still check the result
     token = csrf(client, f"{BASE}/result")
     assert client.post(f"{BASE}/refer", data={**GOOD, "csrf_token": token}).status_code == 303
     assert rows(app, "SELECT count(*) FROM referrals") == [(0,)]

@@ -12,9 +12,10 @@ import unicodedata
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, RadioField, StringField
+from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
+from ..store.referrals import WORDS_MAX
 from ..web.forms import TextForm, TickBox
 
 RESPONDENTS = ("guardian", "patient")
@@ -24,6 +25,8 @@ RELATIONSHIPS = ("mother", "father", "guardian", "self")
 #: families' WeChat is found by their mobile number, so digits alone are accepted too.
 WECHAT_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]{5,19}|\+?[0-9]{6,20})$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Control characters other than a line break or a tab (free text keeps its lines).
+TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def visible_text(value: str) -> str:
@@ -167,3 +170,27 @@ class ReferralForm(TextForm):
     def validate_guardian(self, field: TickBox) -> None:
         if self.under_14 and not field.data:
             raise ValidationError(_l("For a child under 14, please confirm you are the parent or guardian and agree."))
+
+
+class ReviewForm(ReferralForm):
+    """Ask a person to check the result: the referral's details and consents, and the family's own words.
+
+    The words are optional (a family that cannot explain may still ask) but the form asks for
+    them. A browser counts a line break as one character and sends two, so the length is checked
+    on the text as stored; the cap before any parsing is twice that.
+    """
+
+    words = TextAreaField(
+        filters=[strip_text],
+        validators=[Length(max=2 * WORDS_MAX, message=_l("Please keep this under 1000 characters."))],
+        render_kw={"maxlength": WORDS_MAX, "rows": 5},
+    )
+
+    def validate_words(self, field: TextAreaField) -> None:
+        text = "".join(ch for ch in (field.data or "") if unicodedata.category(ch) != "Cf")
+        text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+        if TEXT_CONTROL_RE.search(text):
+            raise ValidationError(_l("Please write in plain text."))
+        if len(text) > WORDS_MAX:
+            raise ValidationError(_l("Please keep this under 1000 characters."))
+        field.data = text

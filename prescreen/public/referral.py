@@ -1,25 +1,30 @@
-"""The referral offer (likely eligible / needs review), its confirmation, and withdrawing it.
+"""The referral offer (likely eligible / needs review), the review request, its confirmation, withdrawing.
 
-A family that does not qualify is never asked for a name or number. The referral, its consents,
-the audit row and the study team's alert are written in one transaction
-(:func:`prescreen.store.referrals.create`); the alert names no one and holds no health data.
+Two kinds of request go through the one form at ``/s/<study>/refer``: a family with a hopeful
+result sends their details; any family, whatever the result, may ask a person on the study team
+to check it (``?kind=review``, a flag and never data): PIPL art. 24 lets a person refuse a
+decision made only by automated means, and an eligible child turned away is the worst error
+here. A family that does not qualify is asked for a name or number only when they ask for that
+check themselves. The referral, its consents, the audit row and the study team's alert are
+written in one transaction (:func:`prescreen.store.referrals.create`); the alert names no one and
+holds no health data, and the family's words never leave the store except to the study team.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, render_template, session, url_for
+from flask import current_app, g, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from .. import studies, tokens
 from ..clock import today
-from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW
+from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE, Study
 from ..store import get_db
 from ..store import referrals as referral_store
 from ..web.i18n import current_locale
-from .forms import ReferralForm, WithdrawForm
+from .forms import ReferralForm, ReviewForm, WithdrawForm
 from .page import flow_state
 from .session import WITHDRAW_KEY, is_recruiting, let_go, require_screening, see_other, study_or_404
 from .steps import GUARDIAN_AGE
@@ -41,28 +46,63 @@ def age_band(age: int | None) -> str:
     return "over-18"
 
 
-def team_alert(row: dict[str, Any]) -> referral_store.Alert | None:
-    """The study team's "new referral" e-mail, Chinese first then English; None if no address."""
+def kinds_open(outcome: str, recruiting: bool) -> tuple[str, ...]:
+    """What a family with this result may send now.
+
+    Their details: after a hopeful result, while the study recruits. A request that a person
+    check the result: always, whatever the result and even while the study is closed, because
+    the right to have a person look again does not depend on either (the team may then only
+    explain the result, and the page says so).
+    """
+    hopeful = outcome in (LIKELY_ELIGIBLE, NEEDS_REVIEW)
+    return (referral_store.REFERRAL, referral_store.REVIEW) if hopeful and recruiting else (referral_store.REVIEW,)
+
+
+def review_offer(study: Study, row: dict[str, Any], outcome: str) -> str:
+    """What the result page says about a person checking the result.
+
+    ``sent``: they asked already (the page shows the reference); ``ask``: they cannot send their
+    details (not eligible, or the study is closed), so the page offers the check; ``note``: a
+    person looks at everything they send (or sent) anyway, so the page only says so.
+    """
+    referral = referral_store.by_screening(get_db(), row["id"])
+    if referral is not None:
+        return "sent" if referral["kind"] == referral_store.REVIEW else "note"
+    return "note" if referral_store.REFERRAL in kinds_open(outcome, is_recruiting(study)) else "ask"
+
+
+def team_alert(row: dict[str, Any], kind: str = referral_store.REFERRAL) -> referral_store.Alert | None:
+    """The study team's "new referral" (or "review request") e-mail, Chinese first then English.
+
+    None if no address is configured. It names no one and never carries the family's words.
+    """
     to_addr = current_app.config.get("STUDY_TEAM_EMAIL")
     if not to_addr:
         return None
     parts: dict[str, tuple[str, str]] = {}
     for lang in ("zh", "en"):
         with force_locale(lang):
-            parts[lang] = (
-                _("A new referral is waiting"),
-                _("A family has sent their details for a study. Open the referral to see it: {url}"),
-            )
+            if kind == referral_store.REVIEW:
+                parts[lang] = (
+                    _("A review request is waiting"),
+                    _("A family has asked a person to check their pre-screening result. Open the request: {url}"),
+                )
+            else:
+                parts[lang] = (
+                    _("A new referral is waiting"),
+                    _("A family has sent their details for a study. Open the referral to see it: {url}"),
+                )
     subject = f"{parts['zh'][0]} / {parts['en'][0]}"
     body = f"{parts['zh'][1]}\n\n{parts['en'][1]}\n"
     return referral_store.Alert(to_addr=to_addr, subject=subject, body=body, base_url=current_app.config["PUBLIC_URL"])
 
 
-def send_details(row: dict[str, Any], outcome: str, form: ReferralForm, age: int | None) -> None:
+def send_details(row: dict[str, Any], outcome: str, form: ReferralForm, age: int | None, kind: str) -> None:
     """Store the referral from a valid form, with its consents and the team's alert (once per screening).
 
     Only the browser that sent the details keeps the withdraw link's secret (in its cookie).
     """
+    words = form.words.data if isinstance(form, ReviewForm) else None
     contact = referral_store.Contact(
         name=form.name.data,
         relationship=form.relationship.data,
@@ -80,37 +120,44 @@ def send_details(row: dict[str, Any], outcome: str, form: ReferralForm, age: int
         age_band=age_band(age),
         consent_version=consent_version("share"),
         guardian_consent=form.under_14 and bool(form.guardian.data),
-        alert=team_alert(row),
+        alert=team_alert(row, kind),
         withdraw_token=withdraw_token,
+        kind=kind,
+        family_words=words or None,
     )
     if created:
         session[WITHDRAW_KEY] = withdraw_token
 
 
 def refer(study_id: str) -> Any:
-    """Offer to send the family's contact details to the study team."""
+    """Offer to send the family's contact details to the study team, or to ask a person to check the result."""
     study = study_or_404(study_id)
     row = require_screening(study)
     state = flow_state(study, row)
-    if state.outcome is None or state.outcome.status not in (LIKELY_ELIGIBLE, NEEDS_REVIEW):
+    if state.outcome is None:
         return see_other("public.result", study_id=study.id)
-    if referral_store.by_screening(get_db(), row["id"]):
+    if referral_store.by_screening(get_db(), row["id"]):  # one request per screening: show what they sent
         return see_other("public.sent", study_id=study.id)
-    if not is_recruiting(study):  # closed since the family started: no new referrals
+    review = request.args.get("kind") == referral_store.REVIEW
+    kind = referral_store.REVIEW if review else referral_store.REFERRAL
+    if kind not in kinds_open(state.outcome.status, is_recruiting(study)):  # e.g. closed since they started
         return see_other("public.result", study_id=study.id)
     age = studies.flow(study).age(row["answers"], today())
     under_14 = age is not None and age < GUARDIAN_AGE
-    form = ReferralForm(under_14=under_14)
+    form = ReviewForm(under_14=under_14) if review else ReferralForm(under_14=under_14)
     if not form.is_submitted():
         form.language.data = current_locale()
         form.relationship.data = "self" if row["respondent"] == "patient" else None
     if form.validate_on_submit():
-        send_details(row, state.outcome.status, form, age)
+        send_details(row, state.outcome.status, form, age, kind)
         return see_other("public.sent", study_id=study.id)
     page = render_template(
         "public/refer.html",
         study=study,
         form=form,
+        review=review,
+        voice=row["respondent"] or "guardian",
+        not_eligible=state.outcome.status == NOT_ELIGIBLE,
         under_14=under_14,
         adult=age is not None and age >= 18,
         outcome=state.outcome,

@@ -19,6 +19,7 @@ from ..store import referrals as referral_store
 from ..store import screenings as screening_store
 from ..web.i18n import current_locale
 from .page import flow_state, resume_url, transcript
+from .referral import review_offer
 from .session import is_recruiting, require_screening, see_other, study_or_404
 from .text import long_date, render_in
 
@@ -68,6 +69,7 @@ def result(study_id: str) -> Any:
         resume_url=resume_url(),
         reminder=state.outcome.recheck_after is not None,
         recruiting=is_recruiting(study),
+        ask_review=review_offer(study, row, state.outcome.status),  # a person, not the form, decides
         **result_context(study, row, state, current_locale()),
     )
 
