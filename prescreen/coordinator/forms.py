@@ -45,7 +45,7 @@ def forms_for(row: dict[str, Any], study: Study | None, lang: str) -> dict[str, 
     status_form = StatusForm(prefix="status")
     status_form.status.choices = [
         SelectChoice(s, WITHDRAW_LABEL if s == "withdrawn" else STATUS_LABELS[s])
-        for s in queue.TRANSITIONS.get(row["status"], ())
+        for s in queue.transitions(row["kind"], row["status"])
     ]
     criteria = study.criteria if study else ()
     status_form.criterion.choices = [SelectChoice("", "—")] + [

@@ -10,7 +10,7 @@ from flask_login import current_user
 from .. import clock
 from ..store import get_db, outbox, queue
 from ..web.security import page_number
-from .shared import LANGUAGE_NAMES, OUTCOME_LABELS, visible_studies, waiting
+from .shared import KIND_LABELS, LANGUAGE_NAMES, OUTCOME_LABELS, visible_studies, waiting
 
 
 def filters_from(args: Any) -> dict[str, str]:
@@ -22,6 +22,7 @@ def filters_from(args: Any) -> dict[str, str]:
         "status": status if status in ("open", "all", *queue.STATUSES) else "open",
         "outcome": args.get("outcome") if args.get("outcome") in OUTCOME_LABELS else "",
         "locale": args.get("locale") if args.get("locale") in LANGUAGE_NAMES else "",
+        "kind": args.get("kind") if args.get("kind") in KIND_LABELS else "",
         "q": (args.get("q") or "").strip()[:20],
     }
 

@@ -29,6 +29,18 @@ STATUS_LABELS = {
     "screen_failed": _l("Screen failed"),
     "not_interested": _l("Not interested"),
     "withdrawn": _l("Withdrawn"),
+    # TRANSLATORS: a review request: a person on the team is checking the automated result.
+    "in_review": _l("Being checked"),
+    # TRANSLATORS: a review request closed: the automated result stands and the team explained it to the family.
+    "result_explained": _l("Result stands, explained"),
+    # TRANSLATORS: a review request: a person found the child may qualify after all and invited them to screening.
+    "invited_to_screening": _l("Invited to screening"),
+}
+#: What a family sent: their details, or a request that a person check the automated result.
+KIND_LABELS = {
+    "referral": _l("Referral"),
+    # TRANSLATORS: the family asked a person on the study team to check the form's automated result (PIPL art. 24).
+    "review": _l("Review request"),
 }
 OUTCOME_LABELS = {
     # TRANSLATORS: the pre-screening result: nothing rules the child out so far (not a diagnosis).
@@ -141,6 +153,7 @@ def template_helpers(app: Flask) -> None:
     app.jinja_env.filters.update(local_time=local_time, age_band_label=age_band_label)
     app.jinja_env.globals.update(
         status_labels=STATUS_LABELS,
+        kind_labels=KIND_LABELS,
         outcome_labels=OUTCOME_LABELS,
         language_names=LANGUAGE_NAMES,
         study_title=study_title,
