@@ -16,6 +16,7 @@ import click
 
 from . import clock
 from .engine import (
+    FAMILY_TEXTS,
     AnswerError,
     Flow,
     Study,
@@ -90,6 +91,9 @@ def study_as_data(study: Study) -> dict[str, Any]:
                 "wording": c.wording,
                 "label": dict(c.labels),
                 "reason": dict(c.reasons),
+                # keyed by the sheet's column names (not_met::guardian::en …)
+                "family": {f"{FAMILY_TEXTS[st]}::{v}::{lang}": t for (st, v, lang), t in c.family_texts.items()},
+                "bring": dict(c.brings),
                 "home": c.home,
                 "any_of": c.any_of or None,
                 "waiting_period": c.waiting_period,

@@ -422,6 +422,7 @@ NUMBER_QUESTION = (
 )
 NUMBER_CRITERION = (
     "inc_weight,inclusion,Weight 20+,Weight,体重,Too light.,体重偏轻。,yes,no,,weight < 20,weight >= 20,,"
+    ",Too light.,体重偏轻。,Too light.,体重偏轻。"  # the family's wording of "not met", both voices
 )
 
 

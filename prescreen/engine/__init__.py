@@ -8,6 +8,7 @@ eligibility? Keeping it free of Flask and SQLite lets us test it exhaustively an
 from .categories import Category, load_categories
 from .check import WalkReport, check_flow
 from .errors import EXPRESSION_CODES, AnswerError, EvaluationError, ExpressionError, Problem, StudyError
+from .explain import Explanation, explain
 from .expr import compile_expression
 from .flow import Flow
 from .load import load_studies, load_study, study_folders
@@ -17,6 +18,7 @@ from .types import QUESTION_TYPES, QuestionType
 from .validate import validate_study
 from .vocab import (
     CONFIRM,
+    FAMILY_TEXTS,
     LIKELY_ELIGIBLE,
     MET,
     NEEDS_REVIEW,
@@ -30,6 +32,7 @@ from .vocab import (
 __all__ = [
     "CONFIRM",
     "EXPRESSION_CODES",
+    "FAMILY_TEXTS",
     "LIKELY_ELIGIBLE",
     "MET",
     "NEEDS_REVIEW",
@@ -44,6 +47,7 @@ __all__ = [
     "Choice",
     "Criterion",
     "EvaluationError",
+    "Explanation",
     "ExpressionError",
     "Flow",
     "Month",
@@ -58,6 +62,7 @@ __all__ = [
     "WalkReport",
     "check_flow",
     "compile_expression",
+    "explain",
     "load_categories",
     "load_studies",
     "load_study",

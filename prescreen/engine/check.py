@@ -5,6 +5,9 @@ most answers stop mattering once the criteria that read them are decided. The wa
 exactly what can still change the route or the outcome — the answers later conditions or
 undecided criteria read, and the decided statuses — so it visits each distinct situation once and
 still sees every route.
+
+It also collects every status a family can read about each criterion on some finished route
+(:func:`.explain.shown`), so the study's check can insist on that status's family wording.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EvaluationError, Problem
+from .explain import shown
 from .flow import Flow
 from .model import Question, Study
 from .sheets import display_path
 from .types import Hints
-from .vocab import NOT_MET, REVIEW, VOICES
+from .vocab import CONFIRM, NOT_MET, REVIEW, VOICES
 
 #: the walk uses a fixed "today": month arithmetic is relative, so any date shows every route
 WALK_TODAY = date(2026, 6, 15)
@@ -39,6 +43,8 @@ class WalkReport:
     never_asked: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    #: criterion id -> the statuses a family may read about it at the end of some route
+    family_statuses: dict[str, set[str]] = field(default_factory=dict)
 
 
 class _Walker:
@@ -56,6 +62,7 @@ class _Walker:
         self.routes: list[tuple[str, Any]] = []
         self.reached: set[str] = set()
         self.errors: list[str] = []
+        self.shown: set[tuple[str, str]] = set()
         self._prepare()
 
     def _prepare(self) -> None:
@@ -143,10 +150,11 @@ class _Walker:
                 break
             i += 1
         if i == n:
-            return frozenset({self.intern("", self.flow.outcome(statuses, env).status)})
+            return frozenset({self.intern("", self.end(statuses, env))})
         key = self.signature(i, values, statuses)
         cached = self.memo.get(key)
         if cached is not None:
+            self.shown_before(i, statuses)
             return cached
         question = self.questions[i]
         self.reached.add(question.id)
@@ -162,7 +170,7 @@ class _Walker:
             for criterion in dependents:
                 new_statuses[criterion.id] = self.flow.status(criterion, new_env)
             if self.flow.knocked_out(new_statuses, dependents):
-                end = self.intern("", self.flow.outcome(new_statuses, new_env).status)
+                end = self.intern("", self.end(new_statuses, new_env))
                 result.add(self.intern(question.id, end))
                 continue
             child = self.walk(i + 1, new_values, new_statuses)
@@ -175,6 +183,32 @@ class _Walker:
         frozen = frozenset(result)
         self.memo[key] = frozen
         return frozen
+
+    def end(self, statuses: dict[str, str], env: Any) -> str:
+        """A route's outcome, noting what its family reads about each criterion."""
+        outcome = self.flow.outcome(statuses, env).status
+        self.shown.update((c.id, status) for c, status in shown(self.flow, statuses, outcome))
+        return outcome
+
+    def shown_before(self, i: int, statuses: dict[str, str]) -> None:
+        """On a memo hit, note the statuses of criteria already decided that a family may read.
+
+        The routes below were walked from an earlier situation with the same signature, which
+        keeps the answers every undecided criterion reads but only whether a decided item failed
+        or needs review, not which; so the decided items' own statuses are noted here. This may
+        note a status that every route on from here ends before showing (a later knock-out): the
+        check then asks for wording that is rarely read, never misses wording that is.
+        """
+        combined = [(item, self.flow.item_status(item, statuses)) for item in self.decided_items[i]]
+        fails = any(status == NOT_MET for _, status in combined)  # then every route on ends "not eligible"
+        for item, status in combined:
+            if status == NOT_MET:
+                wanted: tuple[str, ...] = (NOT_MET,)
+            elif not fails and status in (REVIEW, CONFIRM):
+                wanted = (REVIEW, CONFIRM)
+            else:
+                continue
+            self.shown.update((c.id, statuses[c.id]) for c in item.criteria if statuses[c.id] in wanted)
 
     def run(self) -> frozenset[int]:
         env = self.flow.env({}, self.respondent, self.today)
@@ -207,6 +241,8 @@ def check_flow(study: Study, today: date = WALK_TODAY) -> WalkReport:
             report.problems.append(Problem(questions_sheet, None, None, "the questionnaire is too long to walk"))
             return report
         reached |= walker.reached
+        for cid, status in walker.shown:
+            report.family_statuses.setdefault(cid, set()).add(status)
         for message in walker.errors:
             report.problems.append(
                 Problem(questions_sheet, None, None, f"a path that never reaches an outcome: {message}")

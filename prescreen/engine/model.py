@@ -149,12 +149,30 @@ class Criterion:
     confirm_if: Expression | None = None
     recheck: Expression | None = None
     row: int = 0
+    #: (status, voice, lang) -> what a family reads when this criterion has that status
+    family_texts: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: lang -> what to bring to the first visit for it (a short noun phrase), or nothing
+    brings: dict[str, str] = field(default_factory=dict)
 
     def label(self, lang: str) -> str:
+        """The coordinator's short name (listing words; never shown to families)."""
         return self.labels[lang]
 
     def reason(self, lang: str) -> str:
         return self.reasons[lang]
+
+    def family(self, status: str, voice: str, lang: str) -> str:
+        """What a family reads about this criterion when it is ``status``, in their voice and language.
+
+        ``status`` is ``not_met`` (why it rules the child out, or not yet), ``needs_review`` (what
+        a doctor looks at more closely) or ``confirm_at_visit`` (what the doctor checks at the
+        first visit); empty for ``met`` and for a status this criterion can never show.
+        """
+        return self.family_texts.get((status, voice, lang), "")
+
+    def bring(self, lang: str) -> str:
+        """What to bring to the first visit for this criterion (voice-neutral), or ``""``."""
+        return self.brings.get(lang, "")
 
     @property
     def rules(self) -> tuple[Expression, ...]:

@@ -14,13 +14,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Problem, suggest
-from .vocab import LANGS, VOICES
+from .vocab import FAMILY_TEXTS, LANGS, VOICES
 
 SHEETS = ("study", "criteria", "questions", "choices")
 
 
 def bilingual(*names: str) -> tuple[str, ...]:
     return tuple(f"{n}::{lang}" for n in names for lang in LANGS)
+
+
+def voiced(*names: str) -> tuple[str, ...]:
+    """``name::voice::lang`` for both voices and both languages (``text::guardian::en`` …)."""
+    return tuple(f"{n}::{voice}::{lang}" for n in names for voice in VOICES for lang in LANGS)
+
+
+#: ``criteria.csv``'s family wording, one column per status, voice and language. Every study has
+#: the columns; a cell may stay empty only when its criterion can never show that status (see
+#: :mod:`.build_criteria` and :mod:`.validate`).
+FAMILY_COLUMNS = voiced(*FAMILY_TEXTS.values())
 
 
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -40,8 +51,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("registry_id", "minutes", *bilingual("department"), "ethics_approval"),
     ),
     "criteria": (
-        ("id", "kind", "wording", *bilingual("label", "reason"), "home", "waiting_period"),
-        ("any_of", "not_met_if", "met_if", "confirm_if", "recheck"),
+        ("id", "kind", "wording", *bilingual("label", "reason"), "home", "waiting_period", *FAMILY_COLUMNS),
+        ("any_of", "not_met_if", "met_if", "confirm_if", "recheck", *bilingual("bring")),
     ),
     "questions": (
         (

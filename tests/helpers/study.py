@@ -9,10 +9,18 @@ from pathlib import Path
 STUDY = """id,status,min_age,max_age,age_question,conditions,categories,title::en,title::zh,summary::en,summary::zh,involves::en,involves::zh,centre::en,centre::zh,address::en,address::zh
 demo,recruiting,5,18,dob,Demo,x,Demo study,示例研究,A study.,一项研究。,Visits.,随访。,A hospital,某医院,Beijing,北京
 """
-CRITERIA = """id,kind,wording,label::en,label::zh,reason::en,reason::zh,home,waiting_period,any_of,not_met_if,met_if,confirm_if,recheck
-inc_age,inclusion,Age 5-18,Age,年龄,Your child is too young.,孩子年龄还小。,yes,yes,,age(dob) < 5,age(dob) >= 5,,dob + 60
-inc_dx,inclusion,Has SS,Diagnosis,诊断,No diagnosis.,没有确诊。,yes,no,,dx == 'no',dx == 'yes',,
-exc_drug,exclusion,No belimumab,Belimumab,贝利尤单抗,Had belimumab.,用过贝利尤单抗。,yes,no,,'bel' in drugs,drugs == 'none',drugs == 'unsure',
+#: family wording (criteria.csv's not_met/review/visit columns, guardian then patient, en then zh): each
+#: criterion has the wording of every status it can show, and no other
+FAMILY_HEADER = ",".join(
+    f"{s}::{v}::{lang}"
+    for s in ("not_met", "review", "visit")
+    for v in ("guardian", "patient")
+    for lang in ("en", "zh")
+)
+CRITERIA = f"""id,kind,wording,label::en,label::zh,reason::en,reason::zh,home,waiting_period,any_of,not_met_if,met_if,confirm_if,recheck,{FAMILY_HEADER}
+inc_age,inclusion,Age 5-18,Age,年龄,Your child is too young.,孩子年龄还小。,yes,yes,,age(dob) < 5,age(dob) >= 5,,dob + 60,Your child is too young.,孩子年龄还小。,You are too young.,你年龄还小。,,,,,,,,
+inc_dx,inclusion,Has SS,Diagnosis,诊断,No diagnosis.,没有确诊。,yes,no,,dx == 'no',dx == 'yes',,,The study is for SS only.,只针对干燥综合征。,The study is for SS only.,只针对干燥综合征。,The doctor checks your child's diagnosis.,医生会核实孩子的诊断。,The doctor checks your diagnosis.,医生会核实你的诊断。,,,,
+exc_drug,exclusion,No belimumab,Belimumab,贝利尤单抗,Had belimumab.,用过贝利尤单抗。,yes,no,,'bel' in drugs,drugs == 'none',drugs == 'unsure',,Your child had belimumab.,孩子用过贝利尤单抗。,You had belimumab.,你用过贝利尤单抗。,The doctor asks about your child's medicines.,医生会了解孩子用过的药。,The doctor asks about your medicines.,医生会了解你用过的药。,The doctor checks your child's medicines.,医生会核对孩子的用药。,The doctor checks your medicines.,医生会核对你的用药。
 """
 QUESTIONS = """id,type,choices,show_if,criteria,text::guardian::en,text::guardian::zh,text::patient::en,text::patient::zh,why::en,why::zh
 dob,month,,,inc_age,When was your child born?,孩子是哪年哪月出生的？,When were you born?,你是哪年哪月出生的？,To check age.,确认年龄。
@@ -91,10 +99,17 @@ DEFAULTS: dict[str, dict[str, str]] = {
 }
 
 
+#: a criterion's family wording is needed (and allowed) only for the statuses its rules can give
+FAMILY_RULE = {"not_met": "not_met_if", "visit": "confirm_if"}
+
+
 def _default(sheet: str, column: str, row: dict[str, str]) -> str:
     """A filler for *column*: the sheet's default, else a wording in the cell's language."""
     if column in DEFAULTS[sheet]:
         return DEFAULTS[sheet][column]
+    rule = FAMILY_RULE.get(column.split("::")[0]) if sheet == "criteria" and column.count("::") == 2 else None
+    if rule and not row.get(rule):
+        return ""
     if column.endswith("::zh"):
         return "示例文字"
     if column.endswith("::en") or column == "wording":
