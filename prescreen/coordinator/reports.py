@@ -36,6 +36,7 @@ STAGES = (
     ("needs_review", lazy_pgettext("outcome", "Needs review")),
     ("not_eligible", _l("Not eligible")),
     ("referred", _l("Referred")),
+    ("review_requested", _l("Asked a person to check the result")),
     ("contacted", _l("Contacted")),
     ("visit_scheduled", _l("Screening visit scheduled")),
     ("enrolled", _l("Enrolled")),
