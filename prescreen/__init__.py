@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, config, coordinator, public, store, studies, volunteer
+from . import auth, config, coordinator, public, store, studies, team, volunteer
 from .auth.cli import users_cli
 from .config import ROOT, ConfigError
 from .engine import StudyError
@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     csrf.init_app(app)
     store.init_app(app)
+    team.init_app(app)  # after the studies and the migration: which studies are recruiting
     security.init_app(app)
     compression.init_app(app)
     assets.init_app(app)

@@ -38,10 +38,13 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": None,  # None: True in production, False otherwise
     "SESSION_COOKIE_NAME": None,  # None: "__Host-prescreen" in production
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session; a slow family is not a reason to fail
-    # The public chat. Contacts are shown to families only when set; nothing is invented.
+    # How families reach a study's team (prescreen.team): shown only when set, never invented.
+    # Production refuses to start while a recruiting study has none of them.
     "STUDY_CONTACT_PHONE": None,
     "STUDY_CONTACT_EMAIL": None,
     "STUDY_CONTACT_WECHAT": None,
+    "STUDY_CONTACTS": {},  # {study id: {phone, email, wechat, reply_working_days}}: replaces the three above
+    "STUDY_REPLY_WORKING_DAYS": None,  # "the team will call you within N working days"; unset: no promise
     "PRIVACY_CONTACT": None,  # named in the privacy notice; unset: "the study team at PUMCH"
     "STUDY_TEAM_EMAIL": None,  # gets "a new referral is waiting"; unset: no alert is queued
     "PUBLIC_POST_LIMIT": "60 per minute",  # per client, across all workers (prescreen.web.limits)

@@ -509,13 +509,13 @@ def test_public_strings_mean_the_same_in_every_domain():
     assert clashes == []
 
 
-def test_study_contacts_come_from_config_or_the_page_says_the_team_will_call(make_app):
+def test_study_contacts_come_from_config_or_the_page_says_they_are_not_configured(make_app):
     plain = make_app(RATELIMIT_ENABLED=False)
     client = plain.test_client()
     start(client)
     walk(client, likely_answers())
     body = page(client, f"{BASE}/result")
-    assert "the study team will contact you" in body and "tel:" not in body
+    assert "Contact not configured" in body and "tel:" not in body
     configured = make_app(
         RATELIMIT_ENABLED=False,
         STUDY_CONTACT_PHONE="+86 10 0000 0000",

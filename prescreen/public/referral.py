@@ -177,15 +177,11 @@ def sent(study_id: str) -> Any:
     token = session.get(WITHDRAW_KEY)
     mine = referral_store.by_withdraw_token(get_db(), token) if isinstance(token, str) else None
     shown = mine is not None and mine["id"] == referral["id"]  # only the browser that sent them has it
-    config = current_app.config
-    contact = {k: config.get(f"STUDY_CONTACT_{k.upper()}") for k in ("phone", "email", "wechat")}
     return render_template(
         "public/sent.html",
         study=study,
         referral=referral,
         withdraw_url=url_for("public.withdraw", token=token, _external=True) if shown else None,
-        contact={k: v for k, v in contact.items() if v},
-        centre=study.text("centre", current_locale()),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, render_template
+from flask import g, render_template
 from markupsafe import Markup
 
 from ..clock import today
@@ -58,14 +58,11 @@ def result(study_id: str) -> Any:
     notice = row["notice"]
     if notice:
         screening_store.clear_notice(get_db(), row["id"])
-    config = current_app.config
-    contact = {k: config.get(f"STUDY_CONTACT_{k.upper()}") for k in ("phone", "email", "wechat")}
     return render_template(
         "public/result.html",
         row=row,
         notice=notice,
         referral=referral_store.by_screening(get_db(), row["id"]),
-        contact={k: v for k, v in contact.items() if v},
         resume_url=resume_url(),
         reminder=state.outcome.recheck_after is not None,
         recruiting=is_recruiting(study),
