@@ -299,7 +299,8 @@ def test_teen_in_english_reaches_not_eligible_with_a_recheck_date(app, client):
     recheck = rows(app, "SELECT recheck_after FROM screenings")[0][0]
     day = date.fromisoformat(recheck)
     assert f"{day.day} {day.strftime('%B')} {day.year}" in body
-    assert f"{BASE}/refer" not in body  # no name or number is asked of families who do not qualify
+    assert f'href="{BASE}/refer"' not in body  # no "send my details" for a family that does not qualify
+    assert "why you think you may qualify" in body  # but a person may check the result (in the teen's voice)
 
 
 def test_recheck_date_is_written_the_chinese_way(app, client):

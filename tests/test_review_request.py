@@ -15,13 +15,14 @@ import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from prescreen.store import connect, recruiting
+from prescreen.store import connect, migrate, migration_modules, recruiting, transaction
 from tests.helpers.public import BASE, csrf, likely_answers, start, walk
 from tests.helpers.staff import STUDY_ID, add_referral, add_user, download, login
 
@@ -380,3 +381,33 @@ def test_the_log_and_funnel_count_review_requests_without_the_words(app, coordin
     page = f"/coordinator/referrals/{rid}"
     record = download(coordinator, f"{page}/export.json", form_page=page).get_json()
     assert record["referral"]["family_words"] == WORDS["zh"] and record["referral"]["kind"] == "review"
+
+
+def test_referrals_sent_before_the_migration_are_ordinary_referrals_and_keep_counting(tmp_path: Path) -> None:
+    db = connect(tmp_path / "old.sqlite3")
+    db.execute("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for version, module in migration_modules():
+        if version >= "m0011":
+            break
+        with transaction(db):
+            module.up(db)  # type: ignore[attr-defined]
+            db.execute("INSERT INTO schema_migrations VALUES (?, 'x')", [version])
+    with transaction(db):
+        db.execute(
+            "INSERT INTO screenings (id, token_hash, study_id, version, locale, created_at, updated_at) "
+            "VALUES (1, 'h', 's', 'v', 'zh', 'x', 'x')"
+        )
+        db.execute(
+            "INSERT INTO referrals (screening_id, study_id, reference, status, created_at, updated_at) "
+            "VALUES (1, 's', 'PS-OLD001', 'unreachable', 'x', 'x')"
+        )
+    assert "m0011_review_requests" in migrate(db)
+    assert db.execute("SELECT kind, family_words FROM referrals").fetchall() == [("referral", None)]
+    assert db.execute("SELECT referral_kind FROM screening_log").fetchall() == [("referral",)]
+    with pytest.raises(sqlite3.IntegrityError):  # neither an unknown kind nor a novel fits
+        db.execute("UPDATE referrals SET kind = 'other'")
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("UPDATE referrals SET family_words = ?", ["x" * 1001])
+    db.execute("UPDATE referrals SET status = 'result_explained'")  # the renewed trigger: a person reached them
+    assert db.execute("SELECT contacted, referral_status FROM screening_log").fetchall() == [(1, "result_explained")]
+    db.close()
