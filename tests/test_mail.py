@@ -161,7 +161,8 @@ def test_opt_in_then_publish_reaches_only_matching_volunteers_once_in_their_lang
     assert send(app) == {"sent": 5}
     confirmations = by_recipient(recorder)
     assert sorted(confirmations) == sorted(people) and all(len(m) == 1 for m in confirmations.values())
-    assert str(confirmations["zh-sjogren@example.com"][0]["Subject"]) == "请确认您的邮箱，以便接收新研究通知"
+    subject = str(confirmations["zh-sjogren@example.com"][0]["Subject"])
+    assert subject == "北京协和医院：请确认您的邮箱，以便接收新研究通知"
 
     for address in list(people)[:4]:
         confirm_path = path_of(body(confirmations[address][0]), "confirm")
@@ -174,8 +175,8 @@ def test_opt_in_then_publish_reaches_only_matching_volunteers_once_in_their_lang
     notices = by_recipient(recorder)
     assert sorted(notices) == ["en-rheum@example.com", "zh-sjogren@example.com"]
     zh, en = notices["zh-sjogren@example.com"][0], notices["en-rheum@example.com"][0]
-    assert str(zh["Subject"]) == "有一项新研究正在招募受试者"
-    assert str(en["Subject"]) == "A new study is looking for volunteers"
+    assert str(zh["Subject"]) == "北京协和医院：有一项新研究正在招募参加者"
+    assert str(en["Subject"]) == "Peking Union Medical College Hospital: a new study is looking for volunteers"
     assert "利妥昔单抗序贯贝利尤单抗" in body(zh) and "北京协和医院" in body(zh)
     assert "Belimumab after rituximab" in body(en) and "Peking Union Medical College Hospital" in body(en)
 

@@ -89,7 +89,7 @@ def test_reminder_is_due_only_on_the_date_and_says_nothing_about_health(
         "SELECT idempotency_key, to_addr, next_attempt_at, subject, body_text, body_html FROM outbox"
     ).fetchall()
     assert (key, to, due) == (f"recheck-reminder:{screening['id']}", "other@example.com", f"{RECHECK}T01:00:00Z")
-    assert subject == "提醒：可以再次自测了"
+    assert subject == "北京协和医院提醒您：可以再做一次研究初筛了"  # the hospital, never the study
     assert re.search(r"https://prescreen\.test/volunteer/again/[0-9a-f]{20}\s", text)
     for word in ("不符合", "干燥", "利妥昔", "not eligible", "eligible", "sjogren", "pumch", "/s/"):
         assert word not in subject + text + html

@@ -21,16 +21,28 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from .. import clock, tokens
+from .. import clock, team, tokens
 from ..engine import Study
 from ..store import outbox, volunteers
 
+#: Every subject names the hospital, so a parent knows at a glance who writes (and that it is not spam).
 SUBJECTS = {
-    "volunteer-confirm": _l("Please confirm your e-mail for study news"),
-    "volunteer-already": _l("You are already signed up for study news"),
-    "study-posted": _l("A new study is looking for volunteers"),
-    "recheck-reminder": _l("Your reminder to check again"),
+    "volunteer-confirm": _l("Peking Union Medical College Hospital: please confirm your e-mail for study news"),
+    "volunteer-already": _l("Peking Union Medical College Hospital: you are already signed up for study news"),
+    "study-posted": _l("Peking Union Medical College Hospital: a new study is looking for volunteers"),
+    "recheck-reminder": _l("Peking Union Medical College Hospital: your reminder to check again for a study"),
 }
+#: The sender's display name (the address stays MAIL_FROM's) and the site every e-mail says it is from.
+SENDER_NAME = _l("PUMCH children's clinical study pre-screening")
+
+
+def sender_names() -> dict[str, str]:
+    """The sender's display name in each language, for the ``From`` header of that language's e-mails."""
+    names = {}
+    for locale in ("zh", "en"):
+        with force_locale(locale):
+            names[locale] = str(SENDER_NAME)
+    return names
 
 
 def absolute_url(endpoint: str, **values: Any) -> str:
@@ -48,8 +60,10 @@ def render(kind: str, template: str, locale: str, **context: Any) -> tuple[str, 
     """Return ``(subject, text, html)`` of ``templates/email/<template>.{txt,html}`` in *locale*."""
     with force_locale(locale):
         subject = str(SUBJECTS[kind])
-        text = render_template(f"email/{template}.txt", locale=locale, subject=subject, **context)
-        html = render_template(f"email/{template}.html", locale=locale, subject=subject, **context)
+        # Who sent it (the site, by name and address) for the footer every e-mail carries.
+        sender = {"site": str(SENDER_NAME), "site_url": public_path("/")}
+        text = render_template(f"email/{template}.txt", locale=locale, subject=subject, **sender, **context)
+        html = render_template(f"email/{template}.html", locale=locale, subject=subject, **sender, **context)
     return subject, text, html
 
 
@@ -134,14 +148,12 @@ def queue_already_signed_up(db: sqlite_utils.Database, volunteer: dict[str, Any]
     )
 
 
-def study_context(study: Study, locale: str) -> dict[str, str]:
-    """What a study notice says: title, plain summary, where, and the link to its pre-screener."""
+def study_context(study: Study, locale: str) -> dict[str, Any]:
+    """What a study notice says: title, plain summary, the team block, and the link to its pre-screener."""
     return {
         "title": study.text("title", locale),
         "summary": study.text("summary", locale),
-        "where": ("，" if locale == "zh" else ", ").join(
-            filter(None, (study.meta.get(f"centre::{locale}"), study.meta.get(f"address::{locale}")))
-        ),
+        "team": team.block(study, locale),
         "study_url": public_path(f"/s/{study.id}/"),
     }
 

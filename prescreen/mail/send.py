@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
@@ -31,6 +32,7 @@ from flask.cli import AppGroup
 
 from .. import clock
 from ..store import connect, outbox, retention
+from .render import sender_names
 
 #: CRLF and RFC 2047 for non-ASCII, as ``policy.SMTP``, but folding only past 998 characters
 #: (RFC 5322's limit): folded at 78, a long ASCII header such as ``List-Unsubscribe`` is turned
@@ -54,17 +56,20 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def build_message(row: dict[str, Any], mail_from: str) -> EmailMessage:
+def build_message(row: dict[str, Any], mail_from: str, sender_name: str | None = None) -> EmailMessage:
     """Turn an outbox row into a UTF-8 multipart message (text, plus HTML when there is one).
 
     ``policy.SMTP`` gives CRLF line ends and RFC 2047-encoded headers, so a Chinese subject
-    arrives intact. The Message-ID comes from the idempotency key, so should a crash make us
-    send a row twice, mail programs can tell the two copies are one message.
+    and sender name arrive intact. The sender is MAIL_FROM's address under *sender_name* (the
+    site's name in the e-mail's language; MAIL_FROM's own display name when None). The
+    Message-ID comes from the idempotency key, so should a crash make us send a row twice,
+    mail programs can tell the two copies are one message.
     """
     message = EmailMessage(policy=SMTP_POLICY)
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    configured_name, address = parseaddr(mail_from)
+    domain = address.rpartition("@")[2] or "localhost"
     digest = hashlib.sha256(row["idempotency_key"].encode("utf-8")).hexdigest()[:32]
-    message["From"] = mail_from
+    message["From"] = Address(display_name=sender_name or configured_name, addr_spec=address)
     message["To"] = row["to_addr"]
     message["Subject"] = row["subject"]
     message["Date"] = formatdate(usegmt=True)
@@ -165,7 +170,8 @@ def make_backend(app: Flask) -> Backend:
     raise click.ClickException(f"PRESCREEN_MAIL_BACKEND must be 'file' or 'smtp', not {name!r}")
 
 
-#: Settings that name the study team's own addresses: a bounce never suppresses these.
+#: Settings that name the study team's own addresses (and each STUDY_CONTACTS e-mail): a bounce
+#: never suppresses these.
 TEAM_ADDRESS_SETTINGS = ("STUDY_TEAM_EMAIL", "STUDY_CONTACT_EMAIL")
 
 
@@ -176,8 +182,8 @@ def team_addresses(config: Any) -> frozenset[str]:
     the failed row stays visible on the queue and the next alert is tried as usual.
     """
     found: set[str] = set()
-    for key in TEAM_ADDRESS_SETTINGS:
-        value = config.get(key)
+    per_study = [entry.get("email") for entry in (config.get("STUDY_CONTACTS") or {}).values()]
+    for value in [config.get(key) for key in TEAM_ADDRESS_SETTINGS] + per_study:
         if isinstance(value, str) and value.strip():
             found.add(value.strip().lower())
             found.add(parseaddr(value)[1].lower())
@@ -201,6 +207,8 @@ def deliver_due(
     lease = timedelta(seconds=int(cfg["MAIL_LEASE_SECONDS"]))
     base = timedelta(seconds=int(cfg["MAIL_RETRY_SECONDS"]))
     result: Counter[str] = Counter()
+    with app.app_context():
+        names = sender_names()
     for _ in range(batch):
         if stop is not None and stop():
             break
@@ -209,7 +217,8 @@ def deliver_due(
         if row is None:
             break
         try:
-            backend.send(build_message(row, cfg["MAIL_FROM"]), row["to_addr"], row["id"])
+            message = build_message(row, cfg["MAIL_FROM"], names.get(row["locale"]))
+            backend.send(message, row["to_addr"], row["id"])
         except PermanentFailure as exc:
             outbox.mark_bounced(db, row["id"], str(exc), protected)
             result["bounced"] += 1

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from .. import studies, tokens
 from ..clock import today
 from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE, Study
+from ..mail.render import sender_names
 from ..store import get_db
 from ..store import referrals as referral_store
 from ..web.i18n import current_locale
@@ -92,8 +93,21 @@ def team_alert(row: dict[str, Any], kind: str = referral_store.REFERRAL) -> refe
                     _("A new referral is waiting"),
                     _("A family has sent their details for a study. Open the referral to see it: {url}"),
                 )
+    # Like every e-mail: the subject names the hospital, the footer who sent it and why.
+    site, site_url = sender_names(), current_app.config["PUBLIC_URL"].rstrip("/") + "/"
+    footer: dict[str, str] = {}
+    for lang in ("zh", "en"):
+        with force_locale(lang):
+            # TRANSLATORS: an e-mail subject: the site's name, then what the e-mail is about.
+            parts[lang] = (_("%(site)s: %(subject)s", site=site[lang], subject=parts[lang][0]), parts[lang][1])
+            who = _(
+                "This e-mail comes from the “%(site)s” website (%(url)s) of Peking Union Medical College Hospital.",
+                site=site[lang],
+                url=site_url,
+            )
+            footer[lang] = who + "\n" + _("You get it because this address is the study team's alert address there.")
     subject = f"{parts['zh'][0]} / {parts['en'][0]}"
-    body = f"{parts['zh'][1]}\n\n{parts['en'][1]}\n"
+    body = f"{parts['zh'][1]}\n\n{parts['en'][1]}\n\n--\n{footer['zh']}\n\n{footer['en']}\n"
     return referral_store.Alert(to_addr=to_addr, subject=subject, body=body, base_url=current_app.config["PUBLIC_URL"])
 
 
