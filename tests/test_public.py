@@ -112,7 +112,7 @@ def test_closed_study_says_so_kindly_and_accepts_no_new_screening(app, client):
     recruiting.set_status(db, STUDY, "closed", "test")
     db.close()
     body = page(client, f"{BASE}/?lang=zh")
-    assert "这项研究目前暂不招募新的受试者" in body
+    assert "这项研究目前暂停招募新的参加者" in body
     assert "/volunteer/" in body
     assert "开始答题" not in body
     response = client.post(f"{BASE}/consent", data={"csrf_token": token, "respondent": "guardian", "agree": "y"})
@@ -267,7 +267,7 @@ def test_guardian_walks_to_likely_eligible_with_js_off(app, client, family, lang
     family.start("guardian", lang)
     asked = family.walk(likely_answers())
     body = page(client, f"{BASE}/result")
-    assert ("Your child may be able to join this study" if lang == "en" else "孩子可能可以参加这项研究") in body
+    assert ("Your child may be able to join this study" if lang == "en" else "孩子初步符合这项研究的条件") in body
     assert f"{BASE}/refer" in body
     row = screening(app)
     assert row["outcome"] == "likely_eligible" and row["status"] == "completed"

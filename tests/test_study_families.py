@@ -973,6 +973,18 @@ def test_patient_voice_never_talks_about_your_child(study: Study) -> None:
         assert "您" not in question.text("patient", "zh"), question.id
 
 
+def test_patient_voice_of_the_family_wording_never_talks_about_your_child(study: Study) -> None:
+    """The result page's wording about each criterion, in the patient's voice; what to bring is for both."""
+    for criterion in study.criteria:
+        for (status, voice, lang), text in criterion.family_texts.items():
+            if voice == "patient" and lang == "en":
+                assert "your child" not in text.lower(), (criterion.id, status)
+            elif voice == "patient":
+                assert "孩子" not in text and "您" not in text, (criterion.id, status)
+        assert "your child" not in criterion.bring("en").lower(), criterion.id
+        assert "孩子" not in criterion.bring("zh") and "您" not in criterion.bring("zh"), criterion.id
+
+
 def test_chinese_names_the_brands_families_know(study: Study) -> None:
     """Families know 美罗华 and 倍力腾 better than the generic names."""
     consent = study.question("consent_guardian").text("guardian", "zh")
@@ -1027,6 +1039,42 @@ def test_guardian_english_reads_at_grade_6_or_below(study: Study, fk_grade: Call
         elif grade > 6:
             too_hard[question.id] = (grade, text)
     assert not too_hard
+
+
+def test_family_wording_of_every_criterion_reads_at_grade_8_or_below(
+    study: Study, fk_grade: Callable[[str], float]
+) -> None:
+    """What the result page says about each criterion: every status and voice, and what to bring."""
+    too_hard = {}
+    for criterion in study.criteria:
+        texts = {f"{status}/{voice}": t for (status, voice, lang), t in criterion.family_texts.items() if lang == "en"}
+        texts["bring"] = criterion.bring("en")
+        for key, text in texts.items():
+            if text and fk_grade(text) > 8:
+                too_hard[(criterion.id, key)] = (fk_grade(text), text)
+    assert not too_hard
+
+
+#: the templates of the result page and the printed summary
+RESULT_TEMPLATES = ("result.html", "_summary_body.html", "_explained.html")
+
+
+def test_result_page_sentences_read_at_grade_8_or_below(fk_grade: Callable[[str], float]) -> None:
+    """The result page's and summary's own English (headlines, leads, headings) stays plain too."""
+    from babel.messages.extract import extract_from_file
+
+    from prescreen.translate import COMMENT_TAGS, KEYWORDS
+
+    too_hard, read = {}, 0
+    for name in RESULT_TEMPLATES:
+        path = ROOT / "templates" / "public" / name
+        for _line, message, _comments, _context in extract_from_file("jinja2", path, KEYWORDS, COMMENT_TAGS):
+            for text in message if isinstance(message, tuple) else (message,):
+                if text and len(text.split()) >= 4:  # a sentence, not a heading such as "Please bring"
+                    read += 1
+                    if fk_grade(text) > 8:
+                        too_hard[(name, text)] = fk_grade(text)
+    assert read > 15 and too_hard == {}
 
 
 def test_sheets_are_utf8_csv_with_the_documented_columns() -> None:

@@ -1,8 +1,10 @@
 """The result page and the printable summary: plain words, the engine's reasons, the next step.
 
-The page never decides eligibility itself: the outcome, its reasons and the re-check date all come
-from the engine; this module only says them in the family's language (and, for the printed
-summary, in the other language too, for a doctor who reads it).
+The page never decides eligibility itself: the outcome, which criteria it is about, the answers
+that decided each and the re-check date all come from the engine (:func:`prescreen.engine.explain`);
+this module only says them in the family's voice and language, with the study's family wording
+(never the coordinator's labels), and for the printed summary in the other language too, for a
+doctor who reads it.
 """
 
 from __future__ import annotations
@@ -12,31 +14,81 @@ from typing import Any
 from flask import g, render_template
 from markupsafe import Markup
 
+from .. import studies
 from ..clock import today
-from ..engine import CONFIRM, REVIEW, State, Study
+from ..engine import CONFIRM, NOT_ELIGIBLE, NOT_MET, REVIEW, State, Study, explain
 from ..store import get_db
 from ..store import referrals as referral_store
 from ..store import screenings as screening_store
 from ..web.i18n import current_locale
-from .page import flow_state, resume_url, transcript
+from .page import answer_text, flow_state, resume_url, transcript
 from .referral import review_offer
 from .session import is_recruiting, require_screening, see_other, study_or_404
 from .text import long_date, render_in
+
+#: option values that mean "I don't know" (every choice list offers one, see the study notes);
+#: only when a deciding answer is one of them does the page say the family chose "not sure"
+NOT_SURE = frozenset({"not_sure", "more_info"})
+
+
+def chose_not_sure(raw: Any) -> bool:
+    """Whether a stored answer is (or, for a tick-all question, includes) a "not sure" option."""
+    values = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return any(value in NOT_SURE for value in values)
+
+
+def explained(study: Study, row: dict[str, Any], state: State, lang: str) -> dict[str, Any]:
+    """The result in the family's words: what decided it, what the first visit checks, what to bring.
+
+    ``deciding``: for *not eligible* the reasons, for *needs review* what needs a closer look, each
+    once (criteria may share a text) with the questions and answers that decided it ("because you
+    answered …"); ``not_sure``: whether one of those answers was a "not sure"; ``visit`` and
+    ``bring``: what the doctor checks at the first visit and what to bring, each said once.
+    """
+    outcome = state.outcome
+    assert outcome is not None  # noqa: S101 — callers only come here with a finished flow
+    voice = row["respondent"] or "guardian"
+    leading = NOT_MET if outcome.status == NOT_ELIGIBLE else REVIEW
+    deciding: dict[str, set[str]] = {}
+    visit: dict[str, None] = {}
+    bring: dict[str, None] = {}
+    for item in explain(studies.flow(study), state, today()):
+        text = item.text(voice, lang)
+        if item.status == leading:
+            deciding.setdefault(text, set()).update(item.answers)
+        elif item.status == CONFIRM:
+            visit[text] = None
+        if item.status in (REVIEW, CONFIRM) and item.criterion.bring(lang):
+            bring[item.criterion.bring(lang)] = None
+    answers = row["answers"]
+    order = {qid: i for i, qid in enumerate(state.asked)}
+
+    def because(qids: set[str]) -> list[dict[str, str]]:
+        return [
+            {
+                "question": study.question(q).text(voice, lang),
+                "answer": answer_text(study.question(q), answers[q], lang),
+            }
+            for q in sorted(qids, key=order.__getitem__)
+        ]
+
+    return {
+        "deciding": [{"text": text, "answers": because(qids)} for text, qids in deciding.items()],
+        "not_sure": leading == REVIEW and any(chose_not_sure(answers[q]) for qids in deciding.values() for q in qids),
+        "visit": list(visit),
+        "bring": list(bring),
+    }
 
 
 def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -> dict[str, Any]:
     """Everything the result page and the printed summary say, in *lang*."""
     outcome = state.outcome
     assert outcome is not None  # noqa: S101 — callers only come here with a finished flow
-    review = [study.criterion(c).label(lang) for c, s in outcome.criteria.items() if s == REVIEW]
-    confirm = [study.criterion(c).label(lang) for c, s in outcome.criteria.items() if s == CONFIRM]
     voice = row["respondent"] or "guardian"
     return {
         "study": study,
         "outcome": outcome,
-        "reasons": [r.text(lang) for r in outcome.reasons],
-        "review": review,
-        "confirm": confirm,
+        **explained(study, row, state, lang),
         "recheck": long_date(outcome.recheck_after, lang),
         "items": transcript(study, state.asked, row["answers"], voice, lang),
         "centre": study.text("centre", lang),
