@@ -142,6 +142,15 @@ def unreachable_message(study_id: str) -> str:
     )
 
 
+def require_reachable(study_id: str) -> None:
+    """Refuse, in production, to open recruiting for a study whose team families cannot reach.
+
+    :raises ConfigError: with the operator's one-line message.
+    """
+    if not is_development(current_app) and not contact_of(study_id).reachable:
+        raise ConfigError(unreachable_message(study_id))
+
+
 def init_app(app: Flask) -> None:
     """Check the contact settings, refuse an unreachable recruiting study in production, add ``study_team``.
 

@@ -260,3 +260,25 @@ def test_production_starts_when_the_study_was_closed_in_the_app(make_app: Callab
     finally:
         db.close()
     assert production(tmp_path).config["ENV"] == "production"
+
+
+def test_production_will_not_reopen_recruiting_for_a_team_nobody_can_reach(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    from prescreen.store import connect, recruiting
+
+    development = make_app(DATABASE=str(tmp_path / "p.sqlite3"))
+    db = connect(development.config["DATABASE"])
+    try:
+        recruiting.set_status(db, STUDY, "closed", "test")
+    finally:
+        db.close()
+    app = production(tmp_path)
+    result = app.test_cli_runner().invoke(args=["studies", "publish", STUDY])
+    assert result.exit_code != 0
+    assert f"study '{STUDY}' is recruiting but families have no way to reach its team" in result.output
+    db = connect(app.config["DATABASE"])
+    try:
+        assert recruiting.status(db, STUDY, "recruiting") == "closed"
+    finally:
+        db.close()

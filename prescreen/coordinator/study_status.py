@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import studies
+from ..config import ConfigError
 from ..mail import notify
 from ..store import get_db, queue, recruiting
 from .shared import require_admin, visible_studies
@@ -44,6 +45,10 @@ def set_study_status(study_id: str) -> ResponseReturnValue:
         recruiting.set_status(db, study_id, "closed", current_user.actor)
         flash(_("Recruiting is closed. The public page no longer takes new screenings."), "info")
     else:
-        queued = notify.publish_study(db, study, current_user.actor)
-        flash(_("Recruiting is open. Notifications queued for volunteers: %(n)d", n=queued), "info")
+        try:
+            queued = notify.publish_study(db, study, current_user.actor)
+        except ConfigError:  # production: nobody could reach the team; nothing changed
+            flash(_("Recruiting stays closed: set the study team's phone, e-mail or WeChat first."), "error")
+        else:
+            flash(_("Recruiting is open. Notifications queued for volunteers: %(n)d", n=queued), "info")
     return redirect(url_for("coordinator.studies_page"))

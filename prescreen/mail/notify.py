@@ -15,7 +15,8 @@ import sqlite_utils
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import studies
+from .. import studies, team
+from ..config import ConfigError
 from ..engine import Category, Study
 from ..store import audit, connect, recruiting, transaction, volunteers
 from .render import queue_study_posted
@@ -47,7 +48,10 @@ def publish_study(db: sqlite_utils.Database, study: Study, actor: str) -> int:
     Matching: confirmed, not unsubscribed, address not suppressed, following one of the study's
     categories (or a parent of one), and, if they gave an age band, a band that overlaps the
     study's ``min_age``–``max_age``. Joins the caller's transaction when there is one.
+
+    :raises ConfigError: in production, when families would have no way to reach the study's team.
     """
+    team.require_reachable(study.id)
     wanted = followers_of(study.categories, studies.categories())
     with transaction(db):
         recruiting.set_status(db, study.id, "recruiting", actor)
@@ -79,6 +83,8 @@ def publish_command(study_id: str) -> None:
     db = connect(current_app.config["DATABASE"])
     try:
         queued = publish_study(db, study, "cli")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         db.close()
     click.echo(f"{study_id}: recruiting; {queued} volunteer e-mail(s) queued (send with `prescreen mail send`)")
