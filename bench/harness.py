@@ -102,7 +102,7 @@ def start_server(
         "PRESCREEN_SECRET_KEY": "b7e4a1d8c5f2093e6a1d4c7b0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b4e7f",
         "PRESCREEN_PUBLIC_URL": "https://prescreen.test",
         # and a recruiting study's team must be reachable
-        "PRESCREEN_STUDY_CONTACT_PHONE": "+86 10 6915 0000",
+        "PRESCREEN_STUDY_CONTACT_PHONE": "+86 10 5555 0100",
         # plain http on loopback: a Secure cookie would never come back
         "PRESCREEN_SESSION_COOKIE_SECURE": "false",
         "PRESCREEN_RATELIMIT_ENABLED": "false",

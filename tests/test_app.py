@@ -48,7 +48,7 @@ HTTPS_URL = "https://prescreen.test"
 
 def _production_app(tmp_path: Path, **extra: object) -> Flask:
     extra.setdefault("PUBLIC_URL", HTTPS_URL)
-    extra.setdefault("STUDY_CONTACT_PHONE", "+86 10 6915 0000")  # a recruiting study's team must be reachable
+    extra.setdefault("STUDY_CONTACT_PHONE", "+86 10 5555 0100")  # a recruiting study's team must be reachable
     return create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE": str(tmp_path / "p.sqlite3"), **extra})
 
 
@@ -63,7 +63,7 @@ def test_config_defaults(tmp_path: Path) -> None:
 
 def test_database_defaults_to_the_instance_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRESCREEN_INSTANCE_PATH", str(tmp_path / "inst"))
-    app = create_app({"SECRET_KEY": STRONG_KEY, "PUBLIC_URL": HTTPS_URL, "STUDY_CONTACT_PHONE": "+86 10 6915 0000"})
+    app = create_app({"SECRET_KEY": STRONG_KEY, "PUBLIC_URL": HTTPS_URL, "STUDY_CONTACT_PHONE": "+86 10 5555 0100"})
     assert app.config["DATABASE"] == str(tmp_path / "inst" / "prescreen.sqlite3")
     assert Path(app.config["DATABASE"]).exists()
 
@@ -88,7 +88,7 @@ def test_config_precedence_defaults_then_instance_file_then_environment(
         monkeypatch.setenv("PRESCREEN_RESUME_DAYS", env)
     monkeypatch.setenv("PRESCREEN_SECRET_KEY", STRONG_KEY)
     monkeypatch.setenv("PRESCREEN_PUBLIC_URL", HTTPS_URL)
-    monkeypatch.setenv("PRESCREEN_STUDY_CONTACT_PHONE", "+86 10 6915 0000")
+    monkeypatch.setenv("PRESCREEN_STUDY_CONTACT_PHONE", "+86 10 5555 0100")
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE": str(tmp_path / "db.sqlite3")})
     assert app.config["RESUME_DAYS"] == expected
     assert app.config["SECRET_KEY"] == STRONG_KEY

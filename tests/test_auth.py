@@ -287,7 +287,7 @@ def test_in_production_the_staff_cookie_is_secure_and_host_prefixed(make_app) ->
         SECRET_KEY=PRODUCTION_KEY,
         PUBLIC_URL="https://localhost",
         RATELIMIT_ENABLED=False,
-        STUDY_CONTACT_PHONE="+86 10 6915 0000",
+        STUDY_CONTACT_PHONE="+86 10 5555 0100",
     )
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-prescreen" and not app.debug
     add_user(app)

@@ -150,7 +150,7 @@ def production_app(make_app, **extra):  # type: ignore[no-untyped-def]
         SECRET_KEY=PRODUCTION_KEY,
         PUBLIC_URL="https://localhost",
         RATELIMIT_ENABLED=False,
-        STUDY_CONTACT_PHONE="+86 10 6915 0000",
+        STUDY_CONTACT_PHONE="+86 10 5555 0100",
         **extra,
     )
 

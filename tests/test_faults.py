@@ -127,7 +127,7 @@ def test_online_backup_under_load_is_consistent_and_restores(tmp_path):
         "PRESCREEN_INSTANCE_PATH": str(instance),
         "PRESCREEN_SECRET_KEY": SECRET,
         "PRESCREEN_PUBLIC_URL": "https://prescreen.test",
-        "PRESCREEN_STUDY_CONTACT_PHONE": "+86 10 6915 0000",
+        "PRESCREEN_STUDY_CONTACT_PHONE": "+86 10 5555 0100",
     }
     prescreen = Path(sys.executable).parent / "prescreen"
     tally = Tally()

@@ -75,7 +75,7 @@ def test_sender_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(
         # production refuses a weak key and a plain-http address
         "PRESCREEN_SECRET_KEY": "b7e4a1d8c5f2093e6a1d4c7b0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b4e7f",
         "PRESCREEN_PUBLIC_URL": "https://prescreen.test",
-        "PRESCREEN_STUDY_CONTACT_PHONE": "+86 10 6915 0000",  # and a recruiting study's team reachable
+        "PRESCREEN_STUDY_CONTACT_PHONE": "+86 10 5555 0100",  # and a recruiting study's team reachable
         "PRESCREEN_INSTANCE_PATH": app.instance_path,
         "PRESCREEN_DATABASE": app.config["DATABASE"],
         "PRESCREEN_MAIL_BACKEND": "smtp",
@@ -114,7 +114,7 @@ def test_loop_worker_delivers_new_rows_and_stops_cleanly_on_sigterm(make_app: Ca
         # production refuses a weak key and a plain-http address
         "PRESCREEN_SECRET_KEY": "b7e4a1d8c5f2093e6a1d4c7b0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b4e7f",
         "PRESCREEN_PUBLIC_URL": "https://prescreen.test",
-        "PRESCREEN_STUDY_CONTACT_PHONE": "+86 10 6915 0000",  # and a recruiting study's team reachable
+        "PRESCREEN_STUDY_CONTACT_PHONE": "+86 10 5555 0100",  # and a recruiting study's team reachable
         "PRESCREEN_INSTANCE_PATH": app.instance_path,
         "PRESCREEN_DATABASE": app.config["DATABASE"],
         "PRESCREEN_MAIL_POLL_SECONDS": "1",

@@ -43,7 +43,7 @@ def app(make_app: Callable[..., Flask]) -> Flask:
         MAIL_BACKEND="file",
         MAIL_FROM="Clinical trial pre-screening <studies@prescreen.test>",
         PUBLIC_URL="https://prescreen.test",
-        STUDY_CONTACT_PHONE="+86 10 6915 0000",
+        STUDY_CONTACT_PHONE="+86 10 5555 0100",
         STUDY_CONTACT_EMAIL="ss-study@pumch.example",
     )
 
@@ -119,9 +119,9 @@ def test_confirmation_and_notice_name_the_hospital_in_their_language(app: Flask,
             "Registry number NCT06410833",
         ],
     }[lang]
-    for shown in [*block, "+86 10 6915 0000", "ss-study@pumch.example", WHO[lang]]:
+    for shown in [*block, "+86 10 5555 0100", "ss-study@pumch.example", WHO[lang]]:
         assert shown in text and shown in html.replace("&#39;", "'"), shown
-    assert 'href="tel:+861069150000"' in html
+    assert 'href="tel:+861055550100"' in html
 
 
 def test_the_reminder_names_the_hospital_never_the_study(app: Flask) -> None:

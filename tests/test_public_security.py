@@ -89,7 +89,7 @@ def test_session_cookie_flags_in_development_and_production(make_app, tmp_path: 
         SECRET_KEY="b7e4a1d8c5f2093e6a1d4c7b0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b4e7f",
         PUBLIC_URL="https://localhost",
         RATELIMIT_ENABLED=False,
-        STUDY_CONTACT_PHONE="+86 10 6915 0000",
+        STUDY_CONTACT_PHONE="+86 10 5555 0100",
     )
     pclient = prod.test_client()
     token = csrf(pclient, f"https://localhost{BASE}/consent?as=guardian")

@@ -75,7 +75,7 @@ def test_debug_is_off_and_a_crash_shows_an_incident_id_only(make_app):
         # production refuses a weak key and a plain-http address
         SECRET_KEY="b7e4a1d8c5f2093e6a1d4c7b0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b4e7f",
         PUBLIC_URL="https://prescreen.test",
-        STUDY_CONTACT_PHONE="+86 10 6915 0000",
+        STUDY_CONTACT_PHONE="+86 10 5555 0100",
     )
     assert app.debug is False
 

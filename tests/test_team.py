@@ -27,7 +27,7 @@ BASE = f"/s/{STUDY}"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 STRONG_KEY = "3c9e1f7a5d2b8c4e6f0a1d3b5c7e9f2a4b6d8e0c1f3a5b7d9e2c4f6a8b0d1e3f"
 CONTACTS = {
-    "STUDY_CONTACT_PHONE": "+86 10 6915 0000",
+    "STUDY_CONTACT_PHONE": "+86 10 5555 0100",
     "STUDY_CONTACT_EMAIL": "ss-study@pumch.example",
     "STUDY_CONTACT_WECHAT": "pumch_peds_ss",
     "STUDY_REPLY_WORKING_DAYS": 3,
@@ -96,7 +96,7 @@ BLOCK = {
         "北京协和医院",
         "北京市东城区帅府园1号（东单院区），邮编100730",
         "临床试验注册号 NCT06410833",
-        "电话： +86 10 6915 0000",
+        "电话： +86 10 5555 0100",
         "邮箱： ss-study@pumch.example",
         "微信： pumch_peds_ss",
     ),
@@ -104,7 +104,7 @@ BLOCK = {
         "Peking Union Medical College Hospital",
         "Dongdan campus, No. 1 Shuaifuyuan, Dongcheng District, Beijing 100730, China",
         "Registry number NCT06410833",
-        "Phone: +86 10 6915 0000",
+        "Phone: +86 10 5555 0100",
         "E-mail: ss-study@pumch.example",
         "WeChat: pumch_peds_ss",
     ),
@@ -114,8 +114,8 @@ PROMISE = {
     "en": "If you send your details, the team will call you within 3 working days.",
 }
 CALL = {
-    "zh": "研究团队会在3个工作日内用+86 10 6915 0000给您打电话。",
-    "en": "The study team will call you within 3 working days, from +86 10 6915 0000.",
+    "zh": "研究团队会在3个工作日内用+86 10 5555 0100给您打电话。",
+    "en": "The study team will call you within 3 working days, from +86 10 5555 0100.",
 }
 REFERRAL = {
     "name": "王芳",
@@ -136,7 +136,7 @@ def test_result_sent_and_summary_name_the_team_and_when_it_calls(make_app: Calla
     family.walk(likely_answers())
     result = text_of(client.get(f"{BASE}/result"))
     assert all(shown in result for shown in BLOCK[lang]) and PROMISE[lang] in result
-    assert 'href="tel:+861069150000"' in client.get(f"{BASE}/result").get_data(as_text=True)
+    assert 'href="tel:+861055550100"' in client.get(f"{BASE}/result").get_data(as_text=True)
 
     summary = text_of(client.get(f"{BASE}/summary"))
     assert all(shown in summary for shown in BLOCK["zh"] + BLOCK["en"]), "both languages' copies"
@@ -194,7 +194,7 @@ def test_a_study_entry_replaces_the_shared_contacts_entirely() -> None:
     }
     assert contact_of(STUDY, config) == TeamContact(email="own-team@pumch.example", reply_working_days=2)
     assert contact_of("another-study", config) == TeamContact(
-        phone="+86 10 6915 0000", email="ss-study@pumch.example", wechat="pumch_peds_ss", reply_working_days=3
+        phone="+86 10 5555 0100", email="ss-study@pumch.example", wechat="pumch_peds_ss", reply_working_days=3
     )
     assert not contact_of(STUDY, {}).reachable
 
