@@ -32,6 +32,7 @@ bp.add_url_rule("/s/<study_id>/chat", view_func=chat.chat, methods=["GET"])
 bp.add_url_rule("/s/<study_id>/answer", view_func=chat.answer, methods=["POST"])
 bp.add_url_rule("/s/<study_id>/change", view_func=chat.change, methods=["POST"])
 bp.add_url_rule("/s/<study_id>/handoff", view_func=chat.handoff, methods=["GET", "POST"])
+bp.add_url_rule("/s/<study_id>/early", view_func=chat.early_choice, methods=["POST"])
 # The result.
 bp.add_url_rule("/s/<study_id>/result", view_func=result.result, methods=["GET"])
 bp.add_url_rule("/s/<study_id>/summary", view_func=result.summary, methods=["GET"])

@@ -80,7 +80,8 @@ def answer(study_id: str) -> Any:
     if done.kind == "invalid" and state is not None:
         return render_chat(study, done.row, state, error=refusal(done), raw=done.raw, status=400)
     if done.kind == "saved" and state is not None and not done.finished and request.headers.get(CHAT_HEADER) == "1":
-        return next_question_in_place(study, done.row, state, forward=done.forward)
+        # told early, or answering on after it: the notice comes or goes, so the whole page
+        return next_question_in_place(study, done.row, state, forward=done.forward and not done.early)
     return see_other("public.result" if done.finished else "public.chat", study_id=study.id)
 
 
@@ -134,6 +135,19 @@ def chat_in_place(study: Study, row: dict[str, Any]) -> Response:
     if response.status_code != 303:
         response.headers[LOCATION_HEADER] = url_for("public.chat", study_id=study.id)
     return response
+
+
+def early_choice(study_id: str) -> Response:
+    """After being told early: see the result now, or (from that result) answer the remaining questions.
+
+    The rules are :func:`.steps.choose_early`'s. chat.js's request gets the page itself (the
+    result, through a redirect it follows, or the chat), as for "change".
+    """
+    study = study_or_404(study_id)
+    row = steps.choose_early(get_db(), study, require_screening(study), request.form, today=today())
+    if request.headers.get(CHAT_HEADER) == "1" and row["status"] != "handoff":
+        return chat_in_place(study, row)
+    return see_other("public.result" if row["status"] == "completed" else "public.chat", study_id=study.id)
 
 
 def handoff(study_id: str) -> Any:

@@ -21,7 +21,7 @@ from ..store import get_db
 from ..store import referrals as referral_store
 from ..store import screenings as screening_store
 from ..web.i18n import current_locale
-from . import steps
+from . import early, steps
 from .session import session_token
 from .text import month_text
 
@@ -116,6 +116,7 @@ def render_chat(
         error=error,
         remaining=state.remaining if not editing else None,
         notice=notice,
+        early=None if editing else early.notice(study, row, state, voice, lang),
         locked=locked,
         resume_url=resume_url(),
         max_month=str(Month.of(today())),

@@ -21,6 +21,7 @@ from .. import studies
 from ..engine import AnswerError, Question, State, Study
 from ..store import referrals as referral_store
 from ..store import screenings as screening_store
+from . import early
 
 #: The age under which a patient may not fill this in alone (PIPL art. 31).
 GUARDIAN_AGE = 14
@@ -50,6 +51,8 @@ class StepResult:
     raw: Any = None
     #: The usual step: the answer to the question just asked, and the flow simply moved on by one.
     forward: bool = False
+    #: What the answer did to the told-early choice (``store.screenings.EARLY_STEPS``).
+    early: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -58,8 +61,9 @@ class StepResult:
 
 
 def flow_state(study: Study, row: dict[str, Any], day: date) -> State:
-    """Where this screening stands on ``day``."""
-    return studies.flow(study).run(row["answers"], respondent=row["respondent"] or "guardian", today=day)
+    """Where this screening stands on ``day``, as the family sees it (finished if they stopped early)."""
+    state = studies.flow(study).run(row["answers"], respondent=row["respondent"] or "guardian", today=day)
+    return early.as_seen(row, state)
 
 
 def result_notice(previous: str | None, state: State, new: State, *, changed: bool) -> str | None:
@@ -144,9 +148,11 @@ def _move_on(
             screening_store.hand_off(db, row["id"], row["step"])
             return StepResult("handoff", row)
     if qid == next_id:  # the usual step: an answer to the question just asked
-        new = flow.advance(state, answers, today)
+        engine = flow.advance(state, answers, today)
     else:  # a change to an earlier answer can change which questions come after it
-        new = flow.run(answers, respondent=voice, today=today)
+        engine = flow.run(answers, respondent=voice, today=today)
+    new = early.as_seen(row, engine)
+    effect = early.step_effect(row, state, engine, new, forward=qid == next_id)
     saved = screening_store.save_step(
         db,
         row["id"],
@@ -157,11 +163,12 @@ def _move_on(
         outcome=new.to_record(),
         notice=result_notice(row["notice"], state, new, changed=qid != next_id),
         resume_days=resume_days,
+        early=effect,
     )
     if saved is None:
         return StepResult("lost", row, new, question)
     forward = qid == next_id and new.asked == [*state.asked, qid]
-    return StepResult("saved", saved, new, question, forward=forward)
+    return StepResult("saved", saved, new, question, forward=forward, early=effect)
 
 
 def choose_change(
@@ -177,4 +184,27 @@ def choose_change(
     qid = form.get("q", "")
     state = flow_state(study, row, today)
     written = screening_store.set_editing(db, row["id"], row["step"], qid if qid in state.asked else None)
+    return written or row
+
+
+def choose_early(
+    db: sqlite_utils.Database, study: Study, row: dict[str, Any], form: MultiDict[str, str], *, today: date
+) -> dict[str, Any]:
+    """The family's choice after being told early: ``stop`` (see the result now) or ``rest`` (reopen).
+
+    ``stop`` finishes the screening with the engine's outcome of the answers given, while that
+    outcome is "not eligible for now"; ``rest`` reopens a stopped screening where it was left.
+    A stale form or a screening already sent to the team changes nothing. Returns the row as it
+    now stands.
+    """
+    if form.get("step") != str(row["step"]) or referral_store.by_screening(db, row["id"]):
+        return row
+    choice = form.get("choice", "")
+    written = None
+    if choice == "stop":
+        state = flow_state(study, row, today)
+        if state.question is not None and state.provisional.waiting:
+            written = screening_store.stop_early(db, row["id"], row["step"], state.provisional.to_record())
+    elif choice == "rest":
+        written = screening_store.answer_the_rest(db, row["id"], row["step"])
     return written or row
