@@ -333,3 +333,27 @@ def test_a_stopped_screening_is_kept_like_a_finished_one(app, client, family):
         assert db.execute("SELECT told_early, early_choice FROM screening_log").fetchone() == (1, "stopped")
     finally:
         db.close()
+
+
+def test_a_stopped_family_may_ask_a_person_to_check_and_the_team_sees_it_stopped_early(app, client, family, staff):
+    post_choice(client, to_notice(family), "stop")
+    result = page(client, f"{BASE}/result")
+    assert f'href="{BASE}/refer?kind=review"' in result  # a stopped result is a result like any other
+    token = CSRF_RE.search(page(client, f"{BASE}/refer?kind=review")).group(1)
+    contact = {"name": "王芳", "relationship": "mother", "phone": "138 1234 5678", "best_time": "evening"}
+    data = {**contact, "language": "zh", "share": "y", "guardian": "y", "words": "", "csrf_token": token}
+    response = client.post(f"{BASE}/refer?kind=review", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[-800:]
+    result = page(client, f"{BASE}/result")
+    assert "Answer the remaining questions" not in result  # sent to the team: the answers stay as sent
+    step = str(one(app, "SELECT step FROM screenings")["step"])
+    data = {"csrf_token": CSRF_RE.search(result).group(1), "step": step, "choice": "rest"}
+    assert client.post(f"{BASE}/early", data=data).headers["Location"].endswith(f"{BASE}/result")  # refused
+    assert one(app, "SELECT status, early_choice FROM screenings") == {"status": "completed", "early_choice": "stopped"}
+
+    staff.add()
+    coord = app.test_client()
+    staff.login(coord)
+    referral_id = one(app, "SELECT id FROM referrals")["id"]
+    body = page(coord, f"/coordinator/referrals/{referral_id}")
+    assert "The family stopped early" in body

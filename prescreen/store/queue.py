@@ -187,7 +187,8 @@ def referral(db: sqlite_utils.Database, referral_id: int, studies: list[str] | N
     rows = list(
         db.query(
             "SELECT r.*, s.answers, s.version, s.locale AS screening_locale, s.respondent, s.criteria, "
-            "s.outcome AS screening_outcome, s.failed, s.completed_at, s.created_at AS screening_created_at "
+            "s.outcome AS screening_outcome, s.failed, s.completed_at, s.created_at AS screening_created_at, "
+            "s.early_choice "
             "FROM referrals r JOIN screenings s ON s.id = r.screening_id WHERE r.id = :id "
             "AND (:studies IS NULL OR r.study_id IN (SELECT value FROM json_each(:studies)))",
             {"id": referral_id, "studies": _studies_param(studies)},
