@@ -7,6 +7,7 @@ result now (with a reminder) or answer the rest; the log counts the choice eithe
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -96,7 +97,7 @@ def post_choice(client: FlaskClient, from_page: str, choice: str, **headers: str
 def notice_of(body: str) -> str:
     """The told-early notice's text (empty when there is none)."""
     match = re.search(r'<section class="notice early".*?</section>', body, re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0))) if match else ""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0)))) if match else ""
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -357,3 +358,45 @@ def test_a_stopped_family_may_ask_a_person_to_check_and_the_team_sees_it_stopped
     referral_id = one(app, "SELECT id FROM referrals")["id"]
     body = page(coord, f"/coordinator/referrals/{referral_id}")
     assert "The family stopped early" in body
+
+
+@pytest.mark.parametrize(
+    ("changes", "last", "criterion"),
+    [
+        ({"dob": months_ago(3 * 12 + 2)}, "dob", "inc_age_5_18"),
+        ({"tx_duration": "up_to_3m", "tx_start": months_ago(1)}, "tx_start", "inc_res_tx_gt3m"),
+        ({"other_trial": "yes", "trial_end": months_ago(2)}, "trial_end", "exc_other_trial_6m"),
+        ({"hospital": "yes", "hospital_month": months_ago(0)}, "hospital_month", "exc_hosp_infection_60d"),
+        ({"iv_drugs": "yes", "iv_month": months_ago(0)}, "iv_month", "exc_parenteral_antimicrobial_30d"),
+        ({"vaccine": "live", "vaccine_month": months_ago(1)}, "vaccine_month", "exc_live_vaccine_3m"),
+    ],
+)
+def test_every_waiting_period_is_said_right_after_the_answer_that_starts_it(
+    app, client, family, changes, last, criterion
+):
+    """STUDY-NOTES §4.2: age under 5, Q7b, Q11, Q19–Q21 (and Q4, above)."""
+    answers = {**likely_answers(), **changes}
+    family.start()
+    while True:
+        qid = family.current()[0]
+        family.answer(answers[qid])
+        if qid == last:
+            break
+        assert notice_of(page(client, f"{BASE}/chat")) == "", qid
+    notice = notice_of(page(client, f"{BASE}/chat"))
+    study = study_registry.of(app).studies["pumch-pediatric-sjogren"]
+    assert study.criterion(criterion).family("not_met", "guardian", "en") in notice
+    assert long_date(recheck_of(app, answers), "en") in notice
+    assert family.current() is not None  # the questions go on below it
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_teen_answering_for_themself_is_told_in_their_own_voice(app, client, family, lang):
+    answers = {**RITUXIMAB_5M, "dob": months_ago(15 * 12 + 3), "consent_teen": "yes_parent"}
+    family.start("patient", lang)
+    while not notice_of(page(client, f"{BASE}/chat")):
+        family.answer(answers[family.current()[0]])
+    notice = notice_of(page(client, f"{BASE}/chat"))
+    study = study_registry.of(app).studies["pumch-pediatric-sjogren"]
+    assert {"en": "You cannot join this study yet", "zh": "你暂时还不能参加这项研究"}[lang] in notice
+    assert study.criterion("exc_rituximab_6m").family("not_met", "patient", lang) in notice
