@@ -181,12 +181,15 @@ FAMILIES: tuple[Family, ...] = (
         changes={"dob": "2007-11", "consent_guardian": None, "consent_guardian_adult": "yes"},
     ),
     Family(
-        # born 2022-03: 5th birthday in March 2027 -> recheck month 2027-03 -> 2027-04-01
-        "under_5_waits_until_after_the_5th_birthday_month_and_the_form_goes_on",
+        # born 2022-03: 5th birthday in March 2027. The rule counts the birthday from the 1st of
+        # the birth month ("turning 5 this month counts as 5"), so the re-check date is the day
+        # the rule starts to pass: recheck month dob + 59 = 2027-02 -> 2027-03-01 (it was a month
+        # later, 2027-04-01, while the rule already passed in March; issue 17 item 5)
+        "under_5_waits_until_the_5th_birthday_month_and_the_form_goes_on",
         NOT_ELIGIBLE,
         {"inc_age_5_18": NOT_MET, "inc_ss_diagnosed": MET},
         changes={"dob": "2022-03"},
-        recheck_after=date(2027, 4, 1),
+        recheck_after=date(2027, 3, 1),
     ),
     Family(
         "turning_5_this_month_counts_as_5",
@@ -340,6 +343,14 @@ FAMILIES: tuple[Family, ...] = (
         recheck_after=date(2027, 2, 1),
     ),
     Family(
+        # started 2026-08: 3 calendar months; from 31 Aug that is under 3 months, from 1 Aug over
+        # (a boundary month, STUDY-NOTES §4.2; was not_met until issue 17)
+        "treatment_started_3_calendar_months_ago_needs_review",
+        NEEDS_REVIEW,
+        {"inc_res_tx_gt3m": REVIEW},
+        changes={"tx_duration": "up_to_3m", "tx_start": "2026-08"},
+    ),
+    Family(
         "unsure_how_long_treated_needs_review",
         NEEDS_REVIEW,
         {"inc_res_tx_gt3m": REVIEW},
@@ -399,6 +410,14 @@ FAMILIES: tuple[Family, ...] = (
         {"exc_other_trial_6m": NOT_MET},
         changes={"other_trial": "yes", "trial_end": "2026-09"},
         recheck_after=date(2027, 4, 1),
+    ),
+    Family(
+        # ended 2026-05: 6 calendar months; 31 May is inside the 6 months, 1 May is past them
+        # (a boundary month, STUDY-NOTES §4.2; was not_met until issue 17)
+        "other_trial_ended_6_calendar_months_ago_needs_review",
+        NEEDS_REVIEW,
+        {"exc_other_trial_6m": REVIEW},
+        changes={"other_trial": "yes", "trial_end": "2026-05"},
     ),
     Family(
         "survey_only_study_needs_review",
@@ -513,12 +532,21 @@ FAMILIES: tuple[Family, ...] = (
         changes={"suppressive": "pcp_only"},
     ),
     Family(
-        # left hospital 2026-09 -> recheck month 2026-09 + 2 = 2026-11 (this month) -> 2026-12-01
+        # left hospital 2026-10 -> recheck month 2026-10 + 2 = 2026-12 -> 2027-01-01. (This row
+        # used September, which is now the boundary month below: left on 30 September, 25
+        # November is 56 days; left on 1 September, it is 85.)
         "hospital_stay_for_infection_waits_60_days",
         NOT_ELIGIBLE,
         {"exc_hosp_infection_60d": NOT_MET},
+        changes={"hospital": "yes", "hospital_month": "2026-10"},
+        recheck_after=date(2027, 1, 1),
+    ),
+    Family(
+        # left hospital 2026-09: 2 calendar months, on both sides of 60 days (STUDY-NOTES §4.2)
+        "hospital_stay_2_calendar_months_ago_needs_review",
+        NEEDS_REVIEW,
+        {"exc_hosp_infection_60d": REVIEW},
         changes={"hospital": "yes", "hospital_month": "2026-09"},
-        recheck_after=date(2026, 12, 1),
     ),
     Family(
         # last drip 2026-11 -> recheck month 2026-11 + 1 = 2026-12 -> 2027-01-01
@@ -527,6 +555,14 @@ FAMILIES: tuple[Family, ...] = (
         {"exc_parenteral_antimicrobial_30d": NOT_MET},
         changes={"iv_drugs": "yes", "iv_month": "2026-11"},
         recheck_after=date(2027, 1, 1),
+    ),
+    Family(
+        # last drip 2026-10: 1 calendar month; 31 October is 25 days ago, 1 October 55
+        # (a boundary month, STUDY-NOTES §4.2; was not_met until issue 17)
+        "iv_antibiotics_last_month_need_review",
+        NEEDS_REVIEW,
+        {"exc_parenteral_antimicrobial_30d": REVIEW},
+        changes={"iv_drugs": "yes", "iv_month": "2026-10"},
     ),
     Family(
         "antibiotics_by_mouth_only_are_fine",
@@ -547,6 +583,14 @@ FAMILIES: tuple[Family, ...] = (
         {"exc_live_vaccine_3m": NOT_MET},
         changes={"vaccine": "live", "vaccine_month": "2026-10"},
         recheck_after=date(2027, 2, 1),
+    ),
+    Family(
+        # live vaccine 2026-08: 3 calendar months; 31 August is inside 3 months, 1 August past
+        # (a boundary month, STUDY-NOTES §4.2; was not_met until issue 17)
+        "live_vaccine_3_calendar_months_ago_needs_review",
+        NEEDS_REVIEW,
+        {"exc_live_vaccine_3m": REVIEW},
+        changes={"vaccine": "live", "vaccine_month": "2026-08"},
     ),
     Family(
         "flu_shot_by_injection_is_not_a_live_vaccine",
@@ -686,12 +730,13 @@ FAMILIES: tuple[Family, ...] = (
         ends_at="kidney",
     ),
     Family(
-        # under 5 (-> 2027-04-01) and rituximab 2026-06 (-> 2027-01-01): the later date
+        # under 5 (-> 2027-03-01, the 1st of the 5th-birthday month) and rituximab 2026-06
+        # (-> 2027-01-01): the later date
         "under_5_with_recent_rituximab_rechecks_at_the_5th_birthday",
         NOT_ELIGIBLE,
         {"inc_age_5_18": NOT_MET, "exc_rituximab_6m": NOT_MET},
         changes={"dob": "2022-03", "rituximab": "yes", "rituximab_last": "2026-06"},
-        recheck_after=date(2027, 4, 1),
+        recheck_after=date(2027, 3, 1),
     ),
 )
 
