@@ -532,6 +532,14 @@ FAMILIES: tuple[Family, ...] = (
         changes={"suppressive": "pcp_only"},
     ),
     Family(
+        # issue 17: the question now asks about medicine to prevent an infection too; one that is
+        # not co-trimoxazole is the doctor's call, like co-trimoxazole (STUDY-NOTES Q18)
+        "another_medicine_to_prevent_an_infection_needs_review",
+        NEEDS_REVIEW,
+        {"exc_chronic_inf_suppressive": REVIEW},
+        changes={"suppressive": "prevent_other"},
+    ),
+    Family(
         # left hospital 2026-10 -> recheck month 2026-10 + 2 = 2026-12 -> 2027-01-01. (This row
         # used September, which is now the boundary month below: left on 30 September, 25
         # November is 56 days; left on 1 September, it is 85.)
