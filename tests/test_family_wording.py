@@ -206,7 +206,7 @@ def test_a_group_that_fails_explains_every_arm_with_its_own_answers(flow):
 def test_needs_review_explains_what_needs_a_look_and_what_the_visit_checks(flow):
     explained = _explained(flow, {**ELIGIBLE, "tb": "latent"})
     assert explained["exc_active_tb"] == (REVIEW, ("tb",))
-    assert explained["inc_ss_aecg_or_jpn"] == (CONFIRM, ("ss_findings",))
+    assert explained["inc_ss_aecg_or_jpn"] == (CONFIRM, ("ss_tests", "ss_results"))
     # the resistance groups are met: their arms left for the visit are not mentioned
     assert "inc_res_bcell" not in explained and "inc_res_tx_2is" not in explained
 

@@ -52,7 +52,11 @@ ALL_CRITERIA = (
 LABS = ("exc_igg_lt_4", "exc_iga_lt_0_1", "exc_wbc_lt_1_5", "exc_anc_lt_1")
 
 #: a guardian whose 11-year-old qualifies on everything a family can know at home
-GUARDIAN_BASE: dict[str, Any] = {**ELIGIBLE, "ss_findings": ["antibodies", "lip_biopsy"]}
+GUARDIAN_BASE: dict[str, Any] = {
+    **ELIGIBLE,
+    "ss_tests": ["antibodies", "lip_biopsy"],
+    "ss_results": ["antibodies", "lip_biopsy"],
+}
 
 #: the same family, but the 16-year-old patient answers (with a parent's agreement)
 PATIENT_BASE: dict[str, Any] = {
@@ -661,13 +665,29 @@ FAMILIES: tuple[Family, ...] = (
         "no_sjogren_tests_on_record_needs_review",
         NEEDS_REVIEW,
         {"inc_ss_aecg_or_jpn": REVIEW},
-        changes={"ss_findings": ["none"]},
+        changes={"ss_tests": ["none"]},
     ),
     Family(
         "unsure_about_sjogren_tests_is_checked_against_records_at_the_visit",
         LIKELY,
         {"inc_ss_aecg_or_jpn": CONFIRM},
-        changes={"ss_findings": ["not_sure"]},
+        changes={"ss_tests": ["not_sure"]},
+    ),
+    Family(
+        # issue 17 split "which tests were done" from "which were positive": tests done but every
+        # result normal cannot meet AECG (it needs a positive antibody or lip biopsy, or three
+        # abnormal tests) or the Japanese criteria (two positive areas) from those records, so a
+        # doctor looks; the family's report is not final (tests are repeated), so never not_met
+        "sjogren_tests_done_but_all_normal_needs_review",
+        NEEDS_REVIEW,
+        {"inc_ss_aecg_or_jpn": REVIEW},
+        changes={"ss_tests": ["antibodies", "eye_test"], "ss_results": ["none"]},
+    ),
+    Family(
+        "sjogren_test_results_not_known_are_checked_against_records_at_the_visit",
+        LIKELY,
+        {"inc_ss_aecg_or_jpn": CONFIRM},
+        changes={"ss_tests": ["lip_biopsy"], "ss_results": ["not_sure"]},
     ),
     Family(
         "low_igg_before_the_rituximab_course_is_review_never_exclusion",
@@ -801,7 +821,7 @@ def test_family(flow: Flow, study: Study, family: Family) -> None:
     else:
         # the whole form is asked, waiting periods included, so the team sees everything
         assert state.asked[-1] in ("lab_report", "low_labs")
-        assert "ss_findings" in state.asked
+        assert "ss_tests" in state.asked
 
 
 def test_table_covers_every_criterion(study: Study) -> None:

@@ -293,3 +293,22 @@ def test_agreeing_now_is_not_signing(study: Study) -> None:
             assert "现在回答不等于签字" in question.text(voice, "zh"), (qid, voice)
             assert "Saying yes now does not sign" in question.text(voice, "en"), (qid, voice)
     assert "如果孩子符合条件" in study.question("consent_guardian").text("guardian", "zh")
+
+
+def test_which_tests_were_done_is_asked_apart_from_which_were_positive(study: Study, flow: Flow) -> None:
+    """One list mixed "antibodies positive" with "lip biopsy" (done): a parent whose antibody test was
+    negative could not say it was done, and one whose biopsy was normal ticked it as if it counted."""
+    done, results = study.question("ss_tests"), study.question("ss_results")
+    assert "positive" not in texts(done, "en") + " ".join(c.label("en") for c in done.choices)
+    assert "阳性" not in texts(done, "zh") + " ".join(c.label("zh") for c in done.choices)
+    assert "even if the result was normal" in texts(done, "en") and "结果正常的也要选" in texts(done, "zh")
+    assert set(results.plain_values) == set(done.plain_values)  # the same four tests, by result
+    assert "positive" in option(results, "antibodies", "en") and "阳性" in option(results, "antibodies", "zh")
+
+    all_normal = walk(flow, ss_tests=["antibodies", "lip_biopsy"], ss_results=["none"])
+    assert all_normal.outcome.criteria["inc_ss_aecg_or_jpn"] == REVIEW
+    positive = walk(flow, ss_tests=["antibodies", "lip_biopsy"], ss_results=["lip_biopsy"])
+    assert positive.outcome.criteria["inc_ss_aecg_or_jpn"] == CONFIRM
+    nothing_done = walk(flow, ss_tests=["none"], ss_results=["antibodies"])  # results are never asked
+    assert "ss_results" not in nothing_done.asked
+    assert nothing_done.outcome.criteria["inc_ss_aecg_or_jpn"] == REVIEW

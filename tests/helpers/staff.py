@@ -27,7 +27,7 @@ PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="([a-z]*-?csrf_token)"[^>]*value="([^"]+)"')
 
 #: A 11-year-old with everything in order: likely eligible.
-LIKELY = {**ELIGIBLE, "markers": ["igg_high"], "ss_findings": ["antibodies"]}
+LIKELY = {**ELIGIBLE, "markers": ["igg_high"], "ss_tests": ["antibodies"], "ss_results": ["antibodies"]}
 #: The same child, but a parent is not sure about hepatitis B: needs review.
 REVIEW = {**LIKELY, "hbv": "cab_only"}
 #: Belimumab before: not eligible (the form ends there).

@@ -76,7 +76,8 @@ ELIGIBLE: dict[str, object] = {
     "kidney": "no",
     "other_illness": "no",
     "abnormal_lab": "no",
-    "ss_findings": ["antibodies"],
+    "ss_tests": ["antibodies"],
+    "ss_results": ["antibodies"],
     "lab_report": "no",
 }
 
