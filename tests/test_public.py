@@ -771,7 +771,7 @@ def test_change_from_chat_js_gets_the_question_being_changed_in_one_round_trip(a
     assert kept.status_code == 200 and ASK_RE.search(kept.get_data(as_text=True)).group(2) == qid
     assert "Changing your answer" not in kept.get_data(as_text=True)
     plain = client.post(f"{BASE}/change", data={"csrf_token": token, "step": str(int(step) + 2), "q": "dob"})
-    assert plain.status_code == 303 and plain.headers["Location"].endswith(f"{BASE}/chat")
+    assert plain.status_code == 303 and plain.headers["Location"].endswith(f"{BASE}/chat#current")
     assert screening(app)["answers"] == {"dob": given}
 
 

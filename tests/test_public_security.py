@@ -78,7 +78,6 @@ def test_session_cookie_holds_only_an_opaque_token(app):
 def test_session_cookie_flags_in_development_and_production(make_app, tmp_path: Path):
     dev = make_app(RATELIMIT_ENABLED=False)
     client = dev.test_client()
-    start(client)
     token = csrf(client, f"{BASE}/consent?as=guardian")
     response = client.post(f"{BASE}/consent", data={"csrf_token": token, "respondent": "guardian", "agree": "y"})
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("prescreen="))

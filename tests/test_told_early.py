@@ -188,7 +188,7 @@ def test_answer_the_remaining_questions_after_stopping_keeps_every_answer(app, c
     result = page(client, f"{BASE}/result")
     assert "Answer the remaining questions" in result
     response = post_choice(client, result, "rest")
-    assert response.status_code == 303 and response.headers["Location"].endswith(f"{BASE}/chat")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"{BASE}/chat#current")
     chat = page(client, f"{BASE}/chat")
     assert family.current()[0] == "biologics" and notice_of(chat) == ""  # where they stopped, no notice again
     assert chat.count('class="msg me"') == len(BEFORE)  # every earlier answer is still there
@@ -236,6 +236,7 @@ def test_a_stale_or_forged_stop_changes_nothing(app, client, family):
     response = client.post(f"{BASE}/early", data={"csrf_token": token, "step": step, "choice": "stop"})
     assert response.status_code == 303  # nothing says "not eligible" yet: no stop
     assert one(app, "SELECT status, early_choice FROM screenings") == {"status": "in_progress", "early_choice": None}
+    client.post(f"{BASE}/leave", data={"csrf_token": token})  # agreeing again here would continue that one
     body = to_notice(Family(client))
     family.answer(RITUXIMAB_5M["biologics"])  # the page with the notice is now stale
     post_choice(client, body, "stop")

@@ -3,14 +3,15 @@
 The flow is recomputed from the stored answers on every request (the engine is a pure function),
 so a changed answer re-branches naturally and answers to questions no longer reached are kept
 but never used. Each form carries the screening's ``step``; a POST whose step is stale (a
-double tap, a replayed request, a second tab) records nothing and just shows where things are.
+double tap, a replayed request, a second tab) records nothing and shows where things are; unless it
+only repeats a saved answer (a double tap), the page says it was out of date.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, render_template, request, url_for
+from flask import current_app, g, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -22,7 +23,7 @@ from ..web.fastpaths import reuse_checked_csrf_token
 from ..web.i18n import current_locale
 from . import steps
 from .forms import GuardianForm
-from .page import error_text, flow_state, render_chat, render_step, resume_url
+from .page import STALE_KEY, error_text, flow_state, render_chat, render_step, resume_url
 from .session import require_screening, see_other, study_or_404
 from .text import consent_version, notice_context
 
@@ -73,7 +74,9 @@ def answer(study_id: str) -> Any:
     if done.kind == "handoff":
         return see_other("public.handoff", study_id=study.id)
     if done.kind == "stale":
-        return see_other("public.chat", study_id=study.id)
+        if not steps.is_repeat(study, row, request.form, today=today()):
+            session[STALE_KEY] = True  # a second tab or an old page: say so (a double tap is silent)
+        return to_chat(study, row)
     if done.kind == "locked":
         return see_other("public.result", study_id=study.id)
     state = done.state
@@ -82,7 +85,19 @@ def answer(study_id: str) -> Any:
     if done.kind == "saved" and state is not None and not done.finished and request.headers.get(CHAT_HEADER) == "1":
         # told early, or answering on after it: the notice comes or goes, so the whole page
         return next_question_in_place(study, done.row, state, forward=done.forward and not done.early)
-    return see_other("public.result" if done.finished else "public.chat", study_id=study.id)
+    return see_other("public.result", study_id=study.id) if done.finished else to_chat(study, done.row)
+
+
+def to_chat(study: Study, row: dict[str, Any]) -> Response:
+    """The 303 back to the chat after a plain form POST (no JavaScript), to the question itself.
+
+    The chat's address does not change from one question to the next, so the browser treats the
+    new page like a reload and keeps the old scroll position, with the new question below the
+    fold. The fragment scrolls to it instead: the told-early notice above it when that is due
+    (:func:`.early.notice_due`), else the question (``#current``).
+    """
+    told = row.get("early_told_at") and row.get("early_choice") is None
+    return see_other("public.chat", study_id=study.id, _anchor="early" if told else "current")
 
 
 def refusal(done: steps.StepResult) -> str:
@@ -119,8 +134,10 @@ def change(study_id: str) -> Response:
     """
     study = study_or_404(study_id)
     row = steps.choose_change(get_db(), study, require_screening(study), request.form, today=today())
-    if request.headers.get(CHAT_HEADER) != "1" or row["status"] == "handoff":
+    if row["status"] == "handoff":
         return see_other("public.chat", study_id=study.id)
+    if request.headers.get(CHAT_HEADER) != "1":
+        return to_chat(study, row)
     return chat_in_place(study, row)
 
 
@@ -147,7 +164,9 @@ def early_choice(study_id: str) -> Response:
     row = steps.choose_early(get_db(), study, require_screening(study), request.form, today=today())
     if request.headers.get(CHAT_HEADER) == "1" and row["status"] != "handoff":
         return chat_in_place(study, row)
-    return see_other("public.result" if row["status"] == "completed" else "public.chat", study_id=study.id)
+    if row["status"] == "completed":
+        return see_other("public.result", study_id=study.id)
+    return to_chat(study, row)
 
 
 def handoff(study_id: str) -> Any:

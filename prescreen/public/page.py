@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import current_app, g, render_template, url_for
+from flask import current_app, g, render_template, session, url_for
 from flask_babel import gettext as _
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -24,6 +24,10 @@ from ..web.i18n import current_locale
 from . import early, steps
 from .session import session_token
 from .text import month_text
+
+#: Set (in the session cookie, no answer in it) when an answer from an out-of-date page was dropped;
+#: the next chat page says so once, above the current question.
+STALE_KEY = "stale"
 
 
 def flow_state(study: Study, row: dict[str, Any], day: date | None = None) -> State:
@@ -117,6 +121,7 @@ def render_chat(
         remaining=state.remaining if not editing else None,
         notice=notice,
         early=None if editing else early.notice(study, row, state, voice, lang),
+        stale=bool(session.pop(STALE_KEY, False)),
         locked=locked,
         resume_url=resume_url(),
         max_month=str(Month.of(today())),

@@ -89,6 +89,23 @@ def posted_value(question: Question, form: MultiDict[str, str]) -> Any:
     return form.get("value", "")
 
 
+def is_repeat(study: Study, row: dict[str, Any], form: MultiDict[str, str], *, today: date) -> bool:
+    """Whether a stale form only repeats an answer already saved (a double tap): nothing to tell.
+
+    Anything else stale (a second tab, a page left open while the answers moved on) was dropped,
+    and the family is told so (:func:`prescreen.public.chat.answer`).
+    """
+    qid = form.get("q", "")
+    if qid not in row["answers"] or not study.has_question(qid):
+        return False
+    question = study.question(qid)
+    try:
+        value = question.parse(posted_value(question, form), today)
+    except AnswerError:
+        return False
+    return bool(question.stored(value) == row["answers"][qid])
+
+
 def take_answer(
     db: sqlite_utils.Database,
     study: Study,

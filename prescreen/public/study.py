@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from flask import current_app, g, render_template, request, session
 from werkzeug.wrappers import Response
 
 from .. import studies
+from ..engine import Study
 from ..store import get_db
 from ..store import referrals as referral_store
 from ..store import screenings as screening_store
@@ -50,7 +52,7 @@ def who(study_id: str) -> str | Response:
     study = study_or_404(study_id)
     if not is_recruiting(study):
         return see_other("public.study", study_id=study.id)
-    return render_template("public/who.html", study=study)
+    return render_template("public/who.html", study=study, underway=screening_for(study))
 
 
 def consent(study_id: str) -> str | Response | tuple[str, int]:
@@ -67,6 +69,9 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
         form.nonce.data = secrets.token_urlsafe(16)
         session.setdefault(CONSENT_KEY, secrets.token_urlsafe(16))
     elif form.validate_on_submit():
+        held = screening_for(study)
+        if held is not None:  # Back to this page, then "Agree": never a new, empty screening
+            return continue_screening(study, held)
         locale = current_locale()
         _id, token = screening_store.create(
             get_db(),
@@ -88,8 +93,25 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
         return see_other("public.who", study_id=study.id)
     if form.nonce.errors:  # a tampered or truncated form: offer a fresh one
         form.nonce.data = secrets.token_urlsafe(16)
-    page = render_template("public/consent.html", study=study, form=form, **notice_context())
+    page = render_template(
+        "public/consent.html", study=study, form=form, underway=screening_for(study), **notice_context()
+    )
     return (page, 400) if form.errors else page
+
+
+def continue_screening(study: Study, row: dict[str, Any]) -> Response:
+    """Agreeing again on a browser that already holds a screening of this study: carry on with it.
+
+    A family that pressed Back to the consent page and agreed again keeps every answer; starting
+    afresh goes through "Delete my answers", which asks once more. A change left open (Back
+    steps through earlier questions as changes) is closed: they land on the question they were
+    on, every answer above it.
+    """
+    if row["editing"]:
+        row = screening_store.set_editing(get_db(), row["id"], row["step"], None) or row
+    if request.headers.get(chat.CHAT_HEADER) == "1":
+        return chat.chat_in_place(study, row)
+    return see_other("public.chat", study_id=study.id)
 
 
 def resume(token: str) -> str | Response | tuple[str, int]:

@@ -35,16 +35,17 @@
     var lang = next.querySelector(".site-lang"), here = doc.querySelector(".site-lang");
     if (lang && here) here.innerHTML = lang.innerHTML;
     doc.title = next.title;
-    if (redirected && url !== location.href) history.pushState(null, "", url);
+    if (!remember(url) && redirected && url !== location.href) history.pushState(null, "", url);
     settle();
   }
 
   function settle() {
     reveal();
     var target = doc.querySelector("[data-focus]") || doc.getElementById("main");
-    target.focus();
-    var text = target.querySelector("#q-text, h1");
-    announce((text || target).textContent.replace(/\s+/g, " ").trim());
+    target.focus({ preventScroll: true });
+    toTop(target);
+    var text = target.querySelector("#q-text, h1"), note = doc.getElementById("stale");
+    announce(((note ? note.textContent + " " : "") + (text || target).textContent).replace(/\s+/g, " ").trim());
   }
 
   // A step update (templates/public/step.html): add the newest answer to the list, move the
@@ -69,6 +70,7 @@
     var fresh = box.querySelectorAll("form.ask, .progress");
     for (var j = 0; j < fresh.length; j++) ask.parentNode.insertBefore(doc.importNode(fresh[j], true), ask);
     for (var k = 0; k < stale.length; k++) stale[k].parentNode.removeChild(stale[k]);
+    remember(location.href);
     settle();
     return true;
   }
@@ -121,6 +123,61 @@
     else if (doc.execCommand("copy")) done();
   });
 
-  window.addEventListener("popstate", function () { location.reload(); });
+  // The question in view: the new question (or the told-early notice above it) at the top of
+  // the screen after every step, its first options below it; no animation if the phone asks
+  // for reduced motion. Without JavaScript the same element has "autofocus".
+  function toTop(target) {
+    var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    var top = target.getBoundingClientRect().top + window.pageYOffset - 8;
+    window.scrollTo({ top: Math.max(0, top), behavior: still ? "auto" : "smooth" });
+  }
+
+  // Back that never loses answers: one history entry per question shown. Each entry remembers
+  // its question; Back to an entry asks the server to show that question again ("change" it,
+  // the later answers kept), Back past the first question goes to the page before (the consent
+  // page, which then offers to continue). ``restoring`` is set while Back is being shown, so it
+  // replaces its entry instead of adding one.
+  var restoring = false;
+
+  function shownQuestion() {
+    var q = doc.querySelector("#main form.ask input[name=q]");
+    return q ? q.value : null;
+  }
+
+  // Record the question now shown; true when it did (a chat page), false for any other page.
+  function remember(url) {
+    var q = shownQuestion();
+    if (q === null) return false;
+    var state = { chat: 1, q: q }, now = history.state;
+    if (restoring || (now && now.chat && now.q === q && url === location.href)) history.replaceState(state, "", url);
+    else history.pushState(state, "", url);
+    return true;
+  }
+
+  function stepBack(event) {
+    var state = event.state, form = doc.querySelector("#main form.change");
+    var token = form && form.querySelector("input[name=csrf_token]");
+    var step = form && form.querySelector("input[name=step]");
+    if (!state || !state.chat || !token || !step || !window.fetch || !window.DOMParser) { location.reload(); return; }
+    var data = new FormData();
+    data.append("csrf_token", token.value);
+    data.append("step", step.value);
+    data.append("q", state.q || "");
+    var url = location.href;
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Prescreen-Chat": "1" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("step back");
+        return response.text().then(function (html) {
+          restoring = true;
+          try { swap(html, url, false); } finally { restoring = false; }
+        });
+      })
+      .catch(function () { location.reload(); });
+  }
+
+  window.addEventListener("popstate", stepBack);
+  if (shownQuestion() !== null && !(history.state && history.state.chat)) {
+    history.replaceState({ chat: 1, q: shownQuestion() }, "", location.href);
+  }
   reveal();
 })();
