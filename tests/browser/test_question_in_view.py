@@ -94,3 +94,29 @@ def test_back_steps_through_the_questions_and_re_agreeing_keeps_every_answer(liv
     page.locator("#underway a.button").click()
     page.wait_for_selector("form.ask")
     assert page.locator("ol.chat li.msg.me").count() == 4 and family.question()[0] == current
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_after_a_language_switch_the_question_is_in_view(live_server, new_context, js):
+    page = new_context(locale="zh-CN", viewport=PHONE, java_script_enabled=js).new_page()
+    family = Family(page, live_server.url, js=js)
+    family.begin()
+    answers = likely_answers()
+    for _ in range(6):
+        family.answer(answers[family.question()[0]])
+    qid, _step = family.question()
+    page.locator(".site-lang a[hreflang=en]").click()
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    assert family.question()[0] == qid and page.locator("ol.chat li.msg.me").count() == 6
+    page.wait_for_function(IN_VIEW, arg=FIRST_OPTION)
+
+
+def test_back_from_the_result_shows_the_last_question_with_every_answer_kept(live_server, new_context):
+    page = new_context(locale="zh-CN", viewport=PHONE).new_page()
+    family = Family(page, live_server.url)
+    family.begin()
+    asked = family.walk(likely_answers())
+    page.go_back()
+    page.wait_for_function(SHOWS, arg=asked[-1])
+    assert page.locator("ol.chat li.msg.me").count() == len(asked) - 1  # the ones before it, all kept
+    assert_in_view(page, FIRST_OPTION, True)
