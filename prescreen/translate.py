@@ -34,6 +34,7 @@ KEYWORDS = {
     "pgettext": ((1, "c"), 2),
     "lazy_pgettext": ((1, "c"), 2),
     "npgettext": ((1, "c"), 2, 3),
+    "lazy_npgettext": ((1, "c"), 2, 3),
 }
 COMMENT_TAGS = ("TRANSLATORS:",)
 HEADER_COMMENT = """\

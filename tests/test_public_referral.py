@@ -170,8 +170,8 @@ def test_not_eligible_family_is_asked_for_a_name_or_number_only_to_have_a_person
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"phone": "12345"}, "Please check the mobile number"),
-        ({"phone": "138 1234 567"}, "Please check the mobile number"),
+        ({"phone": "12345"}, "A mainland mobile number has 11 digits, and this one has 5."),
+        ({"phone": "138 1234 567"}, "A mainland mobile number has 11 digits, and this one has 10."),
         ({"phone": "1" * 40}, "That number is too long"),
         ({"phone": "+44 20 7946 0"}, "Please check the mobile number"),
         ({"email": "not-an-address"}, "Please check the e-mail address"),

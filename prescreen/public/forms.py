@@ -12,8 +12,9 @@ import unicodedata
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
 from ..store.referrals import WORDS_MAX
 from ..web.forms import TextForm, TickBox
@@ -27,6 +28,10 @@ WECHAT_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]{5,19}|\+?[0-9]{6,20})$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: Control characters other than a line break or a tab (free text keeps its lines).
 TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: What people type between the digits of a phone number: spaces (full-width too), dashes, brackets.
+PHONE_SEPARATORS_RE = re.compile(r"[\s\u3000\-\u2010-\u2015()（）.]")
+#: A mainland China mobile number is 11 digits (138 1234 5678).
+MAINLAND_MOBILE_DIGITS = 11
 
 
 def visible_text(value: str) -> str:
@@ -99,10 +104,8 @@ class ReferralForm(TextForm):
             Length(max=80, message=_l("Please keep the name under 80 characters.")),
         ]
     )
-    relationship = RadioField(
-        choices=list(RELATIONSHIPS),
-        validators=[InputRequired(_l("Please say who you are to the child."))],
-    )
+    #: Required, with a message in the voice of whoever fills in the form (validate_relationship).
+    relationship = RadioField(choices=list(RELATIONSHIPS))
     phone = StringField(
         validators=[
             DataRequired(_l("Please give a mobile number.")),
@@ -123,12 +126,15 @@ class ReferralForm(TextForm):
         validators=[InputRequired(_l("Please choose when to call."))],
     )
     language = RadioField(choices=["zh", "en"], validators=[InputRequired()])
-    share = TickBox(validators=[DataRequired(_l("Please tick the box so we may send your details."))])
+    #: Required: ticked by the person themselves (validate_share says so in their voice).
+    share = TickBox()
     guardian = TickBox()
 
-    def __init__(self, *args: object, under_14: bool = False, **kwargs: object) -> None:
+    def __init__(self, *args: object, under_14: bool = False, voice: str = "guardian", **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.under_14 = under_14
+        #: ``patient``: a teen (14 or older) or an adult patient sends their own details (PIPL art. 31).
+        self.voice = voice
 
     def validate_name(self, field: StringField) -> None:
         field.data = visible_text(field.data or "")
@@ -138,19 +144,40 @@ class ReferralForm(TextForm):
             raise ValidationError(_l("Please write a name the team can ask for."))
 
     def validate_relationship(self, field: RadioField) -> None:
+        if not field.data:
+            field.errors[:] = []  # not "Not a valid choice": nothing was chosen
+            if self.voice == "patient":
+                raise StopValidation(_l("Please say who this person is."))
+            raise StopValidation(_l("Please say who you are to the child."))
         if self.under_14 and field.data == "self":
             raise ValidationError(_l("For a child under 14, a parent or guardian must send the details."))
 
     def validate_phone(self, field: StringField) -> None:
-        """Chinese mobiles as typed (``138 1234 5678``); other countries with ``+`` and code."""
+        """Chinese mobiles as typed (``138 1234 5678``); other countries with ``+`` and code.
+
+        A mainland number typed with a digit too few or too many is by far the commonest slip:
+        it is told how many digits it has, not sent off to look for a country code.
+        """
         raw = (field.data or "").strip()
+        digits = PHONE_SEPARATORS_RE.sub("", raw)
+        if digits.isdigit() and not digits.startswith("0") and len(digits) != MAINLAND_MOBILE_DIGITS:
+            raise ValidationError(
+                _l(
+                    "A mainland mobile number has 11 digits, and this one has %(count)s. "
+                    "For a number outside mainland China, start with + and the country code.",
+                    count=len(digits),
+                )
+            )
         try:
             number = phonenumbers.parse(raw, "CN")
         except phonenumbers.NumberParseException:
             raise ValidationError(_l("Please check the mobile number.")) from None
         if not phonenumbers.is_valid_number(number):
             raise ValidationError(
-                _l("Please check the mobile number. For a number outside China, start with + and the country code.")
+                _l(
+                    "Please check the mobile number. "
+                    "For a number outside mainland China, start with + and the country code."
+                )
             )
         field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -166,6 +193,12 @@ class ReferralForm(TextForm):
         if not WECHAT_RE.match(raw):
             raise ValidationError(_l("A WeChat ID has 6 to 20 letters, numbers, _ or -, and starts with a letter."))
         field.data = raw
+
+    def validate_share(self, field: TickBox) -> None:
+        if not field.data:
+            if self.voice == "patient":
+                raise StopValidation(lazy_pgettext("patient", "Please tick the box so we may send your details."))
+            raise StopValidation(_l("Please tick the box so we may send your details."))
 
     def validate_guardian(self, field: TickBox) -> None:
         if self.under_14 and not field.data:

@@ -24,6 +24,7 @@ from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE, Study
 from ..mail.render import sender_names
 from ..store import get_db
 from ..store import referrals as referral_store
+from ..store import screenings as screening_store
 from ..web.i18n import current_locale
 from .forms import ReferralForm, ReviewForm, WithdrawForm
 from .page import flow_state
@@ -158,7 +159,8 @@ def refer(study_id: str) -> Any:
         return see_other("public.result", study_id=study.id)
     age = studies.flow(study).age(row["answers"], today())
     under_14 = age is not None and age < GUARDIAN_AGE
-    form = ReviewForm(under_14=under_14) if review else ReferralForm(under_14=under_14)
+    voice = "patient" if row["respondent"] == "patient" and not under_14 else "guardian"
+    form = ReviewForm(under_14=under_14, voice=voice) if review else ReferralForm(under_14=under_14, voice=voice)
     if not form.is_submitted():
         form.language.data = current_locale()
         form.relationship.data = "self" if row["respondent"] == "patient" else None
@@ -170,7 +172,7 @@ def refer(study_id: str) -> Any:
         study=study,
         form=form,
         review=review,
-        voice=row["respondent"] or "guardian",
+        voice=voice,
         not_eligible=state.outcome.status == NOT_ELIGIBLE,
         under_14=under_14,
         adult=age is not None and age >= 18,
@@ -204,11 +206,17 @@ def withdraw(token: str) -> Any:
     referral = referral_store.by_withdraw_token(get_db(), token)
     if referral is None:
         return render_template("public/withdraw.html", referral=None, form=None), 404
+    screening = g.get("screening")
+    mine = screening is not None and screening["id"] == referral["screening_id"]
+    if not mine:  # the link opened elsewhere: speak to whoever agreed to send the details
+        roles = [
+            c["role"] for c in screening_store.consents(get_db(), referral["screening_id"]) if c["kind"] == "share"
+        ]
+        g.voice = "patient" if roles[-1:] == ["patient"] else "guardian"
     form = WithdrawForm()
     if form.validate_on_submit():
         referral_store.withdraw_referral(get_db(), referral["id"])
-        screening = g.get("screening")
-        if screening is not None and screening["id"] == referral["screening_id"]:
+        if mine:
             let_go()
         return see_other("public.withdraw", token=token)
     action = url_for("public.withdraw", token=token)

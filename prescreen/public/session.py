@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from .. import studies
@@ -157,6 +158,39 @@ def no_store(response: Response) -> Response:
     return response
 
 
+def chosen_respondent() -> str | None:
+    """Who was chosen to fill in, on the consent page (its ``?as=``, or the form it posted).
+
+    Never fails: the "too much to send" page (413) renders without reading the body.
+    """
+    if request.method != "POST":
+        return request.args.get("as")
+    try:
+        return request.form.get("respondent")
+    except HTTPException:
+        return None
+
+
+def family_voice() -> str:
+    """Whom this page speaks to: ``patient`` (a teen or adult answering for themselves) or ``guardian``.
+
+    Known from the screening this browser holds (for this study), or on the consent page from
+    who was chosen; a view may set ``g.voice`` itself. The hand-off page speaks to the parent
+    or guardian who takes over.
+    """
+    chosen = g.get("voice")
+    if chosen in ("guardian", "patient"):
+        return str(chosen)
+    if request.endpoint == "public.consent":
+        return "patient" if chosen_respondent() == "patient" else "guardian"
+    row = g.get("screening")
+    study_id = (request.view_args or {}).get("study_id")
+    if row is None or (study_id is not None and row["study_id"] != study_id) or row["status"] == "handoff":
+        return "guardian"
+    return "patient" if row["respondent"] == "patient" else "guardian"
+
+
 def fast_translations() -> dict[str, Any]:
-    """Cheap ``_()`` for every public template (see :mod:`prescreen.public.text`)."""
-    return {**template_i18n(), "lang": current_locale()}
+    """Cheap ``_()`` for every public template, in the family's voice (see :mod:`prescreen.public.text`)."""
+    voice = family_voice()
+    return {**template_i18n(voice=voice), "lang": current_locale(), "family_voice": voice}

@@ -28,11 +28,50 @@ from ..engine import Month
 BABEL_LOCALE = {"en": "en", "zh": "zh_Hans_CN"}
 
 
-def template_i18n(translations: NullTranslations | None = None) -> dict[str, Callable[..., Any]]:
-    """``_``, ``gettext`` and ``ngettext`` for a template, bound to one catalogue."""
+#: The msgctxt of a Chinese text said to the patient (你) where the parent's says 您 and the English
+#: is the same for both (:mod:`prescreen.public.voice` lists them).
+PATIENT = "patient"
+
+
+def teen_entries(tr: NullTranslations) -> tuple[dict[str, str], frozenset[str]]:
+    """The catalogue's patient-voice texts: ``{msgid: msgstr}``, and the msgids of plural ones.
+
+    Read once per catalogue (Flask-Babel keeps one per locale for the life of the process).
+    """
+    cached = getattr(tr, "_prescreen_teen", None)
+    if cached is None:
+        prefix = PATIENT + "\x04"
+        catalog = getattr(tr, "_catalog", {})
+        singular = {k[len(prefix) :]: v for k, v in catalog.items() if isinstance(k, str) and k.startswith(prefix)}
+        plural = frozenset(
+            k[0][len(prefix) :] for k in catalog if isinstance(k, tuple) and str(k[0]).startswith(prefix)
+        )
+        cached = (singular, plural)
+        tr._prescreen_teen = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def template_i18n(
+    translations: NullTranslations | None = None, voice: str = "guardian"
+) -> dict[str, Callable[..., Any]]:
+    """``_``, ``gettext`` and ``ngettext`` for a template, bound to one catalogue and one voice.
+
+    In the patient's voice a text that has a ``patient`` variant in the catalogue (the same
+    English, 你 for 您 in Chinese) is said that way; every other text is looked up as usual.
+    """
     tr = translations or get_translations()
     lookup = tr.gettext
     nlookup = tr.ngettext
+    if voice == PATIENT:
+        teen, teen_plural = teen_entries(tr)
+        if teen or teen_plural:
+
+            def lookup(message: str) -> str:
+                found = teen.get(message)
+                return found if found else tr.gettext(message)
+
+            def nlookup(one: str, many: str, num: int) -> str:
+                return tr.npgettext(PATIENT, one, many, num) if one in teen_plural else tr.ngettext(one, many, num)
 
     @pass_context
     def gettext(context: Context, message: str, **variables: Any) -> str:
@@ -49,7 +88,14 @@ def template_i18n(translations: NullTranslations | None = None) -> dict[str, Cal
             rv = Markup(rv)  # noqa: S704 (catalogue text, % escapes variables) # nosec B704
         return rv % variables
 
-    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+    @pass_context
+    def pgettext(context: Context, msgctxt: str, message: str, **variables: Any) -> str:
+        rv: str = tr.pgettext(msgctxt, message)
+        if context.eval_ctx.autoescape:
+            rv = Markup(rv)  # noqa: S704 (catalogue text, % escapes variables) # nosec B704
+        return rv % variables
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "pgettext": pgettext}
 
 
 def translations_for(lang: str) -> NullTranslations:
@@ -59,8 +105,12 @@ def translations_for(lang: str) -> NullTranslations:
 
 
 def render_in(lang: str, template: str, **context: Any) -> str:
-    """Render *template* in *lang* whatever the request's locale (print summary, consent hash)."""
-    return render_template(template, lang=lang, **template_i18n(translations_for(lang)), **context)
+    """Render *template* in *lang* (and the context's ``voice``) whatever the request's locale.
+
+    For the print summary and the consent hash.
+    """
+    i18n = template_i18n(translations_for(lang), context.get("voice", "guardian"))
+    return render_template(template, lang=lang, family_voice=context.get("voice", "guardian"), **i18n, **context)
 
 
 def long_date(day: date | str | None, lang: str) -> str:
@@ -91,7 +141,13 @@ def consent_version(kind: str) -> str:
         template = {"health": "public/_notice.html", "share": "public/_share_notice.html"}[kind]
         digest = hashlib.sha256()
         for lang in ("zh", "en"):
-            digest.update(render_in(lang, template, **notice_context()).encode())
+            guardian = render_in(lang, template, **notice_context())
+            digest.update(guardian.encode())
+            # A text with a wording of its own for a patient sending their own details is
+            # versioned with it (a text the same in both voices keeps the version it had).
+            patient = render_in(lang, template, voice="patient", **notice_context())
+            if patient != guardian:
+                digest.update(patient.encode())
         cache[kind] = f"{kind}-{digest.hexdigest()[:16]}"
     return cache[kind]
 
