@@ -19,7 +19,7 @@ from .mail.send import mail_cli
 from .purge import purge_command
 from .store import db_cli
 from .store.audit import audit_cli
-from .web import assets, compression, errors, home, i18n, logsafe, security
+from .web import assets, compression, display, errors, home, i18n, logsafe, security
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -64,9 +64,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     compression.init_app(app)
     assets.init_app(app)
+    display.init_app(app)
     errors.init_app(app)
     logsafe.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(display.bp)
     for area in AREAS:
         app.register_blueprint(area.bp)
         area.init_app(app)

@@ -181,3 +181,82 @@
   }
   reveal();
 })();
+
+/* Read aloud (朗读) and the large-text switch (大字), for the grandparents who fill in many
+   children's forms. The "Read aloud" button of each question stays hidden unless the browser
+   has speech synthesis with a voice for the page's language (Android's WebView, which WeChat
+   uses, has none): absent, never broken. It reads the question and its options. */
+(function () {
+  "use strict";
+  var doc = document;
+
+  var synth = window.speechSynthesis;
+  if (!synth || typeof window.SpeechSynthesisUtterance !== "function") synth = null;
+
+  doc.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList) return;
+    // The switch is a plain form; after chat.js changed the page in place, come back here.
+    var next = form.classList.contains("text-size") && form.querySelector("input[name=next]");
+    if (next) next.value = location.pathname + location.search;
+    if (synth && form.classList.contains("ask")) synth.cancel();  // answered: stop reading it
+  });
+
+  if (!synth) return;
+  var lang = (doc.documentElement.lang || "").toLowerCase();
+  var primary = lang.split("-")[0];
+
+  function voiceFor() {
+    var voices = synth.getVoices() || [], near = null;
+    for (var i = 0; i < voices.length; i++) {
+      var tag = (voices[i].lang || "").replace(/_/g, "-").toLowerCase();
+      if (tag === lang) return voices[i];
+      if (!near && tag.split("-")[0] === primary) near = voices[i];
+    }
+    return near;
+  }
+
+  function show() {
+    var can = !!voiceFor();
+    var buttons = doc.querySelectorAll("[data-speak]");
+    for (var i = 0; i < buttons.length; i++) buttons[i].hidden = !can;
+  }
+
+  function words(node) {
+    return node ? node.textContent.replace(/\s+/g, " ").trim() : "";
+  }
+
+  // The question, then each option as the family sees it (not the number badges).
+  function script() {
+    var parts = [words(doc.getElementById("q-text"))];
+    var options = doc.querySelectorAll("#main form.ask .choices .option, #main form.ask .choices .option-box");
+    for (var i = 0; i < options.length; i++) {
+      var label = options[i].querySelector("span:not(.key):not(.visually-hidden)");
+      parts.push(words(label || options[i]));
+    }
+    return parts.filter(function (p) { return p; }).join(primary === "zh" ? "。" : ". ");
+  }
+
+  doc.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-speak]");
+    if (!button) return;
+    var voice = voiceFor();
+    if (!voice) return;
+    var wasSpeaking = synth.speaking;
+    synth.cancel();
+    if (wasSpeaking) return;  // a second tap stops it
+    var utterance = new window.SpeechSynthesisUtterance(script());
+    utterance.voice = voice;
+    utterance.lang = voice.lang;
+    utterance.rate = 0.9;
+    synth.speak(utterance);
+  });
+
+  // Voices often arrive after the page (Chrome loads them asynchronously).
+  if (synth.addEventListener) synth.addEventListener("voiceschanged", show);
+  else synth.onvoiceschanged = show;
+  // Each next question arrives without a reload: show its button too.
+  var main = doc.getElementById("main");
+  if (main && window.MutationObserver) new MutationObserver(show).observe(main, { childList: true, subtree: true });
+  show();
+})();
