@@ -27,6 +27,9 @@ STATUSES = (
     "enrolled",
     "screen_failed",
     "not_interested",
+    # The family stopped taking part (before or after enrolment); everything is kept.
+    "dropped_out",
+    # The family withdrew consent: personal data erased. Only through :func:`erase`, never a status menu.
     "withdrawn",
     # A review request's own (see REVIEW_TRANSITIONS).
     "in_review",
@@ -35,20 +38,35 @@ STATUSES = (
 )
 CLOSED = referrals.CLOSED
 OPEN = tuple(s for s in STATUSES if s not in CLOSED)
+#: Final: the personal data is gone, so nothing more can be done or corrected (no attempts, no notes).
+FINAL = frozenset({referrals.ERASED_STATUS})
 CHANNELS = ("phone", "wechat", "email")
 RESULTS = ("reached", "no_answer", "left_message", "wrong_details")
-#: Where a status may go by hand; attempts move new → attempt_1 → 2 → 3 by themselves.
+#: The longest note on one contact attempt (the database checks it too).
+ATTEMPT_NOTE_MAX = 500
+#: The longest reason for a status change or correction (kept in the audit row).
+REASON_MAX = 300
+#: The longest subject id ("enrolled"); the database checks it too.
+SUBJECT_ID_MAX = 40
+#: How the family told the team they withdraw consent (the erase form's reason; a code, kept in the audit).
+ERASE_REASONS = ("phone", "in_person", "message", "other")
+#: Statuses that mean somebody reached the family: moving to one by hand sets first contact if empty.
+REACHED = frozenset({"contacted", "visit_scheduled", "enrolled", "result_explained", "invited_to_screening"})
+#: The next steps of the flow (the status menu's first group); attempts move new → attempt_1 → 2 → 3
+#: by themselves. ``withdrawn`` is never here: erasing has its own confirmed form (:func:`erase`).
+#: Any other status can still be reached by a correction with a reason (:func:`correctable`).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "new": ("contacted", "not_interested", "withdrawn"),
-    "attempt_1": ("contacted", "unreachable", "not_interested", "withdrawn"),
-    "attempt_2": ("contacted", "unreachable", "not_interested", "withdrawn"),
-    "attempt_3": ("contacted", "unreachable", "not_interested", "withdrawn"),
+    "new": ("contacted", "not_interested"),
+    "attempt_1": ("contacted", "unreachable", "not_interested"),
+    "attempt_2": ("contacted", "unreachable", "not_interested"),
+    "attempt_3": ("contacted", "unreachable", "not_interested"),
     "unreachable": ("contacted",),
-    "contacted": ("visit_scheduled", "screen_failed", "not_interested", "withdrawn"),
-    "visit_scheduled": ("visit_scheduled", "enrolled", "screen_failed", "not_interested", "withdrawn"),
-    "enrolled": ("withdrawn",),
+    "contacted": ("visit_scheduled", "screen_failed", "not_interested", "dropped_out"),
+    "visit_scheduled": ("visit_scheduled", "enrolled", "screen_failed", "not_interested", "dropped_out"),
+    "enrolled": ("dropped_out",),
     "screen_failed": (),
     "not_interested": (),
+    "dropped_out": (),
     "withdrawn": (),
 }
 #: A review request (a family asked a person to check the result) has its own way: a person looks
@@ -58,24 +76,49 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 #: ``in_review`` (someone is on it) and one that reaches the family brings ``unreachable`` back.
 REVIEW_TRANSITIONS: dict[str, tuple[str, ...]] = {
     **TRANSITIONS,
-    "new": ("in_review", "result_explained", "invited_to_screening", "withdrawn"),
-    "in_review": ("result_explained", "invited_to_screening", "unreachable", "not_interested", "withdrawn"),
+    "new": ("in_review", "result_explained", "invited_to_screening"),
+    "in_review": ("result_explained", "invited_to_screening", "unreachable", "not_interested"),
     "unreachable": ("in_review",),
     "result_explained": (),
-    "invited_to_screening": ("visit_scheduled", "screen_failed", "not_interested", "withdrawn"),
+    "invited_to_screening": ("visit_scheduled", "screen_failed", "not_interested", "dropped_out"),
+}
+#: The statuses each kind of referral can be in (what a correction may choose from).
+KIND_STATUSES: dict[str, tuple[str, ...]] = {
+    referrals.REFERRAL: tuple(
+        s for s in STATUSES if s not in ("in_review", "result_explained", "invited_to_screening")
+    ),
+    referrals.REVIEW: tuple(s for s in STATUSES if s not in ("attempt_1", "attempt_2", "attempt_3", "contacted")),
 }
 NEXT_ATTEMPT = {"new": "attempt_1", "attempt_1": "attempt_2", "attempt_2": "attempt_3"}
 PAGE_SIZE = 25
 
 
 class FlowError(ValueError):
-    """A status change the flow does not allow (the view shows it as a form error)."""
+    """A status change the flow does not allow (the view shows it as a form error).
+
+    ``str(error)`` is a code the view turns into words: ``missing``, ``final``, ``not_allowed``,
+    ``reason``, ``visit_date``, ``criterion``, ``consent_date``, ``subject_id``, ``before_visit``,
+    ``before_referral``, ``future``, ``attempt``, ``confirm``.
+    """
 
 
 def transitions(kind: str, status: str) -> tuple[str, ...]:
-    """Where a referral of *kind* may go by hand from *status*."""
+    """The next steps of the flow for a referral of *kind* in *status* (never ``withdrawn``)."""
     flow = REVIEW_TRANSITIONS if kind == referrals.REVIEW else TRANSITIONS
     return flow.get(status, ())
+
+
+def correctable(kind: str, status: str) -> tuple[str, ...]:
+    """Where a coordinator may correct a status to (with a reason): any other status of its kind.
+
+    Not ``withdrawn`` (erasing has its own form) and nothing from ``withdrawn`` (the data is gone).
+    This is how a family who said "not interested", a screen failure or an enrolment entered by
+    mistake is reopened.
+    """
+    if status in FINAL:
+        return ()
+    steps = set(transitions(kind, status))
+    return tuple(s for s in KIND_STATUSES.get(kind, STATUSES) if s != status and s not in FINAL and s not in steps)
 
 
 def after_attempt(kind: str, status: str, reached: bool) -> str:
@@ -235,37 +278,140 @@ def history(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]
     )
 
 
+def _team_date(stored: str) -> date:
+    """The Beijing day of a stored UTC time."""
+    return datetime.fromisoformat(stored).astimezone(clock.TEAM_TZ).date()
+
+
+def _check_enrolment(row: dict[str, Any], consent_date: date | None, subject_id: str | None, today: date) -> None:
+    """ "Enrolled" needs the consent date and the subject id, and the booked visit must have come."""
+    if consent_date is None:
+        raise FlowError("consent_date")
+    if not subject_id or len(subject_id) > SUBJECT_ID_MAX:
+        raise FlowError("subject_id")
+    if consent_date > today:
+        raise FlowError("future")
+    if consent_date < _team_date(row["created_at"]):
+        raise FlowError("before_referral")
+    if row["visit_date"] and today < date.fromisoformat(row["visit_date"]):
+        raise FlowError("before_visit")
+
+
 def change_status(
     db: sqlite_utils.Database,
     referral_id: int,
     new: str,
     actor: str,
     *,
+    reason: str | None = None,
     visit_date: date | None = None,
     criterion: str | None = None,
-) -> None:
-    """Move a referral along the flow; raises :class:`FlowError` for a step it does not allow."""
+    consent_date: date | None = None,
+    subject_id: str | None = None,
+) -> bool:
+    """Move a referral on, or correct its status; returns whether it was a correction.
+
+    A next step of the flow (:func:`transitions`) may carry a reason; any other status of the
+    kind (:func:`correctable`) is a correction and needs one (a mistake fixed, a family reopened).
+    Either way the audit row keeps from → to, the reason and whether it was a correction, like
+    REDCap's data history. A status that means the family was reached sets first contact if it
+    is still empty. Raises :class:`FlowError` (its code says why) for what the flow refuses.
+    Never ``withdrawn``: erasing goes through :func:`erase`.
+    """
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > REASON_MAX:
+        raise FlowError("reason")
     with transaction(db):
-        row = db.execute("SELECT id, status, kind FROM referrals WHERE id = ?", [referral_id]).fetchone()
-        if row is None:
+        rows = list(
+            db.query("SELECT id, status, kind, created_at, visit_date FROM referrals WHERE id = ?", [referral_id])
+        )
+        if not rows:
             raise FlowError("missing")
-        old = row[1]
-        if new not in transitions(row[2], old):
+        row = rows[0]
+        old = row["status"]
+        if old in FINAL:
+            raise FlowError("final")
+        if new in transitions(row["kind"], old):
+            correction = False
+        elif new in correctable(row["kind"], old):
+            correction = True
+            if reason is None:
+                raise FlowError("reason")
+        else:
             raise FlowError("not_allowed")
         if new == "visit_scheduled" and visit_date is None:
             raise FlowError("visit_date")
         if new == "screen_failed" and not criterion:
             raise FlowError("criterion")
+        if new == "enrolled":
+            _check_enrolment(row, consent_date, subject_id, clock.today())
+        now = clock.utc_text()
         referrals.set_status(
-            db, referral_id, new, visit_date=visit_date.isoformat() if visit_date else None, criterion=criterion
+            db,
+            referral_id,
+            new,
+            at=now,
+            visit_date=visit_date.isoformat() if visit_date and new == "visit_scheduled" else None,
+            criterion=criterion if new == "screen_failed" else None,
+            consent_date=consent_date.isoformat() if consent_date and new == "enrolled" else None,
+            subject_id=subject_id if new == "enrolled" else None,
+            corrected=correction,
         )
+        if new in REACHED:
+            referrals.record_activity(db, referral_id, first_contact_at=now)
         detail: dict[str, Any] = {"from": old, "to": new}
-        if new == "withdrawn":
-            referrals.erase_personal_data(db, referral_id, referrals.TEAM_TOLD)
-            detail["erased"] = True
-        if criterion:
+        if correction:
+            detail["correction"] = True
+        if reason:
+            detail["reason"] = reason
+        if new == "visit_scheduled" and visit_date:
+            detail["visit_date"] = visit_date.isoformat()
+        if new == "screen_failed":
             detail["criterion"] = criterion
+        if new == "enrolled":
+            detail.update(consent_date=consent_date.isoformat() if consent_date else None, subject_id=subject_id)
         audit.record(db, actor, "referral.status", "referral", referral_id, detail)
+    return correction
+
+
+def erase(db: sqlite_utils.Database, referral_id: int, actor: str, *, reason: str, typed_reference: str) -> None:
+    """The family withdrew consent: erase their personal data (status ``withdrawn``, final).
+
+    Its own form, never the status menu: the coordinator types the family's reference code to
+    confirm (so a mis-click cannot erase) and says how the family told them (*reason*, one of
+    :data:`ERASE_REASONS`; a code, kept in the audit row). Raises :class:`FlowError`.
+    """
+    if reason not in ERASE_REASONS:
+        raise FlowError("reason")
+    with transaction(db):
+        found = db.execute("SELECT status, reference FROM referrals WHERE id = ?", [referral_id]).fetchone()
+        if found is None:
+            raise FlowError("missing")
+        old, reference = found
+        if old in FINAL:
+            raise FlowError("final")
+        if typed_reference.strip().upper() != reference.upper():
+            raise FlowError("confirm")
+        referrals.set_status(db, referral_id, referrals.ERASED_STATUS)
+        referrals.erase_personal_data(db, referral_id, referrals.TEAM_TOLD)
+        audit.record(
+            db,
+            actor,
+            "referral.status",
+            "referral",
+            referral_id,
+            {"from": old, "to": referrals.ERASED_STATUS, "erased": True, "erase_reason": reason},
+        )
+
+
+def _open_for_work(db: sqlite_utils.Database, referral_id: int) -> tuple[str, str, str]:
+    """The status, kind and referral time of a referral that still takes attempts and notes."""
+    found = db.execute("SELECT status, kind, created_at FROM referrals WHERE id = ?", [referral_id]).fetchone()
+    if found is None:
+        raise FlowError("missing")
+    if found[0] in FINAL:
+        raise FlowError("final")
+    return found[0], found[1], found[2]
 
 
 def add_attempt(
@@ -276,19 +422,34 @@ def add_attempt(
     result: str,
     at: datetime,
     actor: str,
+    note: str | None = None,
 ) -> str:
-    """Record one contact attempt and advance the status; returns the new status."""
-    if channel not in CHANNELS or result not in RESULTS:
+    """Record one contact attempt and advance the status; returns the new status.
+
+    Refused (:class:`FlowError`) for a family whose data was erased (``final``), a time before
+    the referral came in (``before_referral``) or in the future (``future``). The *note* is the
+    team's (never in the audit row or the de-identified log).
+    """
+    note = (note or "").strip() or None
+    if channel not in CHANNELS or result not in RESULTS or (note and len(note) > ATTEMPT_NOTE_MAX):
         raise FlowError("attempt")
     with transaction(db):
-        row = db.execute("SELECT status, kind FROM referrals WHERE id = ?", [referral_id]).fetchone()
-        if row is None:
-            raise FlowError("missing")
-        old = row[0]
+        old, kind, created_at = _open_for_work(db, referral_id)
+        if at < datetime.fromisoformat(created_at) - timedelta(minutes=1):
+            raise FlowError("before_referral")
+        if at > clock.now() + timedelta(minutes=5):
+            raise FlowError("future")
         db.table("contact_attempts").insert(
-            {"referral_id": referral_id, "user_id": user_id, "channel": channel, "result": result, "at": iso(at)}
+            {
+                "referral_id": referral_id,
+                "user_id": user_id,
+                "channel": channel,
+                "result": result,
+                "at": iso(at),
+                "note": note,
+            }
         )
-        new = after_attempt(row[1], old, result == "reached")
+        new = after_attempt(kind, old, result == "reached")
         referrals.record_activity(db, referral_id, first_contact_at=iso(at))
         if new != old:
             referrals.set_status(db, referral_id, new)
@@ -304,8 +465,9 @@ def add_attempt(
 
 
 def add_note(db: sqlite_utils.Database, referral_id: int, user_id: int, body: str, actor: str) -> None:
-    """Add a note; the audit row says a note was added, never what it says."""
+    """Add a note; the audit row says a note was added, never what it says. Refused once erased."""
     with transaction(db):
+        _open_for_work(db, referral_id)
         note_id = (
             db.table("notes")
             .insert({"referral_id": referral_id, "user_id": user_id, "body": body, "created_at": clock.utc_text()})

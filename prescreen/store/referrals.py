@@ -218,7 +218,22 @@ ERASE_REASONS = (FAMILY_WITHDREW, TEAM_TOLD, RETENTION)
 #: Statuses after which nobody works on a referral any more (``closed_at`` is set on entering one).
 #: ``result_explained`` closes a review request: a person checked the result, it stands, and they
 #: explained it to the family.
-CLOSED = frozenset({"enrolled", "screen_failed", "not_interested", "withdrawn", "unreachable", "result_explained"})
+#: ``dropped_out``: the family stopped taking part; unlike ``withdrawn`` everything is kept.
+CLOSED = frozenset(
+    {"enrolled", "screen_failed", "not_interested", "dropped_out", "withdrawn", "unreachable", "result_explained"}
+)
+#: The status of a referral whose personal data was erased because the family withdrew consent.
+ERASED_STATUS = "withdrawn"
+
+
+def visit_reminder_prefix(referral_id: int) -> str:
+    """The start of every outbox key of this referral's visit reminders (see :mod:`.visits`)."""
+    return f"visit-reminder:{referral_id}:"
+
+
+def cancel_visit_reminders(db: sqlite_utils.Database, referral_id: int) -> int:
+    """Cancel the visit reminders not sent yet (rebooked, cancelled, status changed, erased)."""
+    return outbox.cancel_pending(db, visit_reminder_prefix(referral_id))
 
 
 def set_status(
@@ -230,12 +245,17 @@ def set_status(
     visit_date: str | None = None,
     criterion: str | None = None,
     closed_reason: str | None = None,
+    consent_date: str | None = None,
+    subject_id: str | None = None,
+    corrected: bool = False,
 ) -> None:
     """Move a referral to *status* (the one writer of a referral's status; the caller audits).
 
     ``closed_at`` is set on entering a closed status and cleared on leaving one; a visit date, a
-    screen-fail criterion or a closing reason is kept until another is given. *at* is the time to
-    record (the purge's clock, which may be set by ``--now``); default now.
+    screen-fail criterion, a closing reason, a consent date or a subject id is kept until another
+    is given. *corrected* stamps ``status_corrected_at`` (a coordinator corrected the status; the
+    de-identified log then takes back milestones the correction undoes, see m0013). *at* is the
+    time to record (the purge's clock, which may be set by ``--now``); default now.
     """
     now = at or clock.utc_text()
     with transaction(db):
@@ -243,7 +263,9 @@ def set_status(
             "UPDATE referrals SET status = :status, updated_at = :now, closed_at = :closed_at, "
             "visit_date = COALESCE(:visit_date, visit_date), "
             "screen_fail_criterion = COALESCE(:criterion, screen_fail_criterion), "
-            "closed_reason = COALESCE(:reason, closed_reason) WHERE id = :id",
+            "closed_reason = COALESCE(:reason, closed_reason), consent_date = COALESCE(:consent, consent_date), "
+            "subject_id = COALESCE(:subject, subject_id), "
+            "status_corrected_at = CASE WHEN :corrected THEN :now ELSE status_corrected_at END WHERE id = :id",
             {
                 "status": status,
                 "now": now,
@@ -251,25 +273,35 @@ def set_status(
                 "visit_date": visit_date,
                 "criterion": criterion,
                 "reason": closed_reason,
+                "consent": consent_date,
+                "subject": subject_id,
+                "corrected": corrected,
                 "id": referral_id,
             },
         )
+        if status != "visit_scheduled":  # no visit is booked any more: its reminders must not go
+            cancel_visit_reminders(db, referral_id)
 
 
 def record_activity(db: sqlite_utils.Database, referral_id: int, *, first_contact_at: str | None = None) -> None:
-    """Note that someone worked on a referral now (a note, a contact attempt: its first, if given).
+    """Note that someone worked on a referral now (a note, a contact attempt: its time, if given).
 
-    The retention period for open referrals counts from the last activity.
+    First contact is the earliest time given (an attempt logged late, dated earlier, moves it
+    back). The retention period for open referrals counts from the last activity.
     """
     with transaction(db):
         db.execute(
-            "UPDATE referrals SET first_contact_at = COALESCE(first_contact_at, ?), updated_at = ? WHERE id = ?",
-            [first_contact_at, clock.utc_text(), referral_id],
+            "UPDATE referrals SET first_contact_at = CASE WHEN :first IS NOT NULL "
+            "AND (first_contact_at IS NULL OR :first < first_contact_at) THEN :first ELSE first_contact_at END, "
+            "updated_at = :now WHERE id = :id",
+            {"first": first_contact_at, "now": clock.utc_text(), "id": referral_id},
         )
 
 
 def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str, at: str | None = None) -> None:
     """Erase one referral's contact details, the family's words, the answers and the team's notes (PIPL 15, 47).
+
+    The team's notes include the notes on contact attempts (blanked; the attempts stay for the counts).
 
     The one place a referral's personal data leaves the database; the referral and screening rows
     stay as de-identified shells (status, outcome, dates) for the counts. What differs by *reason*:
@@ -307,6 +339,11 @@ def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str
             [now, now, screening_id],
         )
         db.execute("DELETE FROM notes WHERE referral_id = ?", [referral_id])
+        # The team's checks and the PI's sign-offs are about the child's health; reminders carry an address.
+        db.execute("DELETE FROM checklist_marks WHERE referral_id = ?", [referral_id])
+        db.execute("DELETE FROM eligibility_signoffs WHERE referral_id = ?", [referral_id])
+        cancel_visit_reminders(db, referral_id)
+        db.execute("UPDATE contact_attempts SET note = NULL WHERE referral_id = ?", [referral_id])
         volunteers.cancel_reminders(db, screening_id)
         if reason == RETENTION:
             db.execute("DELETE FROM contact_attempts WHERE referral_id = ?", [referral_id])
