@@ -111,3 +111,19 @@ def test_staff_pages_have_no_switch_and_ignore_the_cookie(app):
     switch(client, "/")
     body = client.get("/staff/login").get_data(as_text=True)
     assert "text-size" not in body and 'class="large"' not in body[:200]
+
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_the_language_and_text_size_cookies_follow_the_same_rules(make_app, secure):
+    """Both preferences last a year, no script reads them, and both are Secure where the session is."""
+    app = make_app(RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=secure)
+    client = app.test_client()
+    lang = client.get("/?lang=en").headers.getlist("Set-Cookie")
+    large = switch(client, "/").headers.getlist("Set-Cookie")
+    for name, headers in (("lang", lang), (COOKIE, large)):
+        cookie = next(h for h in headers if h.startswith(f"{name}="))
+        assert "Max-Age=31536000" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie, cookie
+        assert ("Secure" in cookie) is secure, cookie
+    off = switch(client, "/", size="normal").headers.getlist("Set-Cookie")
+    gone = next(h for h in off if h.startswith(f"{COOKIE}="))
+    assert "Max-Age=0" in gone or "Expires=Thu, 01 Jan 1970" in gone

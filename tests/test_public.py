@@ -158,7 +158,7 @@ NOTICE = {
         "影响",
         "保存期限",
         "保存地点",
-        "中国大陆",
+        "中国境内",
         "撤回或删除",
         "投诉",
         "可以不同意",
@@ -167,9 +167,10 @@ NOTICE = {
 }
 
 
+@pytest.mark.parametrize("respondent", ["guardian", "patient"])
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_notice_names_purpose_necessity_impact_retention_place_withdrawal_complaints_refusal(client, lang):
-    body = page(client, f"{BASE}/consent?as=guardian&lang={lang}")
+def test_notice_names_purpose_necessity_impact_retention_place_withdrawal_complaints_refusal(client, lang, respondent):
+    body = page(client, f"{BASE}/consent?as={respondent}&lang={lang}")
     missing = [item for item in NOTICE[lang] if item not in body]
     assert missing == []
 

@@ -7,8 +7,8 @@ two texts themselves. Where only the Chinese differs, the text is listed here wi
 ``patient``: its Chinese in that context is the patient's, and every page after the respondent
 is known (:func:`prescreen.public.session.family_voice`) says it that way without any change to
 the template (:func:`prescreen.public.text.template_i18n`). Nothing here is called at run time;
-the list is what ``prescreen translate update`` extracts. Texts of the privacy and sharing notices
-are never listed: their wording is hashed into the consent version.
+the list is what ``prescreen translate update`` extracts. The privacy and sharing notices choose
+their teen wording in the template itself, because both voices are hashed into the consent version.
 """
 
 # ruff: noqa: E501 — each text on one line, as the templates and the catalogue have it
@@ -18,6 +18,7 @@ from __future__ import annotations
 from flask_babel import lazy_npgettext, lazy_pgettext
 
 TEEN_TEXTS = (
+    lazy_pgettext("patient", "Before we start: your consent"),
     lazy_pgettext("patient", "Think this result is wrong? Ask a person to check it"),
     lazy_pgettext("patient", "Would you like a person to look at your answers?"),
     lazy_pgettext(

@@ -16,6 +16,8 @@ from flask import Blueprint, Flask, current_app, g, redirect, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from . import cookies
+
 bp = Blueprint("display", __name__)
 
 #: The cookie that remembers large text for a year; it holds only ``large``.
@@ -73,16 +75,9 @@ def switch() -> Response:
     """Turn large text on or off (POST ``to=large|normal``, ``next=<path>``), then go back."""
     response = redirect(safe_next(request.form.get("next")), 303)
     if request.form.get("to") == LARGE:
-        response.set_cookie(
-            COOKIE,
-            LARGE,
-            max_age=365 * 24 * 3600,
-            httponly=True,
-            samesite="Lax",
-            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        )
+        cookies.remember(response, COOKIE, LARGE)
     else:
-        response.delete_cookie(COOKIE, httponly=True, samesite="Lax")
+        cookies.forget(response, COOKIE)
     return response
 
 

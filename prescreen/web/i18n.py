@@ -20,6 +20,7 @@ from flask_babel import Babel, get_locale
 from markupsafe import Markup
 
 from ..config import ROOT
+from . import cookies
 
 LOCALES = ("en", "zh")
 DEFAULT_LOCALE = "en"
@@ -113,14 +114,7 @@ def remember_choice(response: Response) -> Response:
     """Store an explicit ?lang= choice in its cookie for a year."""
     chosen = g.get("lang_chosen")
     if chosen and request.cookies.get(LANG_COOKIE) != chosen:
-        response.set_cookie(
-            LANG_COOKIE,
-            chosen,
-            max_age=365 * 24 * 3600,
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure,
-        )
+        cookies.remember(response, LANG_COOKIE, chosen)
     return response
 
 

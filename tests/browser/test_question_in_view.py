@@ -36,16 +36,22 @@ def test_the_question_and_its_first_option_stay_in_view_after_every_answer(live_
     page = new_context(locale="zh-CN", viewport=PHONE, java_script_enabled=js).new_page()
     family = Family(page, live_server.url, js=js)
     family.begin()
-    answers, seen = likely_answers(), 0
+    answers, seen, lists = likely_answers(), 0, []
     while (now := family.question()) is not None:
         assert_in_view(page, FIRST_OPTION, js)
         assert_in_view(page, "#q-text", js)
+        if page.locator("form.ask .next-row").count():  # a tick-box list: 下一步 without a second scroll
+            assert_in_view(page, "form.ask .next-row button", js)
+            lists.append((now[0], page.locator("form.ask [data-option]").count()))
+            if now[0] == "drugs":
+                shot(page, f"zh-long-list-{'js' if js else 'nojs'}")
         assert page.evaluate("document.activeElement && document.activeElement.id") == "current"
         if seen == 5:
             shot(page, f"zh-in-view-{'js' if js else 'nojs'}")
         family.answer(answers[now[0]])
         seen += 1
     assert seen >= 8
+    assert ("drugs", 13) in lists, lists  # the 13-medicine list was among them
     page.wait_for_selector(".result")
 
 
