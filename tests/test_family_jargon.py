@@ -38,6 +38,7 @@ from tests.helpers.public import (
     current,
     likely_answers,
     months_ago,
+    referral_form,
     start,
 )
 
@@ -197,17 +198,7 @@ def test_the_study_row_families_read_has_no_jargon(study):
 
 # -- the pages, walked ----------------------------------------------------------------------------
 
-REFERRAL = {
-    "name": "王芳",
-    "relationship": "mother",
-    "phone": "138 1234 5678",
-    "email": "",
-    "wechat": "",
-    "best_time": "evening",
-    "language": "zh",
-    "share": "y",
-    "guardian": "y",
-}
+REFERRAL = referral_form()
 
 
 def answers_for(outcome: str, respondent: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from tests.helpers.public import (
     born_years_ago,
     csrf,
     likely_answers,
+    referral_form,
     resume,
     review_answers,
     start,
@@ -32,17 +33,7 @@ from tests.helpers.public import (
     walk,
 )
 
-GOOD = {
-    "name": "王芳",
-    "relationship": "mother",
-    "phone": "138 1234 5678",
-    "email": "",
-    "wechat": "",
-    "best_time": "evening",
-    "language": "zh",
-    "share": "y",
-    "guardian": "y",  # the walks' child is 10: a parent confirms (PIPL art. 31)
-}
+GOOD = referral_form()
 
 
 @pytest.fixture

@@ -20,17 +20,20 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers.public import BASE, answer, born_years_ago, consent_form, csrf, likely_answers, resume, start, walk
+from tests.helpers.public import (
+    BASE,
+    answer,
+    born_years_ago,
+    consent_form,
+    csrf,
+    likely_answers,
+    referral_form,
+    resume,
+    start,
+    walk,
+)
 
-GOOD = {
-    "name": "王芳",
-    "relationship": "mother",
-    "phone": "138 1234 5678",
-    "best_time": "evening",
-    "language": "zh",
-    "share": "y",
-    "guardian": "y",
-}
+GOOD = referral_form()
 FIRST_HEALTH_QUESTION = "Has a doctor said your child has"
 
 

@@ -132,7 +132,7 @@ def test_every_staff_page_logged_in_is_no_store_with_the_same_headers(app, role)
 
 def test_after_another_browser_resumes_the_old_cookie_and_link_see_nothing(app):
     """Crawl every page with the cookie of a resume link's sender after someone else continued it."""
-    from tests.helpers.public import BASE, born_years_ago, csrf, likely_answers, resume, start, walk
+    from tests.helpers.public import BASE, born_years_ago, csrf, likely_answers, referral_form, resume, start, walk
 
     app.config["RATELIMIT_ENABLED"] = False
     sender = app.test_client()
@@ -141,9 +141,8 @@ def test_after_another_browser_resumes_the_old_cookie_and_link_see_nothing(app):
     parent = app.test_client()
     assert resume(parent, link.group(1)).status_code == 303
     walk(parent, {**likely_answers(), "dob": born_years_ago(10)})
-    details = {"name": "王芳", "relationship": "mother", "phone": "138 1234 5678", "best_time": "evening"}
     token = csrf(parent, f"{BASE}/refer")
-    form = {**details, "language": "zh", "share": "y", "guardian": "y", "csrf_token": token}
+    form = {**referral_form(), "csrf_token": token}
     assert parent.post(f"{BASE}/refer", data=form).status_code == 303
     sent = parent.get(f"{BASE}/sent").get_data(as_text=True)
     reference = re.search(r"PS-[A-Z0-9]{6}", sent).group(0)

@@ -19,7 +19,7 @@ from prescreen import create_app
 from prescreen.config import ConfigError
 from prescreen.engine import StudyError, load_study
 from prescreen.team import TeamContact, contact_of
-from tests.helpers.public import Family, likely_answers
+from tests.helpers.public import Family, likely_answers, referral_form
 from tests.helpers.study import build_study
 
 STUDY = "pumch-pediatric-sjogren"
@@ -117,14 +117,7 @@ CALL = {
     "zh": "研究团队会在3个工作日内用+86 10 5555 0100给您打电话。",
     "en": "The study team will call you within 3 working days, from +86 10 5555 0100.",
 }
-REFERRAL = {
-    "name": "王芳",
-    "relationship": "mother",
-    "phone": "13800138000",
-    "best_time": "evening",
-    "share": "y",
-    "guardian": "y",
-}
+REFERRAL = referral_form(phone="13800138000")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -21,7 +21,7 @@ from prescreen import studies as study_registry
 from prescreen.engine import Flow
 from prescreen.public.text import long_date
 from prescreen.store import connect, retention
-from tests.helpers.public import BASE, CSRF_RE, Family, answer, current, likely_answers, months_ago, walk
+from tests.helpers.public import BASE, CSRF_RE, Family, answer, current, likely_answers, months_ago, referral_form, walk
 
 #: A guardian whose child had rituximab 5 months ago: not eligible for now.
 RITUXIMAB_5M = {**likely_answers(), "rituximab": "yes", "rituximab_last": months_ago(5)}
@@ -342,8 +342,7 @@ def test_a_stopped_family_may_ask_a_person_to_check_and_the_team_sees_it_stopped
     result = page(client, f"{BASE}/result")
     assert f'href="{BASE}/refer?kind=review"' in result  # a stopped result is a result like any other
     token = CSRF_RE.search(page(client, f"{BASE}/refer?kind=review")).group(1)
-    contact = {"name": "王芳", "relationship": "mother", "phone": "138 1234 5678", "best_time": "evening"}
-    data = {**contact, "language": "zh", "share": "y", "guardian": "y", "words": "", "csrf_token": token}
+    data = {**referral_form(words=""), "csrf_token": token}
     response = client.post(f"{BASE}/refer?kind=review", data=data)
     assert response.status_code == 303, response.get_data(as_text=True)[-800:]
     result = page(client, f"{BASE}/result")

@@ -144,3 +144,22 @@ class Family:
     def result(self) -> str:
         """The result page's text."""
         return self.client.get(f"{BASE}/result").get_data(as_text=True)
+
+
+#: What a parent of a 10-year-old types on the referral form (each test changes what it needs).
+REFERRAL_FORM: dict[str, str] = {
+    "name": "王芳",
+    "relationship": "mother",
+    "phone": "138 1234 5678",
+    "email": "",
+    "wechat": "",
+    "best_time": "evening",
+    "language": "zh",
+    "share": "y",
+    "guardian": "y",  # the child is 10: a parent confirms (PIPL art. 31)
+}
+
+
+def referral_form(**changes: str) -> dict[str, str]:
+    """A copy of :data:`REFERRAL_FORM` with *changes* (a fresh dict, safe to alter)."""
+    return {**REFERRAL_FORM, **changes}
