@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import family, queue, reports, shared, study_status
+from . import family, queue, reports, shared, study_status, visit_routes
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 bp.before_request(shared.require_login)
@@ -28,6 +28,8 @@ bp.add_url_rule("/funnel", view_func=reports.funnel, methods=["GET"])
 bp.add_url_rule("/audit", view_func=reports.audit_trail, methods=["GET"])
 bp.add_url_rule("/export/referrals.csv", view_func=reports.export_identified, methods=["POST"])
 bp.add_url_rule("/referrals/<id:referral_id>/export.json", view_func=reports.export_subject, methods=["POST"])
+# Visits, the checklist's checks and sign-off, print views (visit_routes.py).
+visit_routes.add_routes(bp)
 # Opening and closing studies (admins).
 bp.add_url_rule("/studies", view_func=study_status.studies_page, methods=["GET"])
 bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_status, methods=["POST"])
@@ -36,3 +38,4 @@ bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_s
 def init_app(app: Flask) -> None:
     """The labels and filters the study team's templates use."""
     shared.template_helpers(app)
+    visit_routes.template_globals(app)

@@ -63,6 +63,21 @@ def enqueue(
         return db.execute(sql, row).rowcount == 1
 
 
+def cancel_pending(db: sqlite_utils.Database, key_prefix: str) -> int:
+    """Cancel every still-pending row whose key starts with *key_prefix*; returns how many.
+
+    As a cancelled re-check reminder: the row stays (``suppressed``, reason ``cancelled``) with
+    no address or text, so the sender never delivers it and nothing in it reaches anyone.
+    """
+    with transaction(db):
+        return db.execute(
+            "UPDATE outbox SET status = 'suppressed', last_error = 'cancelled', to_addr = 'deleted', "
+            "body_text = '', body_html = NULL, headers = '{}' "
+            "WHERE substr(idempotency_key, 1, ?) = ? AND status = 'pending'",
+            [len(key_prefix), key_prefix],
+        ).rowcount
+
+
 def is_queued(db: sqlite_utils.Database, key: str) -> bool:
     """Whether a message with idempotency *key* is in the outbox already (in any state)."""
     return db.execute("SELECT 1 FROM outbox WHERE idempotency_key = ?", [key]).fetchone() is not None

@@ -226,6 +226,16 @@ CLOSED = frozenset(
 ERASED_STATUS = "withdrawn"
 
 
+def visit_reminder_prefix(referral_id: int) -> str:
+    """The start of every outbox key of this referral's visit reminders (see :mod:`.visits`)."""
+    return f"visit-reminder:{referral_id}:"
+
+
+def cancel_visit_reminders(db: sqlite_utils.Database, referral_id: int) -> int:
+    """Cancel the visit reminders not sent yet (rebooked, cancelled, status changed, erased)."""
+    return outbox.cancel_pending(db, visit_reminder_prefix(referral_id))
+
+
 def set_status(
     db: sqlite_utils.Database,
     referral_id: int,
@@ -269,6 +279,8 @@ def set_status(
                 "id": referral_id,
             },
         )
+        if status != "visit_scheduled":  # no visit is booked any more: its reminders must not go
+            cancel_visit_reminders(db, referral_id)
 
 
 def record_activity(db: sqlite_utils.Database, referral_id: int, *, first_contact_at: str | None = None) -> None:
@@ -327,6 +339,10 @@ def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str
             [now, now, screening_id],
         )
         db.execute("DELETE FROM notes WHERE referral_id = ?", [referral_id])
+        # The team's checks and the PI's sign-offs are about the child's health; reminders carry an address.
+        db.execute("DELETE FROM checklist_marks WHERE referral_id = ?", [referral_id])
+        db.execute("DELETE FROM eligibility_signoffs WHERE referral_id = ?", [referral_id])
+        cancel_visit_reminders(db, referral_id)
         db.execute("UPDATE contact_attempts SET note = NULL WHERE referral_id = ?", [referral_id])
         volunteers.cancel_reminders(db, screening_id)
         if reason == RETENTION:

@@ -16,7 +16,7 @@ from .. import clock
 from ..clock import iso
 from . import audit, transaction
 
-ROLES = ("coordinator", "admin")
+ROLES = ("coordinator", "admin", "pi")  # pi: sees what a coordinator sees, and signs eligibility off
 
 
 def by_email(db: sqlite_utils.Database, email: str) -> dict[str, Any] | None:
