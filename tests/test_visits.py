@@ -210,6 +210,12 @@ def test_the_print_view_has_no_forms_or_navigation_and_the_sheet_is_chinese(app,
     assert 'lang="zh-CN"' in sheet and "签字" in sheet
     assert "年龄5–18岁" in sheet
     assert not re.search(r"\b(inc|exc|chk)_[a-z_]+\b", sheet)  # labels, not codes
+    db = db_of(app)
+    try:
+        views = [r["detail"] for r in db.query("SELECT detail FROM audit WHERE action = 'referral.view'")]
+    finally:
+        db.close()
+    assert '{"view": "print"}' in views and '{"view": "eligibility_sheet"}' in views
 
 
 def test_the_call_guide_lists_the_not_sure_answers_and_documents_from_the_sheets(app, coord):

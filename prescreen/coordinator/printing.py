@@ -1,8 +1,9 @@
 """Print views of one family: the whole page on one or two A4 sheets, and the eligibility sheet.
 
 Neither page has the staff navigation or any form (defect 14: five pages of menus and empty
-forms); a print stylesheet does the layout, no script is needed. Opening either is audited like
-the family's page itself. The eligibility sheet is always in Chinese (it is filed at the site):
+forms); a print stylesheet does the layout, no script is needed. Opening either is audited as a
+view of the family's page (``referral.view``, detail ``view``: ``print`` or ``eligibility_sheet``).
+The eligibility sheet is always in Chinese (it is filed at the site):
 each criterion, the family's answer, the team's check and its source, and the PI's sign-off line.
 """
 
@@ -28,7 +29,7 @@ def print_family(referral_id: int) -> ResponseReturnValue:
     """The family's page for printing: facts, visit, checklist with checks, answers, call guide."""
     row = family.the_referral(referral_id)
     db = get_db()
-    audit.record(db, current_user.actor, "referral.print", "referral", row["id"])
+    audit.record(db, current_user.actor, "referral.view", "referral", row["id"], {"view": "print"})
     study = studies.get(row["study_id"])
     lang = current_locale()
     return render_template(
@@ -56,7 +57,7 @@ def eligibility_sheet(referral_id: int) -> ResponseReturnValue:
     """The eligibility sheet in Chinese, whatever the page language: one row per criterion."""
     row = family.the_referral(referral_id)
     db = get_db()
-    audit.record(db, current_user.actor, "referral.print_sheet", "referral", row["id"])
+    audit.record(db, current_user.actor, "referral.view", "referral", row["id"], {"view": "eligibility_sheet"})
     study = studies.get(row["study_id"])
     answers = json.loads(row.get("answers") or "{}")
     statuses = json.loads(row["criteria"]) if row.get("criteria") else {}

@@ -114,6 +114,7 @@ def visits_week() -> ResponseReturnValue:
         start=start,
         end=end,
         today=clock.today(),
+        tomorrow=(clock.today() + timedelta(days=1)).isoformat(),
         previous=(start - timedelta(days=DAYS)).isoformat(),
         following=(end + timedelta(days=1)).isoformat(),
         state_labels=REMINDER_STATE_LABELS,
