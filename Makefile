@@ -46,8 +46,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -r prescreen -ll
 
+# One pytest worker per CPU (pytest-xdist); a test file stays on one worker, so a module's
+# browser and live server start once. PYTEST_WORKERS=0 runs everything in this one process.
+PYTEST_WORKERS ?= auto
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+
 test: $(STAMP) translations lint system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 # Debian packages that the browser tests and the load benchmark drive: Chromium, a Chinese font
 # (without one, Chinese renders as boxes and text metrics differ from a phone) and wrk. Installed
@@ -67,7 +72,7 @@ system-deps:
 # The inner loop: everything but the real-browser tests and the ones that start several processes
 # (gunicorn under load, kill -9, the mail sender crashing). make test (and CI) still runs them all.
 quick: $(STAMP) translations lint
-	$(BIN)/python -m pytest -q -m "not browser" \
+	$(BIN)/python -m pytest -q $(XDIST) -m "not browser" \
 	  --ignore=tests/test_faults.py --ignore=tests/test_bench.py --ignore=tests/test_mail_crash.py \
 	  --ignore=tests/test_make_run.py
 

@@ -10,6 +10,8 @@ extracts its own fresh copy, so a committed one could only ever be stale.
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -170,7 +172,14 @@ def compile_command() -> None:
     for path in sorted(translations_dir().glob("*/LC_MESSAGES/*.po")):
         with open(path, "rb") as fh:
             catalog = read_po(fh)
-        with open(path.with_suffix(".mo"), "wb") as fh:
-            write_mo(fh, catalog, use_fuzzy=False)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog, use_fuzzy=False)
+        target = path.with_suffix(".mo")
+        # A running server (or a test beside `make run`) may be reading the catalogue right now:
+        # write a whole new file and swap it in, so no reader ever sees half of one.
+        if not target.exists() or target.read_bytes() != buffer.getvalue():
+            partial = target.with_suffix(f".mo.{os.getpid()}.tmp")
+            partial.write_bytes(buffer.getvalue())
+            os.replace(partial, target)
         count += 1
     click.echo(f"compiled {count} catalogues")
