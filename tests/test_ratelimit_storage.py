@@ -159,3 +159,18 @@ def test_counters_reopen_their_connection_after_an_sqlite_error(tmp_path: Path) 
             counters.incr("k", 60)
     assert counters.incr("k", 60) == 1, "the same thread counts again without a restart"
     assert counters.incr("k", 60) == 2
+
+
+def test_the_counter_file_is_readable_by_the_app_alone(app: Flask) -> None:
+    """The counters hold families' IP addresses: mode 0600, like the database, WAL and all."""
+    old = os.umask(0o022)  # the usual umask, which would leave a new file readable by everyone
+    try:
+        client = app.test_client()
+        start(client)
+        assert answer(client, likely_answers()[current(client)[0]]).status_code == 303
+    finally:
+        os.umask(old)
+    path = counter_file(app)
+    assert counted(path) >= 1
+    for each in (path, Path(f"{path}-wal")):
+        assert each.stat().st_mode & 0o777 == 0o600, (each, oct(each.stat().st_mode))

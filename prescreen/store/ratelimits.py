@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import WriterLock
+from . import WriterLock, private_file
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL)"
 
@@ -40,6 +40,7 @@ class Counters:
         if conn is None:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+            private_file(self.path)  # it holds the families' IP addresses: the app's user only
             try:
                 conn.execute("PRAGMA busy_timeout = 5000")
                 # Every worker's first rate-limited request opens this file; on a new file their
