@@ -224,3 +224,35 @@ def test_the_call_guide_lists_the_not_sure_answers_and_documents_from_the_sheets
     assert 'id="guide-h"' in html
     assert "乙肝" in html or "乙型肝炎" in html  # the question the parent was not sure about
     assert ref["reference"] in html.split('id="guide-h"')[1]  # the script quotes the reference
+
+
+def test_reminders_wait_for_the_day_before_then_the_sender_delivers_them(app, coord, tmp_path):
+    from prescreen.mail import send
+
+    ref = add_referral(app, email="mum@example.cn")
+    set_status(app, ref["id"], "contacted")
+    book(coord, ref["id"], "2026-12-09", "09:30")
+    db = db_of(app)
+    try:
+        backend = send.make_backend(app)
+        assert send.deliver_due(app, db, backend, now=datetime(2026, 12, 8, 0, 59, tzinfo=UTC))["sent"] == 0
+        assert send.deliver_due(app, db, backend, now=datetime(2026, 12, 8, 1, 0, tzinfo=UTC))["sent"] == 2
+    finally:
+        db.close()
+    mails = sorted((tmp_path / "instance" / "mail").glob("*.eml"))
+    assert len(mails) == 2
+    assert any("mum@example.cn" in m.read_text() for m in mails)
+
+
+def test_a_status_change_away_from_the_visit_cancels_its_reminders(app, coord):
+    from prescreen.store import referrals
+
+    ref = add_referral(app, email="mum@example.cn")
+    set_status(app, ref["id"], "contacted")
+    book(coord, ref["id"], "2026-12-09", "09:30")
+    db = db_of(app)
+    try:
+        referrals.set_status(db, ref["id"], "not_interested")
+    finally:
+        db.close()
+    assert {r["status"] for r in outbox_rows(app, ref["id"])} == {"suppressed"}

@@ -35,6 +35,11 @@ def visit_moment(day: date, hhmm: str) -> datetime:
     return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=clock.TEAM_TZ).astimezone(UTC)
 
 
+def _day(day: date, lang: str) -> str:
+    with force_locale(lang):
+        return format_date(day, "medium")
+
+
 def _when(day: date, hhmm: str, lang: str) -> str:
     with force_locale(lang):
         return f"{format_date(day, 'full')} {hhmm}"
@@ -52,13 +57,14 @@ def family_reminder(row: dict[str, Any], study: Study | None, day: date, hhmm: s
     place = " ".join(p for p in (hospital, meta.get(f"department::{lang}", "")) if p)
     contact = team.contact_of(row["study_id"])
     with force_locale(lang):
+        # Never "tomorrow": a visit booked for later today is reminded at once.
         # TRANSLATORS: a reminder e-mail's subject: never the study's name or anything about health.
-        subject = _("%(hospital)s: a reminder of your appointment tomorrow", hospital=hospital)
+        subject = _("%(hospital)s: a reminder of your appointment on %(date)s", hospital=hospital, date=_day(day, lang))
         lines = [
             _("Hello,"),
             "",
             _(
-                "This is a reminder of your appointment tomorrow, %(when)s, at %(place)s.",
+                "This is a reminder of your appointment on %(when)s at %(place)s.",
                 when=_when(day, hhmm, lang),
                 place=place,
             ),
@@ -77,7 +83,8 @@ def family_reminder(row: dict[str, Any], study: Study | None, day: date, hhmm: s
             if value
         ]
         if reach:
-            lines.append(_("To change the time or ask a question, contact the team: %(ways)s.", ways="; ".join(reach)))
+            ways = ("；" if lang == "zh" else "; ").join(reach)
+            lines.append(_("To change the time or ask a question, contact the team: %(ways)s.", ways=ways))
         lines += ["", "--", _("You get this e-mail because an appointment was booked for you with this address.")]
     return Reminder(FAMILY, address, lang, subject, "\n".join(lines) + "\n", send_after(day))
 
@@ -91,7 +98,7 @@ def team_reminder(row: dict[str, Any], day: date, hhmm: str, url: str) -> Remind
     parts = {}
     for lang in ("zh", "en"):
         with force_locale(lang):
-            subject = _("Screening visit tomorrow: %(ref)s", ref=row["reference"])
+            subject = _("Screening visit on %(date)s: %(ref)s", date=_day(day, lang), ref=row["reference"])
             body = [_("Screening visit: %(ref)s, %(when)s.", ref=row["reference"], when=_when(day, hhmm, lang))]
             if phone_only:
                 body.append(_("The family gave no e-mail address: call them to remind them."))
