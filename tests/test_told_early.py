@@ -291,6 +291,9 @@ def test_summary_and_refer_treat_a_stopped_screening_as_finished(app, client, fa
     summary = page(client, f"{BASE}/summary")
     assert "The last rituximab dose must be more than 6 months before the study." in summary
     assert long_date(recheck_of(app, RITUXIMAB_5M), "en") in summary
+    # The family's own doctor reads, in both languages, that the last questions were never answered.
+    assert "this result was shown before the last questions, as the person filling in asked" in summary
+    assert "应填写人的要求，在最后几个问题之前先给出了这个结果" in summary
     assert client.get(f"{BASE}/refer").status_code in (200, 303)  # never a crash or a 500
 
 

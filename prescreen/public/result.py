@@ -133,6 +133,9 @@ def summary(study_id: str) -> Any:
     first = current_locale()
     bodies = []
     for lang in (first, "en" if first == "zh" else "zh"):
-        body = render_in(lang, "public/_summary_body.html", **result_context(study, row, state, lang))
+        context = result_context(study, row, state, lang)
+        # A family who chose to see the result before the last questions: the doctor reading
+        # the printout must know some questions were never answered.
+        body = render_in(lang, "public/_summary_body.html", stopped_early=row["early_choice"] == "stopped", **context)
         bodies.append(Markup(body))  # noqa: S704 (our own autoescaped template) # nosec B704
     return render_template("public/summary.html", study=study, bodies=bodies)
