@@ -403,3 +403,42 @@ def test_a_teen_answering_for_themself_is_told_in_their_own_voice(app, client, f
     study = study_registry.of(app).studies["pumch-pediatric-sjogren"]
     assert {"en": "You cannot join this study yet", "zh": "你暂时还不能参加这项研究"}[lang] in notice
     assert study.criterion("exc_rituximab_6m").family("not_met", "patient", lang) in notice
+
+
+def ask_for_reminder(client: FlaskClient, email: str) -> None:
+    body = page(client, "/volunteer/reminder")
+    data = {"email": email, "consent": "y", "csrf_token": CSRF_RE.search(body).group(1)}
+    assert client.post("/volunteer/reminder", data=data).status_code == 200
+
+
+def reminder_row(app: Flask) -> dict[str, Any]:
+    return one(app, "SELECT status, to_addr, next_attempt_at FROM outbox WHERE kind = 'recheck-reminder'")
+
+
+@pytest.mark.parametrize(
+    ("rest", "moves"),
+    [
+        ({"vaccine": "live", "vaccine_month": months_ago(1)}, True),  # a later wait: the reminder follows it
+        ({"biologics": ["belimumab"]}, False),  # ruled out for good: no date, no reminder, no address
+    ],
+    ids=["later-date", "no-date"],
+)
+def test_a_reminder_follows_the_date_when_the_family_answers_the_rest(app, client, family, rest, moves):
+    """Stopped early, asked for a reminder, then came back to the rest: the e-mail keeps to the new date."""
+    post_choice(client, to_notice(family), "stop")
+    ask_for_reminder(client, "parent@example.com")
+    first = reminder_row(app)
+    assert first["status"] == "pending" and first["next_attempt_at"].startswith(
+        recheck_of(app, RITUXIMAB_5M).isoformat()
+    )
+    post_choice(client, page(client, f"{BASE}/result"), "rest")
+    walk(client, {**RITUXIMAB_5M, **rest})
+    recheck = one(app, "SELECT recheck_after FROM screenings")["recheck_after"]
+    row = reminder_row(app)
+    if moves:
+        assert recheck > first["next_attempt_at"][:10]
+        assert row["status"] == "pending" and row["next_attempt_at"].startswith(recheck)
+        assert row["to_addr"] == "parent@example.com"
+    else:
+        assert recheck is None
+        assert row["status"] == "suppressed" and row["to_addr"] == "deleted"

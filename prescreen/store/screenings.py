@@ -229,6 +229,8 @@ def save_step(
             ],
         )
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
+        if rows and finished:
+            volunteers.follow_recheck(db, screening_id, outcome["recheck_after"])
     return _row(rows[0]) if rows else None
 
 
@@ -263,6 +265,8 @@ def stop_early(
             ],
         )
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
+        if rows:
+            volunteers.follow_recheck(db, screening_id, outcome["recheck_after"])
     return _row(rows[0]) if rows else None
 
 

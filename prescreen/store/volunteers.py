@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import sqlite_utils
@@ -335,6 +336,35 @@ def matching(
 def reminder_key(screening_id: int) -> str:
     """The outbox idempotency key of a screening's re-check reminder (one per screening)."""
     return f"recheck-reminder:{screening_id}"
+
+
+#: The hour (UTC) a re-check reminder goes out on its day: 09:00 in Beijing.
+REMINDER_HOUR_UTC = 1
+
+
+def reminder_due(day: date) -> datetime:
+    """When the reminder for the re-check date *day* is sent: that morning, or now if it has passed."""
+    return max(datetime.combine(day, time(REMINDER_HOUR_UTC), tzinfo=UTC), clock.now())
+
+
+def follow_recheck(db: sqlite_utils.Database, screening_id: int, recheck_after: str | None) -> None:
+    """Keep a pending re-check reminder on the screening's re-check date as it is now.
+
+    A family may change an answer, or come back to the questions they left after stopping
+    early, once the reminder is set: the date can move, or go (now likely eligible, or ruled
+    out for good). A new date moves the reminder; no date cancels it and blanks its address,
+    which was given only for that one e-mail. Called in the transaction that stores the outcome.
+    """
+    key = reminder_key(screening_id)
+    if not db.execute("SELECT 1 FROM outbox WHERE idempotency_key = ? AND status = 'pending'", [key]).fetchone():
+        return
+    if recheck_after:
+        db.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE idempotency_key = ? AND status = 'pending'",
+            [clock.iso(reminder_due(date.fromisoformat(recheck_after))), key],
+        )
+    else:
+        cancel_reminders(db, screening_id)
 
 
 def cancel_reminders(db: sqlite_utils.Database, screening_id: int) -> int:

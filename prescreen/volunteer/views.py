@@ -15,7 +15,7 @@ and the token is its authentication.
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -40,8 +40,6 @@ from .forms import (
     consent_version,
 )
 
-#: The hour (UTC) a reminder goes out on its day: 09:00 in Beijing.
-REMINDER_HOUR_UTC = 1
 #: The window ``VOLUNTEER_SIGNUP_MAILS_PER_WEEK`` counts in.
 SIGNUP_MAIL_WINDOW = timedelta(days=7)
 
@@ -255,7 +253,7 @@ def reminder() -> Any:
         locale = current_locale()
         subject, text, html = reminder_message(locale, screening["study_id"])
         key = volunteers.reminder_key(screening["id"])
-        due = max(datetime.combine(when, time(REMINDER_HOUR_UTC), tzinfo=UTC), clock.now())
+        due = volunteers.reminder_due(when)
         db = get_db()
         with transaction(db):
             screening_store.add_consent(
