@@ -366,7 +366,7 @@ def test_the_log_and_funnel_count_review_requests_without_the_words(app, coordin
     # The admin's exports: the kind in the identified list, the words in that family's record.
     identified = download(coordinator, "/coordinator/export/referrals.csv").get_data(as_text=True)
     listing = list(csv.DictReader(io.StringIO(identified.lstrip("\ufeff"))))
-    assert sorted(r["kind"] for r in listing) == ["referral", "review"]
+    assert sorted(r["Request"] for r in listing) == ["Referral", "Review request"]
     assert "复查" not in identified
     page = f"/coordinator/referrals/{rid}"
     record = download(coordinator, f"{page}/export.json", form_page=page).get_json()

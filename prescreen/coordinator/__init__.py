@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import family, queue, reports, shared, study_status, visit_routes
+from . import exports, family, queue, reports, shared, study_status, visit_routes
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 bp.before_request(shared.require_login)
 bp.after_request(shared.no_store)
 
-bp.add_url_rule("/", endpoint="queue", view_func=queue.queue_page, methods=["GET"])
+# The 待联系名单: GET with filters; POST with a search (a phone or name never goes in a URL).
+bp.add_url_rule("/", endpoint="queue", view_func=queue.queue_page, methods=["GET", "POST"])
+bp.add_url_rule("/bulk", view_func=queue.bulk, methods=["POST"])
+bp.add_url_rule("/referrals/<id:referral_id>/assign", view_func=queue.assign_one, methods=["POST"])
+bp.add_url_rule("/export/call-list.xlsx", view_func=exports.call_list, methods=["POST"])
 # One family.
 bp.add_url_rule("/referrals/<id:referral_id>", view_func=family.referral, methods=["GET"])
 bp.add_url_rule("/referrals/<id:referral_id>/contact", view_func=family.contact_details, methods=["POST"])
@@ -26,7 +30,7 @@ bp.add_url_rule("/log", view_func=reports.log, methods=["GET"])
 bp.add_url_rule("/log.csv", view_func=reports.log_csv, methods=["POST"])
 bp.add_url_rule("/funnel", view_func=reports.funnel, methods=["GET"])
 bp.add_url_rule("/audit", view_func=reports.audit_trail, methods=["GET"])
-bp.add_url_rule("/export/referrals.csv", view_func=reports.export_identified, methods=["POST"])
+bp.add_url_rule("/export/referrals.csv", endpoint="export_identified", view_func=exports.identified, methods=["POST"])
 bp.add_url_rule("/referrals/<id:referral_id>/export.json", view_func=reports.export_subject, methods=["POST"])
 # Visits, the checklist's checks and sign-off, print views (visit_routes.py).
 visit_routes.add_routes(bp)
@@ -39,3 +43,4 @@ def init_app(app: Flask) -> None:
     """The labels and filters the study team's templates use."""
     shared.template_helpers(app)
     visit_routes.template_globals(app)
+    app.jinja_env.globals.update(assign_choices=queue.assign_choices)

@@ -1,53 +1,235 @@
-"""The queue: referred families, oldest first, with filters; overdue ones stand out."""
+"""The 待联系名单 (queue list): newest first, sortable, filtered, searched, assigned and closed in bulk.
+
+Filters, sort and page size are in the query string (they hold nothing personal). A search by
+name, phone or reference is a POST (CSRF-protected): the words typed may be a parent's phone
+number or name, and a GET would put them in the URL, the browser history and every access log
+on the way. The search runs on the server, and each one is audited with the ids it matched,
+never with what was typed.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from flask import current_app, render_template, request
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
-from .. import clock
-from ..store import get_db, outbox, queue
+from .. import clock, team
+from ..store import audit, get_db, outbox, queue_list
 from ..web.security import page_number
-from .shared import KIND_LABELS, LANGUAGE_NAMES, OUTCOME_LABELS, visible_studies, waiting
+from .shared import KIND_LABELS, LANGUAGE_NAMES, OUTCOME_LABELS, STATUS_LABELS, visible_studies, waiting
+
+#: When the family asked to be called. The same words as shared.BEST_TIME_LABELS (H4's part of
+#: issue 18): this copy goes once that map is committed.
+BEST_TIME_LABELS = {
+    "morning": _l("Morning"),
+    "afternoon": _l("Afternoon"),
+    "evening": _l("Evening"),
+    "any": _l("Any time"),
+}
+#: The filters kept in the query string (and in every form's hidden fields), in this order.
+FILTER_KEYS = ("study", "status", "outcome", "locale", "kind", "best_time", "assigned", "when", "sort", "dir", "per")
+SEARCH_MAX = 40
 
 
-def filters_from(args: Any) -> dict[str, str]:
-    """The queue's filters from the query string, unknown values dropped."""
+def filters_from(args: MultiDict[str, str] | Any) -> dict[str, str]:
+    """The list's filters from a query string or a form, unknown values dropped."""
     allowed = visible_studies()
     status = args.get("status", "open")
+    assigned = args.get("assigned") or ""
+    per = args.get("per") or ""
     return {
         "study": args.get("study") if args.get("study") in allowed else "",
-        "status": status if status in ("open", "all", *queue.STATUSES) else "open",
+        "status": status if status in ("open", "all", *queue_list.queue.STATUSES) else "open",
         "outcome": args.get("outcome") if args.get("outcome") in OUTCOME_LABELS else "",
         "locale": args.get("locale") if args.get("locale") in LANGUAGE_NAMES else "",
         "kind": args.get("kind") if args.get("kind") in KIND_LABELS else "",
-        "q": (args.get("q") or "").strip()[:20],
+        "best_time": args.get("best_time") if args.get("best_time") in queue_list.BEST_TIMES else "",
+        "assigned": assigned if assigned in ("me", "none") or (assigned.isdigit() and len(assigned) < 10) else "",
+        "when": args.get("when") if args.get("when") in ("overdue", "today") else "",
+        "sort": args.get("sort") if args.get("sort") in queue_list.SORTS else "",
+        "dir": args.get("dir") if args.get("dir") in ("asc", "desc") else "",
+        "per": per if per in {str(n) for n in queue_list.PAGE_SIZES} else "",
     }
 
 
-def queue_page() -> str:
-    """The queue: referred families, oldest first; overdue ones stand out."""
-    filters = filters_from(request.args)
-    page = page_number(request.args.get("page"))
-    query = dict(filters, status=None if filters["status"] == "all" else filters["status"])
-    rows, total, counts = queue.listing(get_db(), current_user.visible_studies, query, page)
+def store_filters(filters: dict[str, str], q: str = "") -> dict[str, Any]:
+    """The filters as :func:`queue_list.listing` takes them ("me" is this staff member's id)."""
+    assigned: int | None = None
+    if filters["assigned"] == "me":
+        assigned = int(current_user.id)
+    elif filters["assigned"] == "none":
+        assigned = 0
+    elif filters["assigned"]:
+        assigned = int(filters["assigned"])
+    return {**filters, "assigned": assigned, "q": q}
+
+
+def rules() -> queue_list.Rules:
+    """When calls are due: each visible study's reply promise, and the gap between attempts."""
+    config = current_app.config
+    retry = int(config["OVERDUE_WORKING_DAYS"])
+    promised = {sid: team.contact_of(sid).reply_working_days for sid in visible_studies()}
+    return queue_list.Rules(
+        default_days=retry,
+        retry_days=retry,
+        reply_days={sid: days for sid, days in promised.items() if days is not None},
+    )
+
+
+def per_page(filters: dict[str, str]) -> int:
+    return int(filters["per"]) if filters["per"] else queue_list.PAGE_SIZES[0]
+
+
+def non_default(filters: dict[str, str]) -> dict[str, str]:
+    """Only the filters that say something, for short links (status "open" is the default)."""
+    return {k: v for k, v in filters.items() if v and not (k == "status" and v == "open")}
+
+
+def queue_page() -> ResponseReturnValue:
+    """The list: GET with filters; POST with a search (name, phone or reference) as well."""
+    searching = request.method == "POST"
+    source = request.form if searching else request.args
+    filters = filters_from(source)
+    q = (request.form.get("q") or "").strip()[:SEARCH_MAX] if searching else ""
+    if searching and not q:
+        return redirect(url_for("coordinator.queue", **non_default(filters)))
+    page_no = 1 if searching else page_number(request.args.get("page"))
+    db = get_db()
     now = clock.now()
-    days = int(current_app.config["OVERDUE_WORKING_DAYS"])
-    for row in rows:
-        row["overdue"] = queue.is_overdue(row, now, days)
-        row["waiting"] = waiting(row["created_at"], now)
-    pages = max((total + queue.PAGE_SIZE - 1) // queue.PAGE_SIZE, 1)
+    page = queue_list.listing(
+        db,
+        current_user.visible_studies,
+        store_filters(filters, q),
+        rules(),
+        now=now,
+        page=page_no,
+        per_page=per_page(filters),
+    )
+    if searching:
+        audit.record(
+            db,
+            current_user.actor,
+            "queue.search",
+            "queue",
+            None,
+            {"matches": page.total, "referrals": page.ids[:200]},
+        )
+    for row in page.rows:
+        row["waiting"] = waiting_text(row, now)
+    sort = filters["sort"] or "received"
+    desc = {"asc": False, "desc": True}.get(filters["dir"], sort in ("received", "waiting"))
     return render_template(
         "coordinator/queue.html",
         # A lost "new referral" e-mail means families may wait unseen: say so until one gets through.
-        alert_failed_at=outbox.undelivered_team_alert(get_db()),
-        rows=rows,
-        total=total,
-        counts=counts,
+        alert_failed_at=outbox.undelivered_team_alert(db),
+        rows=page.rows,
+        total=page.total,
+        counts=page.counts,
         filters=filters,
-        page=min(page, pages),
-        pages=pages,
+        link_args=non_default(filters),
+        q=q,
+        page=page.page,
+        pages=page.pages,
         studies=visible_studies(),
+        staff=queue_list.staff(db, current_user.visible_studies),
+        page_sizes=queue_list.PAGE_SIZES,
+        close_statuses=queue_list.BULK_CLOSE_STATUSES,
+        best_times=queue_list.BEST_TIMES,
+        best_time_labels=BEST_TIME_LABELS,
+        today=clock.today(),
+        sort=sort,
+        desc=desc,
+        retry_days=int(current_app.config["OVERDUE_WORKING_DAYS"]),
+        several_studies=len(visible_studies()) > 1,
     )
+
+
+def waiting_text(row: dict[str, Any], now: datetime) -> str:
+    """How long the family waited: until now, or until they were closed (then it stops)."""
+    if row["status"] in queue_list.queue.CLOSED and row.get("closed_at"):
+        return waiting(row["created_at"], datetime.fromisoformat(row["closed_at"]))
+    return waiting(row["created_at"], now)
+
+
+def selected_ids() -> list[int]:
+    """The families ticked on the list that this staff member may see."""
+    raw = [v for v in request.form.getlist("ids") if v.isdigit() and len(v) < 12][:1000]
+    return queue_list.visible_ids(get_db(), current_user.visible_studies, [int(v) for v in raw])
+
+
+def bulk() -> ResponseReturnValue:
+    """Assign the ticked families, or close them with a reason (nothing is erased)."""
+    filters = filters_from(request.form)
+    back = redirect(url_for("coordinator.queue", **non_default(filters)))
+    ids = selected_ids()
+    if not ids:
+        flash(_("Tick at least one family first."), "error")
+        return back
+    action = request.form.get("action")
+    db = get_db()
+    if action == "assign":
+        user = assignee(request.form.get("assignee"))
+        if user is False:
+            flash(_("Choose whom to assign the families to."), "error")
+            return back
+        changed = queue_list.assign(db, ids, user, current_user.actor)
+        flash(ngettext("%(num)d family assigned.", "%(num)d families assigned.", changed), "success")
+        return back
+    if action == "close":
+        status = request.form.get("close_status")
+        reason = (request.form.get("close_reason") or "").strip()[:500]
+        if status not in queue_list.BULK_CLOSE_STATUSES or not reason:
+            flash(_("To close families, choose how they end and type the reason."), "error")
+            return back
+        closed = queue_list.bulk_close(db, ids, status, reason, int(current_user.id), current_user.actor)
+        flash(
+            ngettext(
+                "%(num)d family closed as “%(status)s”. Nothing was erased.",
+                "%(num)d families closed as “%(status)s”. Nothing was erased.",
+                len(closed),
+                status=STATUS_LABELS[status],
+            ),
+            "success",
+        )
+        return back
+    flash(_("Choose what to do with the ticked families."), "error")
+    return back
+
+
+def assignee(raw: str | None) -> int | None | bool:
+    """The account a form names: an active one who may see these studies, None for nobody, False if invalid."""
+    if raw == "none":
+        return None
+    if raw == "me":
+        return int(current_user.id)
+    if raw and raw.isdigit():
+        allowed = {s["id"] for s in queue_list.staff(get_db(), current_user.visible_studies)}
+        return int(raw) if int(raw) in allowed else False
+    return False
+
+
+def assign_one(referral_id: int) -> ResponseReturnValue:
+    """Assign one family from its own page (or take it: "assign to me")."""
+    ids = queue_list.visible_ids(get_db(), current_user.visible_studies, [referral_id])
+    page = url_for("coordinator.referral", referral_id=referral_id)
+    if not ids:
+        return redirect(url_for("coordinator.queue"))
+    user = assignee(request.form.get("assignee"))
+    if user is False:
+        flash(_("Choose whom to assign the family to."), "error")
+        return redirect(page)
+    queue_list.assign(get_db(), ids, user, current_user.actor)
+    flash(_("Assignment saved."), "success")
+    return redirect(page)
+
+
+def assign_choices(study_id: str) -> list[dict[str, Any]]:
+    """Accounts a family of *study_id* may be assigned to (for the family page's form)."""
+    return queue_list.staff(get_db(), [study_id])

@@ -47,8 +47,10 @@ def test_coordinator_walk_logs_attempts_books_a_visit_and_the_funnel_moves(live_
     sign_in(page, live_server.url, "admin@pumch.example")
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / "coord-queue-en.png"), full_page=True)
-    first = page.locator("table.queue tbody tr").first
-    assert "PS-OLD777" in first.inner_text() and "overdue" in (first.get_attribute("class") or "")
+    rows = page.locator("table.queue tbody tr")
+    assert "PS-NEW888" in rows.first.inner_text()  # newest first
+    old = rows.filter(has_text="PS-OLD777")
+    assert "overdue" in (old.get_attribute("class") or "")
     before = funnel_count(page, "visit_scheduled")
     assert before == 0 and funnel_count(page, "referred") == 2
 
