@@ -153,7 +153,7 @@ def test_queue_paginates_and_counts_per_status(coord: FlaskClient, app: Flask) -
     assert "PS-P0026" in first and "PS-P0001" not in first
     assert "PS-P0000" in second and "PS-P0026" not in second
     assert "Page 2 of 2" in second
-    assert re.search(r"<strong>27</strong>", first)
+    assert re.search(r"New, not called yet <strong>27</strong>", first)
 
 
 def test_status_flow_attempts_visit_and_audit(coord: FlaskClient, app: Flask) -> None:
@@ -167,7 +167,7 @@ def test_status_flow_attempts_visit_and_audit(coord: FlaskClient, app: Flask) ->
         assert status_of(app, ref["id"]) == expected
     post(coord, f"{page}/attempts", page, "attempt-", {"attempt-channel": "wechat", "attempt-result": "reached"})
     assert status_of(app, ref["id"]) == "contacted"
-    # a visit needs its date; enrolling straight from contacted is not a step of the flow
+    # a visit needs its date; enrolling straight from contacted is not a next step (as a correction it needs a reason)
     response = post(coord, f"{page}/status", page, "status-", {"status-status": "visit_scheduled"})
     assert response.status_code == 400 and "Enter the date" in response.get_data(as_text=True)
     response = post(coord, f"{page}/status", page, "status-", {"status-status": "enrolled"})
@@ -202,7 +202,8 @@ def test_status_flow_attempts_visit_and_audit(coord: FlaskClient, app: Flask) ->
     attempts = audit_rows(app, "referral.attempt")
     assert len(attempts) == 3 and all(a["actor"].startswith("user:") for a in attempts)
     html = coord.get(page).get_data(as_text=True)
-    assert "This referral is closed." in html
+    # closed: no next step, but a mistake can still be corrected (with a reason)
+    assert 'label="Next step"' not in html and 'label="Correct the status (give the reason)"' in html
 
 
 def status_of(app: Flask, referral_id: int) -> str:
@@ -434,7 +435,9 @@ def test_admin_closes_and_opens_recruiting_coordinators_cannot(app: Flask, clien
     admin = app.test_client()
     login(admin, "admin@pumch.example")
     token = csrf(admin, "/coordinator/studies")
-    admin.post(f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "close"})
+    admin.post(
+        f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "close", "confirm": "yes"}
+    )
     db = db_of(app)
     assert studies.status(db, STUDY_ID, "recruiting") == "closed"
     # the family's side: a closed study takes no new screening
@@ -442,7 +445,9 @@ def test_admin_closes_and_opens_recruiting_coordinators_cannot(app: Flask, clien
     assert family.get(f"/s/{STUDY_ID}/start").status_code in (302, 303)
     assert 'class="closed"' in family.get(f"/s/{STUDY_ID}/").get_data(as_text=True)
     assert "Open recruiting" in admin.get("/coordinator/studies").get_data(as_text=True)
-    admin.post(f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "open"})
+    admin.post(
+        f"/coordinator/studies/{STUDY_ID}/status", data={"csrf_token": token, "action": "open", "confirm": "yes"}
+    )
     assert studies.status(db, STUDY_ID, "recruiting") == "recruiting"
     actions = [r[0] for r in db.execute("SELECT action FROM audit WHERE record_type = 'study' ORDER BY id")]
     db.close()
@@ -562,7 +567,13 @@ def test_marking_withdrawn_erases_contacts_answers_and_notes(coord: FlaskClient,
     ref = add_referral(app, phone="+8613400001234", wechat="wx_gone")
     page = f"/coordinator/referrals/{ref['id']}"
     post(coord, f"{page}/notes", page, "note-", {"note-body": "family prefers afternoons"})
-    assert post(coord, f"{page}/status", page, "status-", {"status-status": "withdrawn"}).status_code == 302
+    # the status menu never erases; the erase form needs the reference typed in and a reason
+    assert post(coord, f"{page}/status", page, "status-", {"status-status": "withdrawn"}).status_code == 400
+    assert status_of(app, ref["id"]) == "new"
+    erased = post(
+        coord, f"{page}/erase", page, "erase-", {"erase-reason": "phone", "erase-confirm": ref["reference"].lower()}
+    )
+    assert erased.status_code == 302
     db = db_of(app)
     dump = "\n".join(db.conn.iterdump())
     log = db.execute("SELECT outcome, referral_status FROM screening_log").fetchone()
@@ -571,4 +582,4 @@ def test_marking_withdrawn_erases_contacts_answers_and_notes(coord: FlaskClient,
         assert value not in dump
     assert log == ("likely_eligible", "withdrawn")
     detail = json.loads(audit_rows(app, "referral.status")[0]["detail"])
-    assert detail == {"erased": True, "from": "new", "to": "withdrawn"}
+    assert detail == {"erased": True, "erase_reason": "phone", "from": "new", "to": "withdrawn"}

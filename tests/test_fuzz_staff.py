@@ -274,9 +274,12 @@ def test_a_contact_attempt_with_anything_not_offered_stores_nothing(
         readable = False  # "too long ago": a typo (and year 1 would not even convert to UTC)
     now = datetime.now(UTC).replace(tzinfo=None)
     future = readable and moment is not None and moment - BEIJING > now + timedelta(minutes=5)
+    # an attempt before the family's details came in is refused too (issue 18)
+    referred = datetime.fromisoformat(referral["created_at"]).astimezone(UTC).replace(tzinfo=None)
+    early = readable and moment is not None and moment - BEIJING < referred - timedelta(minutes=1)
     valid = first(channel) in ("phone", "wechat", "email") and first(result) in (
         "reached", "no_answer", "left_message", "wrong_details",
-    ) and readable and not future  # fmt: skip
+    ) and readable and not future and not early  # fmt: skip
     rows = query(app, "SELECT channel, result, at FROM contact_attempts WHERE referral_id = ?", referral["id"])
     if not valid:
         event("attempt: refused")
@@ -383,6 +386,7 @@ def test_a_status_change_happens_only_along_the_flow_with_what_it_needs(
         and (not (failed or "").strip() or failed in {c.id for c in study.criteria})
         and (target != "visit_scheduled" or (day and day.strip()))
         and (target != "screen_failed" or (failed or "").strip())
+        and target != "enrolled"  # needs a consent date and a subject number, never sent here (issue 18)
     )
     (status,) = query(app, "SELECT status FROM referrals WHERE id = ?", referral["id"])[0]
     if not valid:

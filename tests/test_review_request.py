@@ -23,7 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from prescreen.store import connect, migrate, migration_modules, recruiting, transaction
-from tests.helpers.public import BASE, csrf, likely_answers, referral_form, start, walk
+from tests.helpers.public import BASE, csrf, likely_answers, start, walk
 from tests.helpers.staff import STUDY_ID, add_referral, add_user, download, login
 
 WORDS = {
@@ -51,7 +51,17 @@ TEXT = {
     },
 }
 REVIEW_URL = f"{BASE}/refer?kind=review"
-CONTACT = referral_form()
+CONTACT = {
+    "name": "王芳",
+    "relationship": "mother",
+    "phone": "138 1234 5678",
+    "email": "",
+    "wechat": "",
+    "best_time": "evening",
+    "language": "zh",
+    "share": "y",
+    "guardian": "y",  # the child is 10: a parent confirms (PIPL art. 31)
+}
 
 
 def not_eligible_answers() -> dict[str, Any]:
@@ -277,11 +287,12 @@ def review_id(app: Flask, lang: str = "zh") -> int:
 
 
 def status_choices(client: FlaskClient, rid: int) -> list[str]:
+    """The next steps the status menu offers (its first group; corrections with a reason follow)."""
     html = client.get(f"/coordinator/referrals/{rid}").get_data(as_text=True)
-    if 'name="status-status"' not in html:
-        return []  # a closed review: no status form
-    select = html.split('name="status-status"', 1)[1].split("</select>", 1)[0]
-    return re.findall(r'value="([a-z_0-9]+)"', select)
+    if 'label="Next step"' not in html:
+        return []  # a closed review: no next step (only a correction)
+    group = html.split('label="Next step"', 1)[1].split("</optgroup>", 1)[0]
+    return re.findall(r'value="([a-z_0-9]+)"', group)
 
 
 def post_status(client: FlaskClient, rid: int, status: str, **extra: str):  # type: ignore[no-untyped-def]
@@ -314,12 +325,12 @@ def test_the_review_request_is_marked_in_the_queue_and_shows_the_familys_words(a
 
 def test_a_review_follows_its_own_statuses_and_every_change_is_audited(app, coordinator):
     rid = review_id(app)
-    assert status_choices(coordinator, rid) == ["in_review", "result_explained", "invited_to_screening", "withdrawn"]
+    assert status_choices(coordinator, rid) == ["in_review", "result_explained", "invited_to_screening"]
     assert post_status(coordinator, rid, "contacted").status_code == 400  # not a review's status
     assert post_status(coordinator, rid, "in_review").status_code == 302
     assert "unreachable" in status_choices(coordinator, rid)
     assert post_status(coordinator, rid, "invited_to_screening").status_code == 302
-    assert status_choices(coordinator, rid) == ["visit_scheduled", "screen_failed", "not_interested", "withdrawn"]
+    assert status_choices(coordinator, rid) == ["visit_scheduled", "screen_failed", "not_interested", "dropped_out"]
     assert post_status(coordinator, rid, "visit_scheduled", **{"status-visit_date": "2026-12-03"}).status_code == 302
     details = [json.loads(d) for (d,) in rows(app, "SELECT detail FROM audit WHERE action = 'referral.status'")]
     assert [(d["from"], d["to"]) for d in details] == [
@@ -328,7 +339,7 @@ def test_a_review_follows_its_own_statuses_and_every_change_is_audited(app, coor
         ("invited_to_screening", "visit_scheduled"),
     ]
     for detail in details:
-        assert set(detail) <= {"from", "to"}  # codes only, never the words
+        assert set(detail) <= {"from", "to", "visit_date"}  # codes and the visit day only, never the words
     assert rows(app, "SELECT contacted, visit_scheduled FROM screening_log WHERE referred = 1") == [(1, 1)]
 
 

@@ -1,4 +1,6 @@
-"""Staff sign-in and sign-out (there is no sign-up page: accounts come from ``prescreen users``).
+"""Staff sign-in and sign-out, choosing a password after a one-time one, and "stay signed in".
+
+There is no sign-up page: admins create accounts (the accounts pages or ``prescreen users``).
 
 This file holds the blueprint, its hook and routes; the views and the sign-in rule are in
 :mod:`.views`, passwords and authenticator codes in :mod:`.passwords`, the CLI in :mod:`.cli`.
@@ -19,6 +21,8 @@ bp = Blueprint("auth", __name__, url_prefix="/staff")
 bp.after_request(views.no_store)
 bp.add_url_rule("/login", view_func=views.login, methods=["GET", "POST"])
 bp.add_url_rule("/logout", view_func=views.logout, methods=["POST"])
+bp.add_url_rule("/password", view_func=views.choose_password, methods=["GET", "POST"])
+bp.add_url_rule("/session", view_func=views.keep_alive, methods=["POST"])
 
 
 def init_app(app: Flask) -> None:
@@ -28,6 +32,7 @@ def init_app(app: Flask) -> None:
     # the coordinator templates that read it.
     login_manager.init_app(app, add_context_processor=False)
     app.jinja_env.globals["current_user"] = current_user
+    app.jinja_env.globals["staff_idle"] = views.idle_settings
     # There is no "remember me" here: its hook only made every response say "Vary: Cookie".
     without_remember_cookie_hook(app, login_manager)
     login_manager.login_view = "auth.login"

@@ -1,8 +1,10 @@
-"""``prescreen users``: create, disable and change study-team accounts from the server's shell.
+"""``prescreen users``: create, disable, enable and change study-team accounts from the server's shell.
 
 There is no sign-up page and no password-reset e-mail: whoever can run commands on the server
-vouches for the person. Passwords are asked twice with hidden input (or read from standard input
-with ``--stdin``, for scripts) and never shown, logged or stored in plain text.
+vouches for the person (admins do the same in the app: ``prescreen.coordinator.accounts``).
+``create`` with the address of a disabled account re-creates it. Passwords are asked twice with
+hidden input (or read from standard input with ``--stdin``, for scripts) and never shown, logged
+or stored in plain text.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def users_cli() -> None:
 @click.option("--study", "study_ids", multiple=True, help="limit a coordinator to this study (repeatable)")
 @click.option("--stdin", "from_stdin", is_flag=True, help="read the password from standard input")
 def create_user_command(email: str, role: str, study_ids: tuple[str, ...], from_stdin: bool) -> None:
-    """Create an account; the password is asked twice and never shown or stored in plain text."""
+    """Create an account (or re-create a disabled one); the password is asked twice, never shown or stored."""
     email = valid_email(email)
     known = studies.all()
     for study in study_ids:
@@ -73,6 +75,18 @@ def disable_user_command(email: str) -> None:
     if not users.disable(get_db(), email, "cli"):
         raise click.ClickException(f"no account for {email}")
     click.echo(f"disabled {email}")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_user_command(email: str) -> None:
+    """Enable a disabled account again (it signs in with its old password)."""
+    user = users.by_email(get_db(), valid_email(email))
+    if user is None:
+        raise click.ClickException(f"no account for {email}")
+    if not users.set_active(get_db(), user["id"], True, "cli"):
+        raise click.ClickException(f"{email} is already enabled")
+    click.echo(f"enabled {email}")
 
 
 @users_cli.command("password")

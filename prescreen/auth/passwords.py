@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import secrets
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -55,18 +56,47 @@ def breached(password: str) -> bool:
     return any(len(c) >= _BREACH_LIST_MIN and is_bad_password(c) for c in candidates)
 
 
-def problem(password: str, email: str = "") -> str | None:
-    """Why *password* is refused (one English sentence for the CLI), or None when it is fine."""
+#: Why a password is refused, as the CLI says it (the web pages say it in the reader's language).
+PROBLEMS = {
+    "short": f"the password must have at least {MIN_LENGTH} characters",
+    "long": f"the password must have at most {MAX_LENGTH} characters",
+    "breached": "this password is on a list of common, breached passwords; choose another",
+    "email_name": "the password must not contain the account's e-mail name",
+}
+
+
+def problem_code(password: str, email: str = "") -> str | None:
+    """Which rule *password* breaks (a key of :data:`PROBLEMS`), or None when it is fine."""
     if len(password) < MIN_LENGTH:
-        return f"the password must have at least {MIN_LENGTH} characters"
+        return "short"
     if len(password) > MAX_LENGTH:
-        return f"the password must have at most {MAX_LENGTH} characters"
+        return "long"
     if breached(password):
-        return "this password is on a list of common, breached passwords; choose another"
+        return "breached"
     local = email.split("@", 1)[0].lower()
     if local and len(local) >= 4 and local in password.lower():
-        return "the password must not contain the account's e-mail name"
+        return "email_name"
     return None
+
+
+def problem(password: str, email: str = "") -> str | None:
+    """Why *password* is refused (one English sentence for the CLI), or None when it is fine."""
+    code = problem_code(password, email)
+    return PROBLEMS[code] if code else None
+
+
+#: Letters and digits that cannot be misread when a password is read out or copied from a screen
+#: (no 0/o, 1/l/i); lower case, so nobody has to say "capital".
+_ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def one_time_password() -> str:
+    """A random password an admin hands over once (four groups of four: about 79 bits).
+
+    It is never on a breached list (it is random) and is replaced at the first sign-in.
+    """
+    groups = ("".join(secrets.choice(_ONE_TIME_ALPHABET) for _ in range(4)) for _ in range(4))
+    return "-".join(groups)
 
 
 def hash_password(password: str) -> str:

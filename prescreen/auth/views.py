@@ -9,10 +9,11 @@ the 12-hour absolute limit and disabling an account all take effect even for a c
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -22,7 +23,7 @@ from .. import clock
 from ..extensions import login_manager
 from ..store import audit, get_db, sessions, users
 from . import passwords
-from .forms import LoginForm
+from .forms import PASSWORD_PROBLEMS, ChoosePasswordForm, LoginForm
 
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -88,7 +89,31 @@ class StaffUser:
 
 
 def idle_limit() -> timedelta:
-    return timedelta(minutes=int(current_app.config["STAFF_IDLE_MINUTES"]))
+    """``STAFF_IDLE_MINUTES`` (a fraction is allowed, so a test can make it a few seconds)."""
+    return timedelta(minutes=float(current_app.config["STAFF_IDLE_MINUTES"]))
+
+
+def idle_settings() -> dict[str, Any]:
+    """What the staff pages' script needs: the idle limit, the warning lead (seconds), this page.
+
+    ``here`` is where "sign in again" leads back to: this page for a GET, the page a form was
+    posted from otherwise (both only when :func:`safe_next` allows them).
+    """
+    if request.method == "GET":
+        here = request.full_path.rstrip("?")
+        here = here if safe_next(here) == here else None
+    else:
+        here = referring_page()
+    return {
+        "idle": int(idle_limit().total_seconds()),
+        "warn": int(idle_warning_lead().total_seconds()),
+        "here": here,
+    }
+
+
+def idle_warning_lead() -> timedelta:
+    """How long before the idle limit the page warns: two minutes, or half of a shorter limit."""
+    return min(timedelta(minutes=2), idle_limit() / 2)
 
 
 def absolute_limit() -> timedelta:
@@ -102,11 +127,47 @@ def load_user(session_id: str) -> StaffUser | None:
     return StaffUser(row, session_id) if row else None
 
 
+#: Where signing in may lead back to: the study team's own pages, nothing else.
+_NEXT_PREFIX = "/coordinator"
+
+
 def safe_next(target: str | None) -> str:
-    """Only go back to one of our own coordinator pages after signing in (no open redirect)."""
-    if target and target.startswith("/coordinator") and "//" not in target and "\\" not in target:
-        return target
-    return url_for("coordinator.queue")
+    """Only go back to one of our own coordinator pages after signing in (no open redirect).
+
+    A path on this site only: no scheme or host (``https://evil.example``, ``//evil.example``),
+    no backslash (browsers read ``/\\evil.example`` as a host), no control character or space
+    (browsers drop tabs and newlines, turning ``/\t/evil`` into ``//evil``), and under
+    ``/coordinator``. Anything else goes to the queue.
+    """
+    fallback = url_for("coordinator.queue")
+    if not target or len(target) > 1000:
+        return fallback
+    if "\\" in target or any(not char.isprintable() or char.isspace() for char in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return fallback
+    if parts.path != _NEXT_PREFIX and not parts.path.startswith(_NEXT_PREFIX + "/"):
+        return fallback
+    if "//" in parts.path or "/../" in parts.path + "/" or "/./" in parts.path + "/":
+        return fallback
+    return target
+
+
+def referring_page() -> str | None:
+    """The coordinator page a form was posted from (the Referer, same site only), or None.
+
+    A form posted after the session ended cannot be replayed after signing in, but the person
+    should land back on the family's page they were working on (their draft waits there).
+    """
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host:
+        return None
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return path if safe_next(path) == path else None
 
 
 def check_login(email: str, password: str, code: str = "") -> tuple[dict[str, Any] | None, str]:
@@ -131,6 +192,9 @@ def check_login(email: str, password: str, code: str = "") -> tuple[dict[str, An
     if not passwords.verify(user["password_hash"], password):
         locked = users.record_failure(db, user["id"], clock.now(), max_failures, lock)
         return user, "locked_now" if locked else "bad_password"
+    expires = user.get("password_expires_at")
+    if user.get("must_change_password") and expires and clock.now() >= datetime.fromisoformat(expires):
+        return user, "one_time_expired"
     if user["totp_secret"]:
         step = passwords.totp_step(user["totp_secret"], code, clock.now())
         if step is None or not users.use_totp_step(db, user["id"], step):
@@ -142,35 +206,105 @@ def check_login(email: str, password: str, code: str = "") -> tuple[dict[str, An
     return user, "ok"
 
 
+#: How long after signing in with a one-time password the person has to choose their own.
+CHOOSE_WITHIN = timedelta(minutes=10)
+
+
+def start_session(user: dict[str, Any], target: str) -> Response:
+    """Sign *user* in with a new server-side session and go to *target*. Audited and logged."""
+    db = get_db()
+    address = client_address()
+    session.clear()  # a new session (and CSRF token) at the privilege change
+    session_id = sessions.create(db, user["id"], clock.now())
+    login_user(StaffUser(user, session_id))
+    session.pop("_id", None)  # Flask-Login's hash of IP and browser: not needed server-side
+    audit.record(db, f"user:{user['id']}", "login.success", "user", user["id"], {"address": address})
+    current_app.logger.info("login success for %s from %s", for_log(user["email"]), address)
+    return redirect(target)
+
+
 def login() -> ResponseReturnValue:
-    """Sign in; every outcome is audited (never the password) and logged with the name escaped."""
+    """Sign in; every outcome is audited (never the password) and logged with the name escaped.
+
+    A one-time password (from an admin) does not start a session: it leads to choosing a new
+    password first (:func:`choose_password`), and only that signs the person in.
+    """
+    target = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(url_for("coordinator.queue"))
+        return redirect(target)
     form = LoginForm()
     failed = False
     reason = None
     if form.validate_on_submit():
         email = form.email.data.strip()
         user, reason = check_login(email, form.password.data, form.code.data or "")
+        if reason == "ok" and user is not None:
+            if user.get("must_change_password"):
+                session.clear()
+                session["choose_password"] = {"user": user["id"], "at": clock.utc_text(), "next": target}
+                return redirect(url_for("auth.choose_password"))
+            return start_session(user, target)
+        failed = True
         db = get_db()
         address = client_address()
-        if reason == "ok" and user is not None:
-            target = safe_next(request.args.get("next"))
-            session.clear()  # a new session (and CSRF token) at the privilege change
-            session_id = sessions.create(db, user["id"], clock.now())
-            login_user(StaffUser(user, session_id))
-            session.pop("_id", None)  # Flask-Login's hash of IP and browser: not needed server-side
-            audit.record(db, f"user:{user['id']}", "login.success", "user", user["id"], {"address": address})
-            current_app.logger.info("login success for %s from %s", for_log(email), address)
-            return redirect(target)
-        failed = True
         actor = f"user:{user['id']}" if user else "anonymous"
         detail = {"reason": reason, "address": address}
         audit.record(db, actor, "login.failure", "user", user["id"] if user else None, detail)
         current_app.logger.warning("login failure for %s from %s (%s)", for_log(email), address, reason)
     status = 401 if failed else 200
-    totp_required = reason == "totp_required"
-    return render_template("coordinator/login.html", form=form, failed=failed, totp_required=totp_required), status
+    context = {"totp_required": reason == "totp_required", "one_time_expired": reason == "one_time_expired"}
+    return render_template("coordinator/login.html", form=form, failed=failed, **context), status
+
+
+def pending_password_change() -> dict[str, Any] | None:
+    """The account that just signed in with a one-time password (within :data:`CHOOSE_WITHIN`)."""
+    pending = session.get("choose_password")
+    if not isinstance(pending, dict):
+        return None
+    try:
+        started = datetime.fromisoformat(str(pending["at"]))
+    except (KeyError, ValueError):
+        return None
+    if clock.now() - started > CHOOSE_WITHIN:
+        return None
+    user = users.by_id(get_db(), int(pending["user"]))
+    if user is None or not user["active"] or not user["must_change_password"]:
+        return None
+    return user
+
+
+def choose_password() -> ResponseReturnValue:
+    """After a one-time password: the person chooses their own (same rules as the CLI), then is in."""
+    user = pending_password_change()
+    if user is None:
+        session.pop("choose_password", None)
+        flash(_("Sign in with your one-time password first."), "info")
+        return redirect(url_for("auth.login"))
+    form = ChoosePasswordForm()
+    if form.validate_on_submit():
+        code = passwords.problem_code(form.password.data, user["email"])
+        if code:
+            form.password.errors = [str(PASSWORD_PROBLEMS[code])]
+        else:
+            users.choose_password(get_db(), user["id"], passwords.hash_password(form.password.data))
+            target = safe_next(session["choose_password"].get("next"))
+            flash(_("Your new password is saved."), "info")
+            return start_session(users.by_id(get_db(), user["id"]) or user, target)
+    return render_template("coordinator/choose_password.html", form=form, email=user["email"])
+
+
+@login_required
+def keep_alive() -> Response:
+    """ "Stay signed in": a small same-origin POST (CSRF header) that counts as activity.
+
+    Loading the user already moved the session's last-seen time (at most once a minute, see
+    ``store.sessions``); the answer tells the page how long it now has. Nothing is sent or logged
+    but the session cookie.
+    """
+    seconds = int(idle_limit().total_seconds())
+    response = jsonify({"idle_seconds": seconds})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def login_limit_per_address() -> str:

@@ -25,6 +25,7 @@ bp.add_url_rule("/referrals/<id:referral_id>/contact", view_func=family.contact_
 bp.add_url_rule("/referrals/<id:referral_id>/attempts", view_func=family.add_attempt, methods=["POST"])
 bp.add_url_rule("/referrals/<id:referral_id>/status", view_func=family.change_status, methods=["POST"])
 bp.add_url_rule("/referrals/<id:referral_id>/notes", view_func=family.add_note, methods=["POST"])
+bp.add_url_rule("/referrals/<id:referral_id>/erase", view_func=family.erase, methods=["POST"])
 # The pre-screening log, funnel, audit trail and downloads.
 bp.add_url_rule("/log", view_func=reports.log, methods=["GET"])
 bp.add_url_rule("/log.csv", view_func=reports.log_csv, methods=["POST"])

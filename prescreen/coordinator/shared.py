@@ -16,19 +16,28 @@ from .. import clock, studies
 from ..auth.views import login_manager
 from ..engine import Study
 
+#: Every referral status in the words a mainland CRC uses (store.queue.STATUSES has the codes,
+#: store.queue.transitions/correctable the ways between them). The other helpers' pages use these.
 STATUS_LABELS = {
-    "new": _l("New"),
-    "attempt_1": _l("Contact attempt 1"),
-    "attempt_2": _l("Contact attempt 2"),
-    "attempt_3": _l("Contact attempt 3"),
-    "unreachable": _l("Could not reach"),
+    # TRANSLATORS: a referral status: the family's details came in and nobody has tried to call yet.
+    "new": _l("New, not called yet"),
+    # TRANSLATORS: a referral status: one call or message so far and the family was not reached.
+    "attempt_1": _l("Tried once, not reached"),
+    "attempt_2": _l("Tried twice, not reached"),
+    "attempt_3": _l("Tried 3 times, not reached"),
+    # TRANSLATORS: a closed referral status: after several tries the team gave up reaching the family.
+    "unreachable": _l("Could not reach (closed)"),
     "contacted": _l("Contacted"),
     "visit_scheduled": _l("Screening visit scheduled"),
     "enrolled": _l("Enrolled"),
     # TRANSLATORS: the screening visit found the child does not meet a criterion (筛选失败 in trials).
     "screen_failed": _l("Screen failed"),
+    # TRANSLATORS: a closed referral status: the family said they do not want to take part.
     "not_interested": _l("Not interested"),
-    "withdrawn": _l("Withdrawn"),
+    # TRANSLATORS: a closed referral status: the family stopped taking part; all records are kept.
+    "dropped_out": _l("Dropped out (records kept)"),
+    # TRANSLATORS: a final referral status: the family withdrew consent and their data was deleted.
+    "withdrawn": _l("Withdrew consent (data deleted)"),
     # TRANSLATORS: a review request: a person on the team is checking the automated result.
     "in_review": _l("Being checked"),
     # TRANSLATORS: a review request closed: the automated result stands and the team explained it to the family.
@@ -49,6 +58,13 @@ OUTCOME_LABELS = {
     "needs_review": lazy_pgettext("outcome", "Needs review"),
     # TRANSLATORS: the pre-screening result: a rule of the study rules the child out (perhaps only for now).
     "not_eligible": _l("Not eligible"),
+}
+#: How the family told the team they withdraw consent (the erase form; store.queue.ERASE_REASONS).
+ERASE_REASON_LABELS = {
+    "phone": _l("They told us on the phone"),
+    "in_person": _l("They told us in person"),
+    "message": _l("They told us by WeChat, text or e-mail"),
+    "other": _l("Another way"),
 }
 CHANNEL_LABELS = {"phone": _l("Phone"), "wechat": _l("WeChat"), "email": _l("E-mail")}
 RESULT_LABELS = {
@@ -124,13 +140,21 @@ def require_admin() -> None:
         abort(403)
 
 
-def waiting(created_at: str, now: datetime | None = None) -> str:
-    """How long a family has been waiting, in whole days (hours on the first day)."""
-    delta = (now or clock.now()) - datetime.fromisoformat(created_at)
+def waiting(created_at: str, now: datetime | None = None, closed_at: str | None = None) -> str:
+    """How long a family has waited: whole days, hours on the first day, minutes in the first hour.
+
+    A closed referral stopped waiting when it closed (*closed_at*), so the time stops there.
+    """
+    end = datetime.fromisoformat(closed_at) if closed_at else (now or clock.now())
+    delta = end - datetime.fromisoformat(created_at)
     days = delta.days
     if days < 1:
-        hours = max(int(delta.total_seconds() // 3600), 0)
-        return ngettext("%(num)d hour", "%(num)d hours", hours)
+        seconds = max(int(delta.total_seconds()), 0)
+        if seconds < 60:
+            return str(_l("under a minute"))
+        if seconds < 3600:
+            return ngettext("%(num)d minute", "%(num)d minutes", seconds // 60)
+        return ngettext("%(num)d hour", "%(num)d hours", seconds // 3600)
     return ngettext("%(num)d day", "%(num)d days", days)
 
 

@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from .. import studies, team
 from ..config import ConfigError
 from ..engine import Category, Study
-from ..store import audit, connect, recruiting, transaction, volunteers
+from ..store import audit, connect, outbox, recruiting, transaction, volunteers
 from .render import queue_study_posted
 
 
@@ -61,6 +61,16 @@ def publish_study(db: sqlite_utils.Database, study: Study, actor: str) -> int:
             queued += queue_study_posted(db, volunteer, study)
         audit.record(db, actor, "study.publish", "study", study.id, {"queued": queued})
     return queued
+
+
+def would_notify(db: sqlite_utils.Database, study: Study) -> int:
+    """How many volunteers opening *study* now would e-mail (for the admin's confirmation step).
+
+    The same matching as :func:`publish_study`, less those already told about this study.
+    """
+    wanted = followers_of(study.categories, studies.categories())
+    matching = volunteers.matching(db, wanted, _age(study, "min_age"), _age(study, "max_age"))
+    return sum(1 for volunteer in matching if not outbox.is_queued(db, f"study-posted:{volunteer['id']}:{study.id}"))
 
 
 def _study(study_id: str) -> Study:

@@ -1,7 +1,9 @@
-"""Staff accounts: creation, lookup, disabling, and the login lockout counted in the database.
+"""Staff accounts: creation, lookup, access changes, and the login lockout counted in the database.
 
 The lockout lives in the ``users`` row (``failed_logins``, ``locked_until``), not in a worker's
 memory, so every gunicorn worker and every server on the same database file agrees on it.
+Admins manage accounts in the app (``prescreen.coordinator.accounts``) and from the shell
+(``prescreen users``); no change may leave the team without an active admin.
 """
 
 from __future__ import annotations
@@ -31,13 +33,55 @@ def by_id(db: sqlite_utils.Database, user_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def create(db: sqlite_utils.Database, email: str, password_hash: str, role: str, studies: list[str], actor: str) -> int:
-    """Create an account; raises ValueError when the e-mail is taken or the role unknown. Audited."""
+class LastAdminError(ValueError):
+    """The change would leave no active admin: nobody could manage accounts or open studies."""
+
+
+def active_admins(db: sqlite_utils.Database) -> int:
+    """How many enabled admin accounts there are."""
+    return int(db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1").fetchone()[0])
+
+
+def _keep_an_admin(db: sqlite_utils.Database) -> None:
+    """Inside a transaction, after a change: refuse it (rolled back) if no active admin is left."""
+    if active_admins(db) == 0:
+        raise LastAdminError("this would leave no active admin")
+
+
+def create(
+    db: sqlite_utils.Database,
+    email: str,
+    password_hash: str,
+    role: str,
+    studies: list[str],
+    actor: str,
+    *,
+    one_time_until: str | None = None,
+) -> int:
+    """Create an account; raises ValueError when the e-mail is taken or the role unknown. Audited.
+
+    A *disabled* account's address can be given again (a colleague who comes back, or a typo that
+    was disabled): the same row is re-created with the new password, role and studies, its
+    authenticator and lockout cleared, so its audit history stays in one place. With
+    *one_time_until* (UTC text) the password is a one-time password that must be replaced at the
+    first sign-in and stops working at that time.
+    """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    chosen = sorted(set(studies))
     with transaction(db):
-        if by_email(db, email) is not None:
+        existing = by_email(db, email)
+        if existing is not None and existing["active"]:
             raise ValueError(f"an account for {email} already exists")
+        if existing is not None:
+            db.execute(
+                "UPDATE users SET password_hash = ?, role = ?, studies = ?, active = 1, failed_logins = 0, "
+                "locked_until = NULL, attempt_at = NULL, totp_secret = NULL, totp_last_step = NULL, "
+                "must_change_password = ?, password_expires_at = ? WHERE id = ?",
+                [password_hash, role, json.dumps(chosen), int(bool(one_time_until)), one_time_until, existing["id"]],
+            )
+            audit.record(db, actor, "user.recreate", "user", existing["id"], {"role": role, "studies": chosen})
+            return int(existing["id"])
         user_id = (
             db.table("users")
             .insert(
@@ -46,16 +90,96 @@ def create(db: sqlite_utils.Database, email: str, password_hash: str, role: str,
                     "password_hash": password_hash,
                     "role": role,
                     "active": 1,
-                    "studies": json.dumps(sorted(set(studies))),
+                    "studies": json.dumps(chosen),
                     "failed_logins": 0,
                     "locked_until": None,
                     "created_at": clock.utc_text(),
+                    "must_change_password": int(bool(one_time_until)),
+                    "password_expires_at": one_time_until,
                 }
             )
             .last_pk
         )
-        audit.record(db, actor, "user.create", "user", user_id, {"role": role, "studies": sorted(set(studies))})
+        audit.record(db, actor, "user.create", "user", user_id, {"role": role, "studies": chosen})
     return int(user_id)
+
+
+def set_active(db: sqlite_utils.Database, user_id: int, active: bool, actor: str) -> bool:
+    """Disable (ending its sessions) or enable an account; False when nothing changed. Audited.
+
+    :raises LastAdminError: disabling the last active admin (nothing is changed).
+    """
+    with transaction(db):
+        user = by_id(db, user_id)
+        if user is None or bool(user["active"]) == active:
+            return False
+        db.execute("UPDATE users SET active = ? WHERE id = ?", [int(active), user_id])
+        if not active:
+            db.execute("DELETE FROM staff_sessions WHERE user_id = ?", [user_id])
+            _keep_an_admin(db)
+        audit.record(db, actor, "user.enable" if active else "user.disable", "user", user_id)
+    return True
+
+
+def set_access(db: sqlite_utils.Database, user_id: int, role: str, studies: list[str], actor: str) -> bool:
+    """Change an account's role and the studies it is limited to; False when nothing changed. Audited.
+
+    It takes effect on the person's next request (every request reads the row again); no session
+    needs to end. :raises LastAdminError: demoting the last active admin (nothing is changed).
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    chosen = sorted(set(studies))
+    with transaction(db):
+        user = by_id(db, user_id)
+        if user is None:
+            return False
+        before = {"role": user["role"], "studies": json.loads(user["studies"] or "[]")}
+        after = {"role": role, "studies": chosen}
+        if before == after:
+            return False
+        db.execute("UPDATE users SET role = ?, studies = ? WHERE id = ?", [role, json.dumps(chosen), user_id])
+        _keep_an_admin(db)
+        audit.record(db, actor, "user.access", "user", user_id, {"before": before, "after": after})
+    return True
+
+
+def reset_password(db: sqlite_utils.Database, user_id: int, password_hash: str, until: str, actor: str) -> bool:
+    """Give an account a one-time password (valid until *until*, UTC text); ends its sessions. Audited.
+
+    The lockout is cleared too: the admin who hands the password over vouches for the person.
+    """
+    with transaction(db):
+        if by_id(db, user_id) is None:
+            return False
+        db.execute(
+            "UPDATE users SET password_hash = ?, must_change_password = 1, password_expires_at = ?, "
+            "failed_logins = 0, locked_until = NULL, attempt_at = NULL WHERE id = ?",
+            [password_hash, until, user_id],
+        )
+        db.execute("DELETE FROM staff_sessions WHERE user_id = ?", [user_id])
+        audit.record(db, actor, "user.reset_password", "user", user_id)
+    return True
+
+
+def choose_password(db: sqlite_utils.Database, user_id: int, password_hash: str) -> None:
+    """The person replaced their one-time password with their own (audited as themselves)."""
+    with transaction(db):
+        db.execute(
+            "UPDATE users SET password_hash = ?, must_change_password = 0, password_expires_at = NULL WHERE id = ?",
+            [password_hash, user_id],
+        )
+        audit.record(db, f"user:{user_id}", "user.password_chosen", "user", user_id)
+
+
+def unlock(db: sqlite_utils.Database, user_id: int, actor: str) -> bool:
+    """Clear a sign-in lockout before its time; False when there is no such account. Audited."""
+    with transaction(db):
+        if by_id(db, user_id) is None:
+            return False
+        db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, attempt_at = NULL WHERE id = ?", [user_id])
+        audit.record(db, actor, "user.unlock", "user", user_id)
+    return True
 
 
 def disable(db: sqlite_utils.Database, email: str, actor: str) -> bool:
@@ -81,8 +205,8 @@ def set_password(db: sqlite_utils.Database, email: str, password_hash: str, acto
         if user is None:
             return False
         db.execute(
-            "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, attempt_at = NULL "
-            "WHERE id = ?",
+            "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, attempt_at = NULL, "
+            "must_change_password = 0, password_expires_at = NULL WHERE id = ?",
             [password_hash, user["id"]],
         )
         db.execute("DELETE FROM staff_sessions WHERE user_id = ?", [user["id"]])
@@ -156,5 +280,10 @@ def record_success(db: sqlite_utils.Database, user_id: int) -> None:
 
 
 def all_users(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every account (for the admin's view), without password hashes."""
-    return list(db.query("SELECT id, email, role, active, studies, locked_until, created_at FROM users ORDER BY email"))
+    """Every account (for the admin's view), without password hashes or authenticator secrets."""
+    return list(
+        db.query(
+            "SELECT id, email, role, active, studies, locked_until, created_at, must_change_password, "
+            "password_expires_at, totp_secret IS NOT NULL AS has_totp FROM users ORDER BY active DESC, email"
+        )
+    )
