@@ -110,7 +110,8 @@ def queue_page() -> ResponseReturnValue:
         rules(),
         now=now,
         page=page_no,
-        per_page=per_page(filters),
+        # A search shows every match on one page: a page link (a GET) would drop what was typed.
+        per_page=queue_list.PAGE_SIZES[-1] if searching else per_page(filters),
     )
     if searching:
         audit.record(
