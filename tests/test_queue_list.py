@@ -69,8 +69,10 @@ def test_newest_first_sortable_and_page_size(coord: FlaskClient, app: Flask) -> 
     by_status = refs(coord.get(QUEUE + "?sort=status&dir=desc&per=50").get_data(as_text=True))
     assert by_status[0] == "PS-N0000"
     by_due = refs(coord.get(QUEUE + "?sort=due&per=50").get_data(as_text=True))
-    assert by_due[0] == "PS-N0000" or by_due.index("PS-N0000") > 0  # due after its own attempt
-    assert by_due.index("PS-N0001") < by_due.index("PS-N0029")  # the longest waiting new family is due first
+    assert by_due[0] == "PS-N0001" and by_due[-1] == "PS-N0000"  # the longest waiting first; just tried: last
+    sql(app, "UPDATE referrals SET status = 'contacted' WHERE reference = 'PS-N0001'")
+    by_due_desc = refs(coord.get(QUEUE + "?sort=due&dir=desc&per=50&status=all").get_data(as_text=True))
+    assert by_due_desc[0] == "PS-N0000" and by_due_desc[-1] == "PS-N0001"  # nothing due: at the end both ways
 
 
 def test_next_due_rules_in_working_days() -> None:

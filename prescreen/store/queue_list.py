@@ -222,6 +222,8 @@ def listing(
     default_desc = sort in ("received", "waiting")
     desc = {"asc": False, "desc": True}.get(filters.get("dir") or "", default_desc)
     rows.sort(key=_sort_key(sort), reverse=desc)
+    if sort == "due":  # nothing due (closed, or being worked) stays at the end either way
+        rows = [r for r in rows if r["due_day"] is not None] + [r for r in rows if r["due_day"] is None]
     total = len(rows)
     pages = max((total + per_page - 1) // per_page, 1)
     page = min(max(page, 1), pages)
