@@ -23,7 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from prescreen.store import connect, migrate, migration_modules, recruiting, transaction
-from tests.helpers.public import BASE, csrf, likely_answers, start, walk
+from tests.helpers.public import BASE, csrf, likely_answers, referral_form, start, walk
 from tests.helpers.staff import STUDY_ID, add_referral, add_user, download, login
 
 WORDS = {
@@ -51,17 +51,7 @@ TEXT = {
     },
 }
 REVIEW_URL = f"{BASE}/refer?kind=review"
-CONTACT = {
-    "name": "王芳",
-    "relationship": "mother",
-    "phone": "138 1234 5678",
-    "email": "",
-    "wechat": "",
-    "best_time": "evening",
-    "language": "zh",
-    "share": "y",
-    "guardian": "y",  # the child is 10: a parent confirms (PIPL art. 31)
-}
+CONTACT = referral_form()
 
 
 def not_eligible_answers() -> dict[str, Any]:
