@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import exports, family, queue, reports, shared, study_status, visit_routes
+from . import accounts, exports, family, queue, reports, shared, study_status, visit_routes
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 bp.before_request(shared.require_login)
@@ -37,7 +37,15 @@ bp.add_url_rule("/referrals/<id:referral_id>/export.json", view_func=reports.exp
 visit_routes.add_routes(bp)
 # Opening and closing studies (admins).
 bp.add_url_rule("/studies", view_func=study_status.studies_page, methods=["GET"])
-bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_status, methods=["POST"])
+bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_status, methods=["GET", "POST"])
+# Accounts (admins).
+bp.add_url_rule("/accounts", view_func=accounts.accounts_page, methods=["GET"])
+bp.add_url_rule("/accounts/new", view_func=accounts.new_account, methods=["GET", "POST"])
+bp.add_url_rule("/accounts/<id:user_id>", view_func=accounts.account_page, methods=["GET"])
+bp.add_url_rule("/accounts/<id:user_id>/access", view_func=accounts.change_access, methods=["POST"])
+bp.add_url_rule("/accounts/<id:user_id>/active", view_func=accounts.change_active, methods=["POST"])
+bp.add_url_rule("/accounts/<id:user_id>/password", view_func=accounts.reset_password, methods=["POST"])
+bp.add_url_rule("/accounts/<id:user_id>/unlock", view_func=accounts.unlock, methods=["POST"])
 
 
 def init_app(app: Flask) -> None:

@@ -13,7 +13,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from .. import clock, studies
-from ..auth.views import login_manager
+from ..auth.views import login_manager, referring_page
 from ..engine import Study
 
 #: Every referral status in the words a mainland CRC uses (store.queue.STATUSES has the codes,
@@ -109,8 +109,9 @@ def require_login() -> ResponseReturnValue | None:
     """Every coordinator page needs a live staff session; anonymous requests go to sign-in."""
     if not current_user.is_authenticated:
         if request.method != "GET":
-            # After signing in, the browser would GET a form's target: send it to the queue instead.
-            return redirect(url_for("auth.login"))
+            # After signing in, the browser would GET a form's target: send it back to the page
+            # the form was on instead (a draft kept by staff.js waits there), or to the queue.
+            return redirect(url_for("auth.login", next=referring_page()))
         return login_manager.unauthorized()
     return None
 

@@ -44,12 +44,14 @@ def set_study_status(study_id: str) -> ResponseReturnValue:
     """
     require_admin()
     study = studies.get(study_id)
-    action = request.values.get("action")
     if study is None:
         abort(404)
+    db = get_db()
+    action = request.values.get("action")
+    if action is None and request.method == "GET":  # no choice made: offer the change from the current status
+        action = "close" if recruiting.status(db, study.id, study.status) == "recruiting" else "open"
     if action not in ("open", "close"):
         abort(400)
-    db = get_db()
     if request.method != "POST" or request.form.get("confirm") != "yes":
         return confirm_page(db, study, action)
     if action == "close":
