@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import auth, config, coordinator, public, store, studies, team, volunteer
 from .auth.cli import users_cli
 from .config import ROOT, ConfigError
+from .coordinator.weekly import reports_cli
 from .engine import StudyError
 from .extensions import csrf
 from .mail.notify import studies_cli
@@ -26,7 +27,15 @@ __all__ = ["ConfigError", "create_app"]
 #: Each audience's package: its blueprint ``bp`` and its ``init_app(app)``, in this order.
 AREAS = (public, auth, coordinator, volunteer)
 #: The ``prescreen`` commands that need the app (the ones that do not are in :mod:`prescreen.cli`).
-CLI_GROUPS: tuple[click.Command, ...] = (db_cli, audit_cli, users_cli, mail_cli, studies_cli, purge_command)
+CLI_GROUPS: tuple[click.Command, ...] = (
+    db_cli,
+    audit_cli,
+    users_cli,
+    mail_cli,
+    studies_cli,
+    purge_command,
+    reports_cli,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

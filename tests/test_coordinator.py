@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 
 from prescreen import studies as study_registry
 from prescreen.config import ROOT
+from prescreen.coordinator.shared import listing_quote
 from tests.helpers.staff import (
     NOT_ELIGIBLE,
     REVIEW,
@@ -299,7 +300,8 @@ def test_family_page_shows_checklist_groups_and_answers_in_both_languages(coord:
     assert headings == ["not_met", "needs_review", "confirm_at_visit", "met"]
     review = html.split('class="group-needs_review"')[1].split('class="group-confirm_at_visit"')[0]
     assert "exc_hbv_sab_cab" in review
-    assert study.criterion("exc_hbv_sab_cab").wording in html
+    # the listing's words, its copy errors mended ("Bsurface" → "B surface")
+    assert listing_quote(study.criterion("exc_hbv_sab_cab").wording) in html
 
 
 def test_notes_are_kept_and_audited_without_their_text(coord: FlaskClient, app: Flask) -> None:
@@ -420,7 +422,8 @@ def test_funnel_counts_every_stage_as_inline_svg(coord: FlaskClient, app: Flask)
         {"status-status": "visit_scheduled", "status-visit_date": "2026-12-01"},
     )
     assert (stage("contacted"), stage("visit_scheduled"), stage("enrolled")) == (1, 1, 0)
-    assert "exc_prior_belimumab" in coord.get("/coordinator/funnel").get_data(as_text=True)
+    reason = study_registry.of(app).studies[STUDY_ID].criterion("exc_prior_belimumab").reason("en")
+    assert reason in coord.get("/coordinator/funnel").get_data(as_text=True)
 
 
 def test_admin_closes_and_opens_recruiting_coordinators_cannot(app: Flask, client: FlaskClient) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import accounts, exports, family, queue, reports, shared, study_status, visit_routes
+from . import accounts, audit_view, exports, family, queue, report_page, reports, shared, study_status, visit_routes
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 bp.before_request(shared.require_login)
@@ -30,7 +30,11 @@ bp.add_url_rule("/referrals/<id:referral_id>/erase", view_func=family.erase, met
 bp.add_url_rule("/log", view_func=reports.log, methods=["GET"])
 bp.add_url_rule("/log.csv", view_func=reports.log_csv, methods=["POST"])
 bp.add_url_rule("/funnel", view_func=reports.funnel, methods=["GET"])
-bp.add_url_rule("/audit", view_func=reports.audit_trail, methods=["GET"])
+bp.add_url_rule("/audit", view_func=audit_view.audit_trail, methods=["GET"])
+bp.add_url_rule("/audit.csv", view_func=audit_view.audit_csv, methods=["POST"])
+bp.add_url_rule("/reports", endpoint="reports_page", view_func=report_page.page, methods=["GET"])
+bp.add_url_rule("/reports.csv", endpoint="report_csv", view_func=report_page.download_csv, methods=["POST"])
+bp.add_url_rule("/reports.xlsx", endpoint="report_xlsx", view_func=report_page.download_xlsx, methods=["POST"])
 bp.add_url_rule("/export/referrals.csv", endpoint="export_identified", view_func=exports.identified, methods=["POST"])
 bp.add_url_rule("/referrals/<id:referral_id>/export.json", view_func=reports.export_subject, methods=["POST"])
 # Visits, the checklist's checks and sign-off, print views (visit_routes.py).

@@ -1,8 +1,10 @@
-"""The pre-screening log (page and CSV), the funnel, exports and the audit trail.
+"""The pre-screening log (page and CSV), the funnel and the admins' full-record export.
 
 The log and its CSV are de-identified by construction: they read ``screening_log``, which holds
 no answer, name, phone, e-mail, WeChat id or free text. Exports with identifiers are for admins
-only and every one of them is audited.
+only and every one of them is audited. Days are Beijing days; every page takes a reporting
+period (:mod:`.period`). Reasons are shown in the sheets' reason wording ("active tuberculosis
+rules out this study"), never as a criterion's positive label or its code.
 
 Every download is a POST from a button carrying the CSRF token (a GET answers 405): a link or an
 image on another site could otherwise make a signed-in browser create exports and audit rows.
@@ -16,30 +18,34 @@ import json
 from typing import Any
 
 from flask import Response, abort, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_login import current_user
 
-from .. import clock
+from .. import clock, studies
 from ..store import audit, exports, get_db, queue_reports
 from ..web.i18n import current_locale
 from ..web.security import page_number
-from .shared import RELATIONSHIP_LABELS, require_admin, visible_studies
+from . import period as periods
+from .charts import bars, share
+from .shared import require_admin, visible_studies
 
 LOG_PAGE = 50
-AUDIT_PAGE = 100
-#: Funnel stages in order, with their labels.
-STAGES = (
+#: The funnel's steps: each is a subset of the one before, so a percentage between them means something.
+STEPS = (
     ("started", _l("Screenings started")),
     ("completed", _l("Completed")),
-    ("likely_eligible", _l("Likely eligible")),
-    ("needs_review", lazy_pgettext("outcome", "Needs review")),
-    ("not_eligible", _l("Not eligible")),
-    ("referred", _l("Referred")),
-    ("review_requested", _l("Asked a person to check the result")),
+    ("referred", _l("Sent their details to the team")),
     ("contacted", _l("Contacted")),
     ("visit_scheduled", _l("Screening visit scheduled")),
     ("enrolled", _l("Enrolled")),
+)
+#: What the completed screenings showed: outcomes, not steps (they add up to "completed").
+OUTCOMES = (
+    ("likely_eligible", _l("Likely eligible")),
+    ("needs_review", lazy_pgettext("outcome", "Needs review")),
+    ("not_eligible", _l("Not eligible")),
 )
 
 #: Families told early of a waiting period (STUDY-NOTES §4.2), and what they chose.
@@ -57,11 +63,13 @@ def csv_cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def csv_response(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str) -> Response:
+def csv_response(
+    rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str, header: list[str] | None = None
+) -> Response:
     """A UTF-8 CSV download (with a BOM, so Excel and WPS open Chinese text correctly)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow(header or columns)
     for row in rows:
         writer.writerow([csv_cell(row.get(c)) for c in columns])
     response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
@@ -75,87 +83,120 @@ def chosen_study() -> str | None:
     return study if study in visible_studies() else None
 
 
+def reason_text(study_id: str, criterion_id: str, lang: str) -> str:
+    """Why a criterion rules a child out, in the sheets' reason wording (never the code)."""
+    study = studies.get(study_id)
+    if not criterion_id:
+        return _("No reason recorded")
+    if study is None or not any(c.id == criterion_id for c in study.criteria):
+        return _("A criterion no longer in the questionnaire")
+    return study.criterion(criterion_id).reason(lang)
+
+
+def version_label(study_id: str, version: str) -> str:
+    """The ethics-approved label of a questionnaire version (study.csv ``version_label``), if this is it."""
+    study = studies.get(study_id)
+    if study is None or study.version != version:
+        return ""
+    return study.meta.get("version_label", "") or ""
+
+
+def _labelled_log(rows: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """Log rows with the reason wording of their failures and screen fail, and the version label."""
+    for row in rows:
+        reasons = [reason_text(row["study_id"], c, lang) for c in row["failed"]]
+        row["failed_reasons"] = list(dict.fromkeys(reasons))
+        row["first_reason"] = reasons[0] if reasons else ""
+        sf = row.get("screen_fail_criterion")
+        row["screen_fail_reason"] = reason_text(row["study_id"], sf, lang) if sf else ""
+        row["version_label"] = version_label(row["study_id"], row["version"])
+    return rows
+
+
 def log() -> str:
-    """The de-identified pre-screening log (ICH E6 8.3.20), newest first."""
+    """The de-identified pre-screening log (ICH E6(R3) Appendix C), newest first, in a period."""
     page = page_number(request.args.get("page"))
     study = chosen_study()
+    period = periods.chosen()
     db = get_db()
-    total = queue_reports.log_count(db, current_user.visible_studies, study)
-    rows = queue_reports.log_rows(db, current_user.visible_studies, study, LOG_PAGE, (page - 1) * LOG_PAGE)
+    total = queue_reports.log_count(db, current_user.visible_studies, study, period)
+    rows = queue_reports.log_rows(
+        db, current_user.visible_studies, study, LOG_PAGE, (page - 1) * LOG_PAGE, period=period
+    )
     pages = max((total + LOG_PAGE - 1) // LOG_PAGE, 1)
+    keep = {**periods.args(period), **({"study": study} if study else {})}
     return render_template(
-        "coordinator/log.html", rows=rows, total=total, page=page, pages=pages, study=study, studies=visible_studies()
+        "coordinator/log.html",
+        rows=_labelled_log(rows, current_locale()),
+        total=total,
+        page=page,
+        pages=pages,
+        study=study,
+        studies=visible_studies(),
+        period=period,
+        period_presets=periods.PRESETS,
+        keep=keep,
     )
 
 
 def log_csv() -> Response:
-    """The de-identified log as CSV; failed criterion ids separated by ``;``."""
+    """The de-identified log as CSV (Beijing days); failed criterion ids separated by ``;``."""
     db = get_db()
     study = chosen_study()
-    rows = queue_reports.log_rows(db, current_user.visible_studies, study)
+    period = periods.chosen()
+    rows = _labelled_log(queue_reports.log_rows(db, current_user.visible_studies, study, period=period), "zh")
     for row in rows:
         row["failed"] = ";".join(row["failed"])
-    audit.record(db, current_user.actor, "export.log", "study", study or "*", {"rows": len(rows)})
+    detail = {"rows": len(rows), **periods.audit_detail(period)}
+    audit.record(db, current_user.actor, "export.log", "study", study or "*", detail)
     stamp = clock.now().strftime("%Y%m%d")
     return csv_response(rows, queue_reports.LOG_COLUMNS, f"prescreening-log-{stamp}.csv")
 
 
-def bars(items: list[tuple[str, Any, int]], top: int, width: int = 360) -> list[dict[str, Any]]:
-    """Geometry of horizontal bars for the inline SVG (no chart library, no JavaScript)."""
-    scale = width / top if top else 0
-    return [
-        {"key": key, "label": label, "count": n, "width": round(n * scale, 1), "y": i * 36}
-        for i, (key, label, n) in enumerate(items)
-    ]
+def grouped_reasons(study_id: str, tally: list[tuple[str, int]], lang: str) -> list[tuple[str, str, int]]:
+    """(key, reason wording, count), criteria that share a wording counted together, most common first."""
+    merged: dict[str, int] = {}
+    for criterion_id, n in tally:
+        text = reason_text(study_id, criterion_id, lang)
+        merged[text] = merged.get(text, 0) + n
+    ordered = sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+    return [(f"r{i}", text, n) for i, (text, n) in enumerate(ordered)]
 
 
 def funnel() -> str:
-    """Per study: started → completed → outcomes → referred → contacted → visit → enrolled."""
+    """Per study and period: the steps from started to enrolled with conversions, then outcomes and reasons."""
     visible = visible_studies()
     study_id = chosen_study() or next(iter(visible), None)
     if study_id is None:
         abort(404)
-    data = queue_reports.funnel(get_db(), study_id)
-    early = queue_reports.told_early(get_db(), study_id)
+    period = periods.chosen()
+    data = queue_reports.funnel(get_db(), study_id, period)
+    early = queue_reports.told_early(get_db(), study_id, period)
     counts = data["counts"]
-    stages = bars([(k, label, counts[k]) for k, label in STAGES], max(counts["started"], 1))
-    study = visible[study_id]
     lang = current_locale()
-    reason_items = []
-    for criterion_id, n in data["reasons"]:
-        label = study.criterion(criterion_id).label(lang) if any(c.id == criterion_id for c in study.criteria) else ""
-        reason_items.append((criterion_id, label, n))
-    reasons = bars(reason_items, max((n for _k, _l, n in reason_items), default=1))
+    steps = bars([(k, label, counts[k]) for k, label in STEPS], max(counts["started"], 1))
+    for i, step in enumerate(steps):
+        step["of_previous"] = share(step["count"], steps[i - 1]["count"]) if i else ""
+        step["of_started"] = share(step["count"], counts["started"]) if i else ""
+    outcomes = [(k, label, counts[k], share(counts[k], counts["completed"])) for k, label in OUTCOMES]
+    reasons = bars(grouped_reasons(study_id, data["reasons"], lang)[:10])
+    screen_fails = bars(grouped_reasons(study_id, data["screen_fails"], lang))
     return render_template(
         "coordinator/funnel.html",
         study_id=study_id,
         studies=visible,
-        stages=stages,
+        stages=steps,
+        outcomes=outcomes,
         reasons=reasons,
+        not_eligible=counts["not_eligible"],
+        screen_fails=screen_fails,
+        statuses=data["statuses"],
         counts=counts,
+        review_share=share(counts["review_requested"], counts["referred"]),
         early=[(key, label, early[key]) for key, label in EARLY_STAGES],
+        period=period,
+        period_presets=periods.PRESETS,
     )
-
-
-def audit_trail() -> str:
-    """The audit trail, newest first (admins only)."""
-    require_admin()
-    page = page_number(request.args.get("page"))
-    rows, total = queue_reports.audit_rows(get_db(), AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
-    pages = max((total + AUDIT_PAGE - 1) // AUDIT_PAGE, 1)
-    return render_template("coordinator/audit.html", rows=rows, total=total, page=page, pages=pages)
-
-
-def export_identified() -> Response:
-    """Referrals with contact details and who sent them (admins only, audited with the referral ids)."""
-    require_admin()
-    study = chosen_study()
-    rows = exports.identified(get_db(), study, current_user.actor)
-    for row in rows:
-        code = row["relationship"]
-        row["relationship"] = str(RELATIONSHIP_LABELS[code]) if code in RELATIONSHIP_LABELS else code
-    stamp = clock.now().strftime("%Y%m%d")
-    return csv_response(rows, queue_reports.IDENTIFIED_COLUMNS, f"referrals-identified-{stamp}.csv")
 
 
 def export_subject(referral_id: int) -> Response:

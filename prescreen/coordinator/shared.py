@@ -3,6 +3,7 @@ the studies a staff member may see, and how times and waits are shown. Never imp
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import Flask, abort, redirect, request, url_for
@@ -92,7 +93,113 @@ ACTION_LABELS = {
     "export.subject": _l("Full record exported"),
     "export.identified": _l("Referrals exported with contact details"),
     "export.log": _l("Pre-screening log exported"),
+    "export.report": _l("Report downloaded"),
+    "export.audit": _l("Audit trail downloaded"),
+    "export.call_list": _l("Call list downloaded"),
+    "referral.assign": _l("Assigned to a coordinator"),
+    # TRANSLATORS: the audit row of a search on the 待联系名单; what was typed is never kept.
+    "queue.search": _l("Searched the list of families (what was typed is not kept)"),
+    "referral.visit": _l("Screening visit booked"),
+    "referral.visit_cancel": _l("Screening visit cancelled"),
+    "referral.check": _l("Checklist item checked"),
+    "referral.signoff": _l("Eligibility signed off"),
+    "referral.signoff_withdraw": _l("Eligibility sign-off withdrawn"),
+    "login.success": _l("Signed in"),
+    "login.failure": _l("Sign-in failed"),
+    "logout": _l("Signed out"),
+    "user.create": _l("Account created"),
+    "user.recreate": _l("Account created again"),
+    "user.disable": _l("Account disabled"),
+    "user.enable": _l("Account enabled"),
+    "user.password": _l("Password set"),
+    "user.password_chosen": _l("Password chosen by its owner"),
+    "user.reset_password": _l("Password reset"),
+    "user.unlock": _l("Account unlocked"),
+    "user.access": _l("Role or studies changed"),
+    "user.totp": _l("Authenticator set up"),
+    "screening.resume": _l("Screening reopened by the family"),
+    "screening.delete": _l("Screening deleted by the family"),
+    "study.publish": _l("Volunteers told of a new study"),
+    "study.recruiting": _l("Study opened for recruiting"),
+    "study.closed": _l("Study closed to recruiting"),
+    "volunteer.sign_up": _l("Volunteer signed up"),
+    "volunteer.confirm": _l("Volunteer confirmed their e-mail"),
+    "volunteer.preferences": _l("Volunteer changed their choices"),
+    "volunteer.unsubscribe": _l("Volunteer unsubscribed"),
+    "volunteer.resubscribe": _l("Volunteer signed up again"),
+    "volunteer.purge_unconfirmed": _l("Unconfirmed volunteer deleted"),
+    "purge": _l("Retention clean-up"),
 }
+#: What kind of record an audit row is about (for an action without a label of its own).
+RECORD_TYPE_LABELS = {
+    "referral": _l("Family"),
+    "screening": _l("Screening"),
+    "user": _l("Staff account"),
+    "study": _l("Study"),
+    "volunteer": _l("Volunteer"),
+    "retention": _l("Retention"),
+}
+#: Who did it, when it was not a staff account.
+ACTOR_LABELS = {
+    "family": _l("The family"),
+    "volunteer": _l("The volunteer"),
+    "system": _l("The system"),
+    "system:purge": _l("The system (retention clean-up)"),
+    "cli": _l("A command on the server"),
+    "anonymous": _l("Unknown person"),
+}
+#: The fields of an audit row's detail, in the order they are shown.
+DETAIL_LABELS = {
+    "from": _l("From"),
+    "to": _l("To"),
+    "channel": _l("Channel"),
+    "result": _l("Outcome of the attempt"),
+    "criterion": _l("Reason"),
+    "reason": _l("Why"),
+    "erased": _l("Personal data deleted"),
+    "outcome": _l("Pre-screening result"),
+    "kind": _l("Sent as"),
+    "rows": _l("Rows"),
+    "referrals": _l("Families in the file"),
+    "matches": _l("Families found"),
+    "bulk": _l("Closed with others in one go"),
+    "note": _l("Note"),
+    "role": _l("Role"),
+    "studies": _l("Studies"),
+    "address": _l("Network address"),
+    "queued": _l("E-mails queued"),
+    "visit_date": _l("Visit date"),
+    "visit_time": _l("Visit time"),
+    "verdict": _l("Verdict"),
+    "source": _l("Source"),
+    "correction": _l("Correction"),
+    "consent_date": _l("Consent date"),
+    "subject_id": _l("Subject number"),
+    "format": _l("File type"),
+    "period_from": _l("Period from"),
+    "period_to": _l("Period to"),
+    "record": _l("Family reference code"),
+}
+#: When the family asked to be called (the referral form's choices).
+BEST_TIME_LABELS = {
+    "morning": _l("Morning"),
+    "afternoon": _l("Afternoon"),
+    "evening": _l("Evening"),
+    "any": _l("Any time"),
+}
+#: Why a staff sign-in failed (the audit detail's codes).
+LOGIN_FAILURE_LABELS = {
+    "bad_password": _l("Wrong password"),
+    "unknown_account": _l("No such account"),
+    "locked": _l("Account locked"),
+    "locked_now": _l("Wrong password; the account is now locked"),
+    "disabled": _l("Account disabled"),
+    "bad_code": _l("Wrong authenticator code"),
+    "reused_code": _l("Authenticator code already used"),
+    "totp_required": _l("Authenticator needed"),
+    "one_time_expired": _l("One-time password expired"),
+}
+ROLE_LABELS = {"admin": _l("Administrator"), "coordinator": _l("Coordinator")}
 RESPONDENT_LABELS = {"guardian": _l("Parent or guardian"), "patient": _l("The patient")}
 #: Who sent the contact details, as the referral form asked it (the guardian's identity).
 RELATIONSHIP_LABELS = {
@@ -103,6 +210,57 @@ RELATIONSHIP_LABELS = {
 }
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 AGE_BAND_LABELS = {"under-5": _l("under 5"), "over-18": _l("over 18"), "unknown": _l("unknown")}
+
+
+#: Words the registry listing runs together (its line breaks were lost when it was copied), as
+#: the criteria sheet quotes them verbatim; shown to the team with the spaces put back.
+LISTING_GLUED = {
+    "moreimmunosuppressants": "more immunosuppressants",
+    "+immunosuppressive": "+ immunosuppressive",
+    "involvement:polyarthritis": "involvement: polyarthritis",
+    "kidney,lung": "kidney, lung",
+    "chain,high": "chain, high",
+    "sustainedincreased": "sustained increased",
+    "withother": "with other",
+    "Bsurface": "B surface",
+    "Cantibody": "C antibody",
+    "screeningfor": "screening for",
+    "herpeszoster": "herpes zoster",
+    "infectionwithin": "infection within",
+    "intramuscular)antibiotics": "intramuscular) antibiotics",
+    "agents)within": "agents) within",
+    "ofDay": "of Day",
+    "forinfection": "for infection",
+    "withaspiration": "with aspiration",
+    "recurrentsevere": "recurrent severe",
+    "haematological,gastrointestinal": "haematological, gastrointestinal",
+    "theinvestigator's": "the investigator's",
+    "significantabnormal": "significant abnormal",
+    "inthis": "in this",
+    "orneutrophils": "or neutrophils",
+}
+#: "1.5 × 109/L" in the listing is 1.5 × 10⁹/L (the superscript was lost).
+LISTING_POWER = re.compile(r"(×\s*)109/L")
+
+
+def listing_quote(text: str) -> str:
+    """A criterion's registry wording with the listing's copy errors mended (glued words, 10⁹/L)."""
+    for glued, mended in LISTING_GLUED.items():
+        text = text.replace(glued, mended)
+    return LISTING_POWER.sub(r"\g<1>10⁹/L", text)
+
+
+def actor_label(actor: str, email: str | None = None) -> str:
+    """Who did something: a staff account's e-mail, else "the family", "the system" … (never a code)."""
+    if email:
+        return email
+    if actor in ACTOR_LABELS:
+        return str(ACTOR_LABELS[actor])
+    if actor.startswith("user:"):
+        return str(_l("Staff account no. %(id)s", id=actor.split(":", 1)[1]))
+    if actor.startswith("system"):
+        return str(ACTOR_LABELS["system"])
+    return str(_l("Unknown person"))
 
 
 def require_login() -> ResponseReturnValue | None:
@@ -175,7 +333,7 @@ def age_band_label(value: str | None) -> str:
 
 def template_helpers(app: Flask) -> None:
     """Labels and formatting the study team's templates use."""
-    app.jinja_env.filters.update(local_time=local_time, age_band_label=age_band_label)
+    app.jinja_env.filters.update(local_time=local_time, age_band_label=age_band_label, listing_quote=listing_quote)
     app.jinja_env.globals.update(
         status_labels=STATUS_LABELS,
         kind_labels=KIND_LABELS,
@@ -185,4 +343,6 @@ def template_helpers(app: Flask) -> None:
         action_labels=ACTION_LABELS,
         respondent_labels=RESPONDENT_LABELS,
         relationship_labels=RELATIONSHIP_LABELS,
+        best_time_labels=BEST_TIME_LABELS,
+        actor_label=actor_label,
     )

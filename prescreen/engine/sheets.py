@@ -47,8 +47,9 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "categories",
             *bilingual("title", "summary", "involves", "centre", "address"),
         ),
-        # Optional: a department and an ethics approval number only when the team has them.
-        ("registry_id", "minutes", *bilingual("department"), "ethics_approval"),
+        # Optional: a department and an ethics approval number only when the team has them; the
+        # ethics-approved questionnaire version's label and the enrolment target, for the reports.
+        ("registry_id", "minutes", *bilingual("department"), "ethics_approval", "version_label", "enrolment_target"),
     ),
     "criteria": (
         ("id", "kind", "wording", *bilingual("label", "reason"), "home", "waiting_period", *FAMILY_COLUMNS),

@@ -87,6 +87,83 @@ def _append(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
     return int(row["id"])
 
 
+# -- reading the trail (the audit trail page and its CSV) ------------------------------------
+#
+# One whole statement with optional filters: the actor (``user:3``, ``family`` …), a referral by
+# its reference code (its own rows, and the exports that held it), and Beijing days given as UTC
+# bounds by the caller. Every row comes with the actor's e-mail and the referral's reference.
+_TRAIL = """
+    SELECT a.id, a.at, a.actor, a.action, a.record_type, a.record_id, a.detail, u.email AS actor_email,
+        r.reference, ru.email AS record_email
+    FROM audit a
+    LEFT JOIN users u ON a.actor = 'user:' || u.id
+    LEFT JOIN users ru ON a.record_type = 'user' AND a.record_id = CAST(ru.id AS TEXT)
+    LEFT JOIN referrals r ON a.record_type = 'referral' AND a.record_id = CAST(r.id AS TEXT)
+    WHERE (:actor IS NULL OR a.actor = :actor)
+    AND (:since IS NULL OR a.at >= :since) AND (:until IS NULL OR a.at < :until)
+    AND (:reference IS NULL OR (a.record_type = 'referral' AND a.record_id IN
+            (SELECT CAST(id AS TEXT) FROM referrals WHERE reference = :reference))
+        OR (a.action = 'export.identified' AND json_valid(a.detail) AND EXISTS (
+            SELECT 1 FROM json_each(a.detail, '$.referrals') j
+            WHERE j.value IN (SELECT id FROM referrals WHERE reference = :reference))))
+    ORDER BY a.id DESC LIMIT :limit OFFSET :offset
+"""
+_TRAIL_COUNT = """
+    SELECT count(*) FROM audit a
+    WHERE (:actor IS NULL OR a.actor = :actor)
+    AND (:since IS NULL OR a.at >= :since) AND (:until IS NULL OR a.at < :until)
+    AND (:reference IS NULL OR (a.record_type = 'referral' AND a.record_id IN
+            (SELECT CAST(id AS TEXT) FROM referrals WHERE reference = :reference))
+        OR (a.action = 'export.identified' AND json_valid(a.detail) AND EXISTS (
+            SELECT 1 FROM json_each(a.detail, '$.referrals') j
+            WHERE j.value IN (SELECT id FROM referrals WHERE reference = :reference))))
+"""
+
+
+def trail(
+    db: sqlite_utils.Database,
+    *,
+    actor: str | None = None,
+    reference: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = -1,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the trail, newest first, and how many rows match (*since*/*until*: stored UTC text)."""
+    params = {"actor": actor, "reference": reference, "since": since, "until": until}
+    total = db.execute(_TRAIL_COUNT, params).fetchone()[0]
+    rows = list(db.query(_TRAIL, {**params, "limit": limit, "offset": offset}))
+    for row in rows:
+        try:
+            row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+        except ValueError:
+            row["detail"] = {}
+    return rows, total
+
+
+def actors(db: sqlite_utils.Database) -> list[tuple[str, str | None]]:
+    """Everyone who appears in the trail, as (actor, the account's e-mail or None), for the filter."""
+    return [
+        (actor, email)
+        for actor, email in db.execute(
+            "SELECT DISTINCT a.actor, u.email FROM audit a LEFT JOIN users u ON a.actor = 'user:' || u.id "
+            "ORDER BY u.email IS NULL, u.email, a.actor"
+        ).fetchall()
+    ]
+
+
+def references_of(db: sqlite_utils.Database, referral_ids: list[int]) -> dict[int, str]:
+    """Reference codes of *referral_ids* (for an export row that lists the families it held)."""
+    return {
+        int(rid): ref
+        for rid, ref in db.execute(
+            "SELECT id, reference FROM referrals WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps([int(i) for i in referral_ids])],
+        ).fetchall()
+    }
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What :func:`verify` found: rows checked, the head, and the first broken row (if any)."""

@@ -1,25 +1,39 @@
-"""Reading the queue as a whole: the de-identified log, the funnel, exports, the audit trail.
+"""Reading the queue as a whole: the de-identified log, the funnel, the reports, exports.
 
-The log and the funnel read ``screening_log`` only (see migration m0004): it holds codes and
-days, never an answer or a contact detail, and it outlives the screenings it describes.
+The log and the funnel read ``screening_log`` (see migration m0004): it holds codes and days,
+never an answer or a contact detail, and it outlives the screenings it describes. Two things it
+lacks are read beside it, through the screening the row still points at:
+
+- the **Beijing day**. The log's ``started_on`` is the UTC date (the trigger cuts the stored UTC
+  text), so a family at 01:30 Beijing time would count on the day before. While the screening
+  row exists (every referred family keeps one, even erased) its ``created_at`` gives the Beijing
+  day; only a never-referred screening past its retention period falls back to the UTC day.
+- the **screen-fail criterion** the team chose after the visit (``referrals.screen_fail_criterion``).
+
+A :class:`Period` (from, to: Beijing days, both optional) limits every count to the screenings
+started, or the referrals received, on those days.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import sqlite_utils
 
 from .queue import _studies_param
 
-#: The columns of the de-identified pre-screening log, in CSV order (ICH E6 8.3.20).
+#: The columns of the de-identified pre-screening log, in CSV order (ICH E6(R3) Appendix C).
 LOG_COLUMNS = (
     "log_id",
     "started_on",
     "completed_on",
     "study_id",
     "version",
+    "version_label",  # the ethics-approved label of that version (study.csv), when it is the current one
     "locale",
     "respondent",
     "status",
@@ -27,6 +41,8 @@ LOG_COLUMNS = (
     "failed",
     "referral_status",
     "referral_kind",  # referral, or review: the family asked a person to check the result
+    "screen_fail_criterion",  # the criterion the team found not met at the screening visit
+    "screen_fail_reason",  # the same in the sheets' reason wording (Chinese)
     "told_early",  # 1: told during the questions that the child must wait (migration m0012)
     "early_choice",  # then: stopped (saw the result early), continued (answered the rest), or empty
 )
@@ -52,76 +68,215 @@ IDENTIFIED_COLUMNS = (
 )
 
 
-def log_rows(
-    db: sqlite_utils.Database, studies: list[str] | None, study: str | None = None, limit: int = -1, offset: int = 0
-) -> list[dict[str, Any]]:
-    """Log rows, newest first; ``failed`` decoded to a list of criterion ids."""
-    rows = list(
-        db.query(
-            "SELECT id AS log_id, started_on, completed_on, study_id, version, locale, respondent, status, "
-            "outcome, failed, referral_status, referral_kind, told_early, early_choice FROM screening_log "
-            "WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies))) "
-            "AND (:study IS NULL OR study_id = :study) "
-            "ORDER BY started_on DESC, id DESC LIMIT :limit OFFSET :offset",
-            {"studies": _studies_param(studies), "study": study, "limit": limit, "offset": offset},
-        )
+@dataclass(frozen=True)
+class Period:
+    """A reporting period in Beijing days, both ends included; ``None`` leaves that end open."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def params(self) -> dict[str, str | None]:
+        return {
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+        }
+
+
+ALL_TIME = Period()
+
+# The log with its Beijing days and screen-fail criterion (see the module docstring): two whole
+# statements sharing one inner query, a page of rows and their number.
+_LOG = """
+    SELECT * FROM (
+        SELECT l.id AS log_id, COALESCE(date(s.created_at, '+8 hours'), l.started_on) AS started_on,
+            COALESCE(date(s.completed_at, '+8 hours'), l.completed_on) AS completed_on, l.study_id, l.version,
+            l.locale, l.respondent, l.status, l.outcome, l.failed, l.referral_status, l.referral_kind,
+            l.told_early, l.early_choice, r.screen_fail_criterion, l.referred, l.contacted, l.visit_scheduled,
+            l.enrolled
+        FROM screening_log l LEFT JOIN screenings s ON s.id = l.screening_id
+        LEFT JOIN referrals r ON r.screening_id = l.screening_id
     )
+    WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies)))
+    AND (:study IS NULL OR study_id = :study)
+    AND (:start IS NULL OR started_on >= :start) AND (:end IS NULL OR started_on <= :end)
+    ORDER BY started_on DESC, log_id DESC LIMIT :limit OFFSET :offset
+"""
+_LOG_COUNT = """
+    SELECT count(*) FROM (
+        SELECT l.study_id, COALESCE(date(s.created_at, '+8 hours'), l.started_on) AS started_on
+        FROM screening_log l LEFT JOIN screenings s ON s.id = l.screening_id
+    )
+    WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies)))
+    AND (:study IS NULL OR study_id = :study)
+    AND (:start IS NULL OR started_on >= :start) AND (:end IS NULL OR started_on <= :end)
+"""
+
+
+def _log_params(studies: list[str] | None, study: str | None, period: Period) -> dict[str, Any]:
+    return {"studies": _studies_param(studies), "study": study, **period.params()}
+
+
+def log_rows(
+    db: sqlite_utils.Database,
+    studies: list[str] | None,
+    study: str | None = None,
+    limit: int = -1,
+    offset: int = 0,
+    period: Period = ALL_TIME,
+) -> list[dict[str, Any]]:
+    """Log rows, newest first, days in Beijing time; ``failed`` decoded to a list of criterion ids.
+
+    Rows also carry the funnel milestones (``referred`` … ``enrolled``), which the CSV leaves out.
+    """
+    params = {**_log_params(studies, study, period), "limit": limit, "offset": offset}
+    rows = list(db.query(_LOG, params))
     for row in rows:
         row["failed"] = json.loads(row["failed"] or "[]")
     return rows
 
 
-def log_count(db: sqlite_utils.Database, studies: list[str] | None, study: str | None = None) -> int:
-    """How many log rows the reader may see."""
-    return db.execute(
-        "SELECT count(*) FROM screening_log "
-        "WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies))) "
-        "AND (:study IS NULL OR study_id = :study)",
-        {"studies": _studies_param(studies), "study": study},
-    ).fetchone()[0]
+def log_count(
+    db: sqlite_utils.Database, studies: list[str] | None, study: str | None = None, period: Period = ALL_TIME
+) -> int:
+    """How many log rows the reader may see in *period*."""
+    return db.execute(_LOG_COUNT, _log_params(studies, study, period)).fetchone()[0]
 
 
-def funnel(db: sqlite_utils.Database, study_id: str) -> dict[str, Any]:
-    """Counts per funnel stage for one study, and the most common reasons for *not eligible*."""
-    row = db.execute(
-        "SELECT count(*), sum(status = 'completed'), sum(outcome = 'likely_eligible' AND status = 'completed'), "
-        "sum(outcome = 'needs_review' AND status = 'completed'), "
-        "sum(outcome = 'not_eligible' AND status = 'completed'), "
-        "sum(referred), sum(referral_kind = 'review'), sum(contacted), sum(visit_scheduled), sum(enrolled) "
-        "FROM screening_log WHERE study_id = ?",
-        [study_id],
-    ).fetchone()
-    names = (
-        "started",
-        "completed",
-        "likely_eligible",
-        "needs_review",
-        "not_eligible",
-        "referred",
-        "review_requested",
-        "contacted",
-        "visit_scheduled",
-        "enrolled",
-    )
-    counts = {name: int(value or 0) for name, value in zip(names, row, strict=True)}
-    reasons = db.execute(
-        "SELECT j.value, count(*) AS n FROM screening_log l, json_each(l.failed) j "
-        "WHERE l.study_id = ? AND l.outcome = 'not_eligible' AND l.status = 'completed' "
-        "GROUP BY j.value ORDER BY n DESC, j.value LIMIT 8",
-        [study_id],
-    ).fetchall()
-    return {"counts": counts, "reasons": [(criterion, n) for criterion, n in reasons]}
+def _tally(values: Any) -> list[tuple[str, int]]:
+    """(value, count) pairs, most common first, then by value."""
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
-def told_early(db: sqlite_utils.Database, study_id: str) -> dict[str, int]:
+def funnel(db: sqlite_utils.Database, study_id: str, period: Period = ALL_TIME) -> dict[str, Any]:
+    """One study's funnel in *period*: counts, the first reason for *not eligible*, screen fails, statuses.
+
+    ``reasons`` counts each not-eligible screening once, by the FIRST criterion it failed (the
+    questions stop, or the family may stop, at the first one, so later ones are not always known).
+    ``screen_fails`` counts referrals closed as screen failed, by the criterion the team chose
+    after the visit; ``statuses`` counts referred families by where they are now.
+    """
+    rows = log_rows(db, None, study_id, period=period)
+    done = [r for r in rows if r["status"] == "completed"]
+    counts = {
+        "started": len(rows),
+        "completed": len(done),
+        "likely_eligible": sum(r["outcome"] == "likely_eligible" for r in done),
+        "needs_review": sum(r["outcome"] == "needs_review" for r in done),
+        "not_eligible": sum(r["outcome"] == "not_eligible" for r in done),
+        "referred": sum(bool(r["referred"]) for r in rows),
+        "review_requested": sum(r["referral_kind"] == "review" for r in rows),
+        "contacted": sum(bool(r["contacted"]) for r in rows),
+        "visit_scheduled": sum(bool(r["visit_scheduled"]) for r in rows),
+        "enrolled": sum(bool(r["enrolled"]) for r in rows),
+    }
+    return {
+        "counts": counts,
+        "reasons": _tally(r["failed"][0] for r in done if r["outcome"] == "not_eligible" and r["failed"]),
+        "screen_fails": _tally(
+            r["screen_fail_criterion"] or "" for r in rows if r["referral_status"] == "screen_failed"
+        ),
+        "statuses": _tally(r["referral_status"] or "" for r in rows if r["referred"]),
+    }
+
+
+def told_early(db: sqlite_utils.Database, study_id: str, period: Period = ALL_TIME) -> dict[str, int]:
     """How many families were told early of a waiting period, and what they chose (counts only)."""
-    row = db.execute(
-        "SELECT sum(told_early), sum(told_early AND early_choice = 'stopped'), "
-        "sum(told_early AND early_choice = 'continued') FROM screening_log WHERE study_id = ?",
-        [study_id],
-    ).fetchone()
-    told, stopped, continued = (int(value or 0) for value in row)
-    return {"told": told, "stopped": stopped, "continued": continued, "undecided": told - stopped - continued}
+    rows = [r for r in log_rows(db, None, study_id, period=period) if r["told_early"]]
+    stopped = sum(r["early_choice"] == "stopped" for r in rows)
+    continued = sum(r["early_choice"] == "continued" for r in rows)
+    return {"told": len(rows), "stopped": stopped, "continued": continued, "undecided": len(rows) - stopped - continued}
+
+
+# Referrals for the reports page: codes, days and times only (no contact detail, no answer).
+_REFERRALS = """
+    SELECT * FROM (
+        SELECT r.id, r.reference, r.study_id, r.kind, r.status, r.created_at, r.first_contact_at, r.visit_date,
+            r.screen_fail_criterion, r.closed_at, r.updated_at, COALESCE(r.contact_locale, s.locale) AS locale,
+            s.respondent, date(r.created_at, '+8 hours') AS day
+        FROM referrals r JOIN screenings s ON s.id = r.screening_id
+    )
+    WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies)))
+    AND (:study IS NULL OR study_id = :study)
+    AND (:start IS NULL OR day >= :start) AND (:end IS NULL OR day <= :end)
+    ORDER BY created_at, id
+"""
+
+
+def referral_rows(
+    db: sqlite_utils.Database, studies: list[str] | None, study: str | None = None, period: Period = ALL_TIME
+) -> list[dict[str, Any]]:
+    """Referrals received in *period* (Beijing days), oldest first, with ``enrolled_at`` when known.
+
+    ``enrolled_at`` is when the audit trail first shows the referral moved to ``enrolled`` (the
+    referral row keeps no such time); a referral enrolled without an audit row (data brought in
+    by hand) falls back to its last update.
+    """
+    rows = list(db.query(_REFERRALS, _log_params(studies, study, period)))
+    enrolled = dict(
+        db.execute(
+            "SELECT record_id, min(at) FROM audit WHERE record_type = 'referral' AND action LIKE 'referral.%' "
+            "AND detail IS NOT NULL AND json_valid(detail) AND json_extract(detail, '$.to') = 'enrolled' "
+            "GROUP BY record_id"
+        ).fetchall()
+    )
+    for row in rows:
+        fallback = row["updated_at"] if row["status"] == "enrolled" else None
+        row["enrolled_at"] = enrolled.get(str(row["id"])) or fallback
+    return rows
+
+
+def median_hours(rows: list[dict[str, Any]], start: str = "created_at", end: str = "first_contact_at") -> float | None:
+    """The median time from *start* to *end* in hours over rows that have both (None when none has)."""
+    spans = [
+        (datetime.fromisoformat(row[end]) - datetime.fromisoformat(row[start])).total_seconds() / 3600
+        for row in rows
+        if row.get(start) and row.get(end)
+    ]
+    return statistics.median(spans) if spans else None
+
+
+def screening_counts(
+    db: sqlite_utils.Database, studies: list[str] | None, study: str | None = None, period: Period = ALL_TIME
+) -> dict[str, list[tuple[str, int]]]:
+    """Screenings started in *period* per language and per respondent (codes; the view labels them)."""
+    rows = log_rows(db, studies, study, period=period)
+    return {
+        "locale": _tally(r["locale"] or "" for r in rows),
+        "respondent": _tally(r["respondent"] or "" for r in rows),
+    }
+
+
+def week_rows(
+    db: sqlite_utils.Database, since: str, week: tuple[date, date], open_statuses: list[str]
+) -> dict[str, Any]:
+    """What the weekly summary counts, as reference codes: referrals received since *since* (UTC
+    text), visits dated within *week* (Beijing days), and every open referral with what the
+    overdue rule needs (the caller applies the rule)."""
+    new = [
+        r[0]
+        for r in db.execute("SELECT reference FROM referrals WHERE created_at >= ? ORDER BY created_at, id", [since])
+    ]
+    visits = [
+        r[0]
+        for r in db.execute(
+            "SELECT reference FROM referrals WHERE visit_date BETWEEN ? AND ? "
+            "AND status IN ('visit_scheduled', 'enrolled', 'screen_failed') ORDER BY visit_date, id",
+            [week[0].isoformat(), week[1].isoformat()],
+        )
+    ]
+    open_rows = list(
+        db.query(
+            "SELECT r.id, r.reference, r.study_id, r.status, r.kind, r.created_at, r.visit_date, "
+            "(SELECT count(*) FROM contact_attempts a WHERE a.referral_id = r.id) AS attempts, "
+            "(SELECT max(at) FROM contact_attempts a WHERE a.referral_id = r.id) AS last_attempt_at "
+            "FROM referrals r WHERE r.status IN (SELECT value FROM json_each(:open)) ORDER BY r.created_at, r.id",
+            {"open": json.dumps(open_statuses)},
+        )
+    )
+    return {"new": new, "visits": visits, "open": open_rows}
 
 
 def identified(db: sqlite_utils.Database, study_id: str | None) -> list[dict[str, Any]]:
@@ -176,16 +331,3 @@ def subject_record(db: sqlite_utils.Database, referral_id: int) -> dict[str, Any
         ),
     }
     return record
-
-
-def audit_rows(db: sqlite_utils.Database, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """A page of the audit trail, newest first, and the total."""
-    total = db.execute("SELECT count(*) FROM audit").fetchone()[0]
-    rows = list(
-        db.query(
-            "SELECT a.*, u.email AS actor_email FROM audit a LEFT JOIN users u ON a.actor = 'user:' || u.id "
-            "ORDER BY a.id DESC LIMIT ? OFFSET ?",
-            [limit, offset],
-        )
-    )
-    return rows, total
