@@ -61,5 +61,10 @@ def test_the_reasons_chart_uses_reason_wording_on_every_screen(live_server, new_
     page.get_by_role("button", name="显示").click()
     main = page.inner_text("main")
     assert "PS-FAIL22" in main and HBV_REASON in main and "referral.status" not in main and "{" not in main
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.goto(live_server.url + "/coordinator/log")
+    assert HBV_REASON in page.inner_text("main") and page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(SHOTS / f"log-{device}.png"), full_page=True)
+    page.goto(live_server.url + "/coordinator/audit?record=PS-FAIL22")
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / f"audit-{device}.png"), full_page=True)
