@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -60,7 +60,13 @@ def accounts_page() -> str:
     """Every account, enabled first, with its role, studies and state."""
     require_admin()
     rows = [{**row, **state_of(row)} for row in users.all_users(get_db())]
-    return render_template("coordinator/accounts.html", accounts=rows, role_labels=ROLE_LABELS, titles=study_choices())
+    return render_template(
+        "coordinator/accounts.html",
+        accounts=rows,
+        role_labels=ROLE_LABELS,
+        titles=study_choices(),
+        totp_required=bool(current_app.config["ADMIN_TOTP_REQUIRED"]),
+    )
 
 
 def one_time_password_page(account: dict[str, Any], password: str, created: bool) -> str:
