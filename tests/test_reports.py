@@ -140,6 +140,7 @@ def test_the_screen_fail_reason_shows_in_the_log_its_csv_and_the_funnel(app: Fla
     assert re.search(rf"<th scope=\"row\">{re.escape(HBV_REASON)}</th><td data-screen-fail>1<", funnel)
     assert 'data-status="screen_failed">1<' in funnel
     assert HBV_REASON in page(admin, "/coordinator/reports")
+    assert HBV_REASON in page(admin, f"/coordinator/referrals/{ref['id']}")  # the family page says why too
 
 
 def test_outcomes_are_not_steps_and_steps_carry_conversion_percentages(app: Flask, admin: FlaskClient) -> None:

@@ -29,7 +29,7 @@ from ..web.i18n import current_locale
 from ..web.security import page_number
 from . import period as periods
 from .charts import bars, share
-from .shared import require_admin, visible_studies
+from .shared import criterion_reason, require_admin, visible_studies
 
 LOG_PAGE = 50
 #: The funnel's steps: each is a subset of the one before, so a percentage between them means something.
@@ -85,12 +85,7 @@ def chosen_study() -> str | None:
 
 def reason_text(study_id: str, criterion_id: str, lang: str) -> str:
     """Why a criterion rules a child out, in the sheets' reason wording (never the code)."""
-    study = studies.get(study_id)
-    if not criterion_id:
-        return _("No reason recorded")
-    if study is None or not any(c.id == criterion_id for c in study.criteria):
-        return _("A criterion no longer in the questionnaire")
-    return study.criterion(criterion_id).reason(lang)
+    return criterion_reason(study_id, criterion_id, lang) if criterion_id else _("No reason recorded")
 
 
 def version_label(study_id: str, version: str) -> str:

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from .. import clock, studies
 from ..auth.views import login_manager, referring_page
 from ..engine import Study
+from ..web.i18n import current_locale
 
 #: Every referral status in the words a mainland CRC uses (store.queue.STATUSES has the codes,
 #: store.queue.transitions/correctable the ways between them). The other helpers' pages use these.
@@ -250,6 +251,16 @@ def listing_quote(text: str) -> str:
     return LISTING_POWER.sub(r"\g<1>10⁹/L", text)
 
 
+def criterion_reason(study_id: str, criterion_id: str, lang: str | None = None) -> str:
+    """Why a criterion rules a child out, in the sheets' reason wording ("a positive hepatitis B
+    surface antigen rules out this study"), never its positive label or code: a screen fail or a
+    not-eligible count reads as the reason it is."""
+    study = studies.get(study_id)
+    if study is None or not any(c.id == criterion_id for c in study.criteria):
+        return str(_l("A criterion no longer in the questionnaire"))
+    return study.criterion(criterion_id).reason(lang or current_locale())
+
+
 def actor_label(actor: str, email: str | None = None) -> str:
     """Who did something: a staff account's e-mail, else "the family", "the system" … (never a code)."""
     if email:
@@ -345,4 +356,5 @@ def template_helpers(app: Flask) -> None:
         relationship_labels=RELATIONSHIP_LABELS,
         best_time_labels=BEST_TIME_LABELS,
         actor_label=actor_label,
+        criterion_reason=criterion_reason,
     )
