@@ -48,6 +48,7 @@ def test_admin_creates_and_disables_an_account_and_confirms_recruiting(live_serv
     page.get_by_role("button", name="停用账号").click()
     assert "账号已停用" in page.locator(".flash").inner_text()
     assert page.get_by_role("button", name="启用账号").is_visible()
+    page.screenshot(path=str(SHOTS / "accounts-edit-zh.png"), full_page=True)
     page.get_by_role("link", name="全部账号").click()
     card = page.locator(".account-card", has_text="new.crc@pumch.example")
     assert "已停用" in card.inner_text() and "研究协调员" in card.inner_text()
