@@ -24,8 +24,9 @@ from .. import clock
 from ..store import exports, get_db, queue_list
 from ..web.i18n import current_locale
 from .downloads import csv_response, dial_text, xlsx_response
-from .queue import BEST_TIME_LABELS, filters_from, rules, selected_ids, store_filters
+from .queue import filters_from, rules, selected_ids, store_filters
 from .shared import (
+    BEST_TIME_LABELS,
     KIND_LABELS,
     LANGUAGE_NAMES,
     OUTCOME_LABELS,

@@ -15,7 +15,6 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -23,16 +22,16 @@ from werkzeug.datastructures import MultiDict
 from .. import clock, team
 from ..store import audit, get_db, outbox, queue_list
 from ..web.security import page_number
-from .shared import KIND_LABELS, LANGUAGE_NAMES, OUTCOME_LABELS, STATUS_LABELS, visible_studies, waiting
+from .shared import (
+    BEST_TIME_LABELS,
+    KIND_LABELS,
+    LANGUAGE_NAMES,
+    OUTCOME_LABELS,
+    STATUS_LABELS,
+    visible_studies,
+    waiting,
+)
 
-#: When the family asked to be called. The same words as shared.BEST_TIME_LABELS (H4's part of
-#: issue 18): this copy goes once that map is committed.
-BEST_TIME_LABELS = {
-    "morning": _l("Morning"),
-    "afternoon": _l("Afternoon"),
-    "evening": _l("Evening"),
-    "any": _l("Any time"),
-}
 #: The filters kept in the query string (and in every form's hidden fields), in this order.
 FILTER_KEYS = ("study", "status", "outcome", "locale", "kind", "best_time", "assigned", "when", "sort", "dir", "per")
 SEARCH_MAX = 40
@@ -154,9 +153,8 @@ def queue_page() -> ResponseReturnValue:
 
 def waiting_text(row: dict[str, Any], now: datetime) -> str:
     """How long the family waited: until now, or until they were closed (then it stops)."""
-    if row["status"] in queue_list.queue.CLOSED and row.get("closed_at"):
-        return waiting(row["created_at"], datetime.fromisoformat(row["closed_at"]))
-    return waiting(row["created_at"], now)
+    closed = row["status"] in queue_list.queue.CLOSED
+    return waiting(row["created_at"], now, row.get("closed_at") if closed else None)
 
 
 def selected_ids() -> list[int]:
