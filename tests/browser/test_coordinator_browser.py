@@ -65,7 +65,7 @@ def test_coordinator_walk_logs_attempts_books_a_visit_and_the_funnel_moves(live_
     page.get_by_label("Channel").select_option("phone")
     page.get_by_label("Outcome of the attempt").select_option("no_answer")
     page.get_by_role("button", name="Save attempt").click()
-    assert "Contact attempt 1" in page.locator(".flash").inner_text()
+    assert "Tried once, not reached" in page.locator(".flash").inner_text()
     page.get_by_label("Channel").select_option("wechat")
     page.get_by_label("Outcome of the attempt").select_option("reached")
     page.get_by_role("button", name="Save attempt").click()
