@@ -339,7 +339,7 @@ def test_a_550_for_the_team_address_never_silences_later_alerts_and_the_queue_wa
     assert f"{warning} {beijing:%Y-%m-%d %H:%M} (Beijing time)" in page
     assert "referral-alert" not in page and "/coordinator/referrals/1" not in page
     zh = client.get("/coordinator/?lang=zh").get_data(as_text=True)
-    assert "发送给研究团队的提醒邮件" in zh and f"{beijing:%Y-%m-%d %H:%M}" in zh
+    assert "发给研究团队的提醒邮件" in zh and f"{beijing:%Y-%m-%d %H:%M}" in zh
     # An address suppressed before this was fixed is not a reason to skip the team either.
     db = connect(app.config["DATABASE"])
     db.execute("INSERT INTO suppressions (email, reason, created_at) VALUES ('team@pumch.example', 'bounce', 'x')")

@@ -201,7 +201,8 @@ def test_the_team_recording_a_withdrawal_cancels_the_reminder_too(
         db, screening={**screening, "respondent": "guardian"}, contact=contact, age_band="10-13",
         consent_version="t", guardian_consent=True, alert=None, withdraw_token="team-withdraw-test",
     )  # fmt: skip
-    queue.change_status(db, referral["id"], "withdrawn", actor="user:1")
+    # The team's erase form: the family's reference typed in, how they told the team.
+    queue.erase(db, referral["id"], "user:1", reason="phone", typed_reference=referral["reference"])
     db.close()
     assert reminder_rows(app) == CANCELLED
 

@@ -272,7 +272,7 @@ def assign(db: sqlite_utils.Database, ids: Iterable[int], user_id: int | None, a
             row = db.execute("SELECT assigned_to FROM referrals WHERE id = ?", [referral_id]).fetchone()
             if row is None or row[0] == user_id:
                 continue
-            db.execute("UPDATE referrals SET assigned_to = ? WHERE id = ?", [user_id, referral_id])
+            referrals.assign(db, referral_id, user_id)
             audit.record(db, actor, "referral.assign", "referral", referral_id, {"from": row[0], "to": user_id})
             changed += 1
     return changed

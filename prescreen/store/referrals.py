@@ -298,6 +298,20 @@ def record_activity(db: sqlite_utils.Database, referral_id: int, *, first_contac
         )
 
 
+def set_visit(db: sqlite_utils.Database, referral_id: int, day: str | None, time: str | None) -> None:
+    """Keep the booked screening visit's day and time (both None: no visit booked).
+
+    Only the column values; the status and the reminders are the booking's (store/visits.py),
+    in the same transaction as this.
+    """
+    db.execute("UPDATE referrals SET visit_date = ?, visit_time = ? WHERE id = ?", [day, time, referral_id])
+
+
+def assign(db: sqlite_utils.Database, referral_id: int, user_id: int | None) -> None:
+    """Give a family to one coordinator (None: nobody); the caller audits from whom to whom."""
+    db.execute("UPDATE referrals SET assigned_to = ? WHERE id = ?", [user_id, referral_id])
+
+
 def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str, at: str | None = None) -> None:
     """Erase one referral's contact details, the family's words, the answers and the team's notes (PIPL 15, 47).
 

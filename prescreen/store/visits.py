@@ -76,9 +76,7 @@ def book(
         referrals.cancel_visit_reminders(db, referral_id)
         if status != "visit_scheduled":
             referrals.set_status(db, referral_id, "visit_scheduled", visit_date=day.isoformat())
-        db.execute(
-            "UPDATE referrals SET visit_date = ?, visit_time = ? WHERE id = ?", [day.isoformat(), time, referral_id]
-        )
+        referrals.set_visit(db, referral_id, day.isoformat(), time)
         booking = secrets.token_hex(4)
         queued = []
         for reminder in reminders:
@@ -110,7 +108,7 @@ def cancel(db: sqlite_utils.Database, referral_id: int, actor: str) -> bool:
             return False
         back = BEFORE_VISIT.get(raw[1], "contacted")
         referrals.set_status(db, referral_id, back)  # cancels the pending reminders
-        db.execute("UPDATE referrals SET visit_date = NULL, visit_time = NULL WHERE id = ?", [referral_id])
+        referrals.set_visit(db, referral_id, None, None)
         audit.record(db, actor, "referral.visit_cancel", "referral", referral_id, {"from": raw[0], "to": back})
     return True
 

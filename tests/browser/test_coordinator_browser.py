@@ -97,7 +97,7 @@ def test_coordinator_walk_logs_attempts_books_a_visit_and_the_funnel_moves(live_
     zh = new_context(viewport=DESKTOP, locale="zh-CN").new_page()
     sign_in(zh, live_server.url, "admin@pumch.example")
     assert zh.locator("html").get_attribute("lang") == "zh-CN"
-    assert "随访队列" in zh.content()
+    assert "待联系名单" in zh.content()
     assert_no_axe_violations(zh)
     zh.screenshot(path=str(SHOTS / "coord-queue-zh.png"), full_page=True)
     zh.goto(live_server.url + f"/coordinator/referrals/{oldest['id']}")
