@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -219,7 +219,7 @@ def assign_one(referral_id: int) -> ResponseReturnValue:
     ids = queue_list.visible_ids(get_db(), current_user.visible_studies, [referral_id])
     page = url_for("coordinator.referral", referral_id=referral_id)
     if not ids:
-        return redirect(url_for("coordinator.queue"))
+        abort(404)  # like every family route: another study's family does not exist for this account
     user = assignee(request.form.get("assignee"))
     if user is False:
         flash(_("Choose whom to assign the family to."), "error")
