@@ -11,6 +11,7 @@ import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,7 +19,7 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
 from prescreen import studies as study_registry
-from prescreen.store import audit, referrals
+from prescreen.store import audit, connect, migrate, migration_modules, referrals, transaction
 from tests.helpers.staff import (
     NOT_ELIGIBLE,
     STUDY_ID,
@@ -99,6 +100,21 @@ def test_a_family_at_01_30_beijing_counts_on_that_beijing_day(app: Flask, admin:
     assert 'data-stage="started">0<' in page(admin, "/coordinator/funnel?from=2026-11-01&to=2026-11-30")
     rows = csv_rows(download(admin, "/coordinator/log.csv", "/coordinator/log", **{"from": "2026-12-01"}))
     assert [r["started_on"] for r in rows] == ["2026-12-01"]
+
+
+def test_a_purged_01_30_screening_still_counts_on_its_beijing_day(app: Flask, admin: FlaskClient) -> None:
+    add_screening(app, at=NIGHT)
+    result = app.test_cli_runner().invoke(args=["purge", "--now", (NIGHT + timedelta(days=200)).isoformat()])
+    assert result.exit_code == 0, result.output
+    db = db_of(app)
+    try:
+        assert db.execute("SELECT count(*) FROM screenings").fetchone()[0] == 0  # only the log row is left
+    finally:
+        db.close()
+    assert login(admin, "admin@pumch.example").status_code == 302  # the moved clock ended the session too
+    assert "2026-12-01" in page(admin, "/coordinator/log?from=2026-12-01&to=2026-12-01")
+    assert 'data-stage="started">1<' in page(admin, "/coordinator/funnel?from=2026-12-01&to=2026-12-01")
+    assert 'data-stage="started">0<' in page(admin, "/coordinator/funnel?from=2026-11-01&to=2026-11-30")
 
 
 def test_the_period_filter_counts_only_screenings_started_in_it(app: Flask, admin: FlaskClient) -> None:
@@ -320,3 +336,54 @@ def test_chinese_family_page_labels_best_time_actor_and_mends_the_listing_quote(
         assert code not in text, code
     assert "晚上" in show and "significant abnormal" in show and "10⁹/L" in show
     assert "无明显异常的化验结果（由研究者判断）" in show
+
+
+def test_m0017_moves_old_log_rows_to_beijing_days_and_copies_the_screen_fail_criterion(tmp_path: Path) -> None:
+    db = connect(tmp_path / "old.sqlite3")
+    db.execute("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for version, module in migration_modules():
+        if version >= "m0017":
+            break
+        with transaction(db):
+            module.up(db)  # type: ignore[attr-defined]
+            db.execute("INSERT INTO schema_migrations VALUES (?, 'x')", [version])
+    night, noon = "2026-11-30T17:30:00Z", "2026-11-30T04:00:00Z"
+    with transaction(db):
+        for sid, at in ((1, night), (2, noon), (3, night)):
+            db.execute(
+                "INSERT INTO screenings (id, token_hash, study_id, version, locale, status, created_at, updated_at, "
+                "completed_at) VALUES (?, ?, 's', 'v', 'zh', 'completed', ?, ?, ?)",
+                [sid, f"h{sid}", at, at, at],
+            )
+        db.execute(
+            "INSERT INTO referrals (screening_id, study_id, reference, status, screen_fail_criterion, created_at, "
+            "updated_at) VALUES (1, 's', 'PS-OLD001', 'screen_failed', 'exc_hbv_sag', ?, ?)",
+            [night, night],
+        )
+        db.execute("DELETE FROM screenings WHERE id = 3")  # purged before m0017: only its UTC day is left
+    old = db.execute("SELECT started_on, completed_on FROM screening_log ORDER BY id").fetchall()
+    assert old == [("2026-11-30", "2026-11-30")] * 3
+    assert "m0017_log_beijing_days" in migrate(db)
+    rows = db.execute("SELECT started_on, completed_on, screen_fail_criterion FROM screening_log ORDER BY id")
+    assert rows.fetchall() == [
+        ("2026-12-01", "2026-12-01", "exc_hbv_sag"),
+        ("2026-11-30", "2026-11-30", None),
+        ("2026-11-30", "2026-11-30", None),  # cannot be recovered: no time of day was kept
+    ]
+    with transaction(db):  # the renewed triggers: new rows in Beijing days, a criterion chosen later kept
+        db.execute(
+            "INSERT INTO screenings (id, token_hash, study_id, version, locale, status, created_at, updated_at) "
+            "VALUES (4, 'h4', 's', 'v', 'zh', 'in_progress', ?, ?)",
+            [night, night],
+        )
+        db.execute("UPDATE screenings SET status = 'completed', completed_at = ? WHERE id = 4", [night])
+        db.execute(
+            "INSERT INTO referrals (screening_id, study_id, reference, status, created_at, updated_at) "
+            "VALUES (4, 's', 'PS-NEW001', 'visit_scheduled', ?, ?)",
+            [night, night],
+        )
+        db.execute("UPDATE referrals SET status = 'screen_failed', screen_fail_criterion = 'exc_tb' WHERE id = 2")
+        db.execute("UPDATE referrals SET screen_fail_criterion = NULL WHERE id = 2")  # never wiped in the log
+    row = db.execute("SELECT started_on, completed_on, screen_fail_criterion FROM screening_log WHERE screening_id = 4")
+    assert row.fetchone() == ("2026-12-01", "2026-12-01", "exc_tb")
+    db.close()

@@ -1,14 +1,9 @@
 """Reading the queue as a whole: the de-identified log, the funnel, the reports, exports.
 
-The log and the funnel read ``screening_log`` (see migration m0004): it holds codes and days,
-never an answer or a contact detail, and it outlives the screenings it describes. Two things it
-lacks are read beside it, through the screening the row still points at:
-
-- the **Beijing day**. The log's ``started_on`` is the UTC date (the trigger cuts the stored UTC
-  text), so a family at 01:30 Beijing time would count on the day before. While the screening
-  row exists (every referred family keeps one, even erased) its ``created_at`` gives the Beijing
-  day; only a never-referred screening past its retention period falls back to the UTC day.
-- the **screen-fail criterion** the team chose after the visit (``referrals.screen_fail_criterion``).
+The log and the funnel read ``screening_log`` (see migrations m0004 and m0017): it holds codes
+and Beijing days, never an answer or a contact detail, and it outlives the screenings it
+describes. Its triggers keep the screen-fail criterion the team chose after the visit too, so it
+is read alone, without the screening or referral it came from.
 
 A :class:`Period` (from, to: Beijing days, both optional) limits every count to the screenings
 started, or the referrals received, on those days.
@@ -84,28 +79,19 @@ class Period:
 
 ALL_TIME = Period()
 
-# The log with its Beijing days and screen-fail criterion (see the module docstring): two whole
-# statements sharing one inner query, a page of rows and their number.
+# A page of the log and its number of rows: two whole statements with the same WHERE clause.
 _LOG = """
-    SELECT * FROM (
-        SELECT l.id AS log_id, COALESCE(date(s.created_at, '+8 hours'), l.started_on) AS started_on,
-            COALESCE(date(s.completed_at, '+8 hours'), l.completed_on) AS completed_on, l.study_id, l.version,
-            l.locale, l.respondent, l.status, l.outcome, l.failed, l.referral_status, l.referral_kind,
-            l.told_early, l.early_choice, r.screen_fail_criterion, l.referred, l.contacted, l.visit_scheduled,
-            l.enrolled
-        FROM screening_log l LEFT JOIN screenings s ON s.id = l.screening_id
-        LEFT JOIN referrals r ON r.screening_id = l.screening_id
-    )
+    SELECT id AS log_id, started_on, completed_on, study_id, version, locale, respondent, status, outcome,
+        failed, referral_status, referral_kind, told_early, early_choice, screen_fail_criterion, referred,
+        contacted, visit_scheduled, enrolled
+    FROM screening_log
     WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies)))
     AND (:study IS NULL OR study_id = :study)
     AND (:start IS NULL OR started_on >= :start) AND (:end IS NULL OR started_on <= :end)
     ORDER BY started_on DESC, log_id DESC LIMIT :limit OFFSET :offset
 """
 _LOG_COUNT = """
-    SELECT count(*) FROM (
-        SELECT l.study_id, COALESCE(date(s.created_at, '+8 hours'), l.started_on) AS started_on
-        FROM screening_log l LEFT JOIN screenings s ON s.id = l.screening_id
-    )
+    SELECT count(*) FROM screening_log
     WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies)))
     AND (:study IS NULL OR study_id = :study)
     AND (:start IS NULL OR started_on >= :start) AND (:end IS NULL OR started_on <= :end)
