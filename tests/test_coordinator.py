@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html as markup
 import io
 import json
 import re
@@ -168,18 +169,17 @@ def test_status_flow_attempts_visit_and_audit(coord: FlaskClient, app: Flask) ->
         assert status_of(app, ref["id"]) == expected
     post(coord, f"{page}/attempts", page, "attempt-", {"attempt-channel": "wechat", "attempt-result": "reached"})
     assert status_of(app, ref["id"]) == "contacted"
-    # a visit needs its date; enrolling straight from contacted is not a next step (as a correction it needs a reason)
+    # the status menu never books a visit (the booking form does, with a time and reminders); enrolling
+    # straight from contacted is not a next step (as a correction it needs a reason)
+    html = coord.get(page).get_data(as_text=True)
+    menu = html[html.index('id="status-status"') :].split("</select>")[0]
+    assert 'value="visit_scheduled"' not in menu and 'name="status-visit_date"' not in html
     response = post(coord, f"{page}/status", page, "status-", {"status-status": "visit_scheduled"})
-    assert response.status_code == 400 and "Enter the date" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "Book the screening visit" in response.get_data(as_text=True)
+    assert status_of(app, ref["id"]) == "contacted"
     response = post(coord, f"{page}/status", page, "status-", {"status-status": "enrolled"})
     assert response.status_code == 400
-    response = post(
-        coord,
-        f"{page}/status",
-        page,
-        "status-",
-        {"status-status": "visit_scheduled", "status-visit_date": "2026-12-03"},
-    )
+    response = post(coord, f"{page}/visit", page, "visit-", {"visit-day": "2026-12-03", "visit-at": "09:30"})
     assert response.status_code == 302
     assert status_of(app, ref["id"]) == "visit_scheduled"
     response = post(coord, f"{page}/status", page, "status-", {"status-status": "screen_failed"})
@@ -196,15 +196,24 @@ def test_status_flow_attempts_visit_and_audit(coord: FlaskClient, app: Flask) ->
     row = db.execute("SELECT status, visit_date, screen_fail_criterion, closed_at FROM referrals").fetchone()
     db.close()
     assert row[:3] == ("screen_failed", "2026-12-03", "exc_hbv_sab_cab") and row[3]
-    assert [json.loads(a["detail"])["to"] for a in audit_rows(app, "referral.status")] == [
-        "visit_scheduled",
-        "screen_failed",
-    ]
+    assert [json.loads(a["detail"])["to"] for a in audit_rows(app, "referral.status")] == ["screen_failed"]
+    assert [json.loads(a["detail"])["to"] for a in audit_rows(app, "referral.visit")] == ["visit_scheduled"]
     attempts = audit_rows(app, "referral.attempt")
     assert len(attempts) == 3 and all(a["actor"].startswith("user:") for a in attempts)
     html = coord.get(page).get_data(as_text=True)
     # closed: no next step, but a mistake can still be corrected (with a reason)
     assert 'label="Next step"' not in html and 'label="Correct the status (give the reason)"' in html
+
+
+def test_the_screen_fail_menu_lists_the_reason_wording_in_the_pages_language(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app)
+    tb = study_registry.of(app).studies[STUDY_ID].criterion("exc_hbv_sag")
+    for lang in ("zh", "en"):
+        coord.set_cookie("lang", lang)
+        html = coord.get(f"/coordinator/referrals/{ref['id']}").get_data(as_text=True)
+        menu = markup.unescape(html[html.index('id="status-criterion"') :].split("</select>")[0])
+        assert f'<option value="exc_hbv_sag">{tb.reason(lang)}</option>' in menu, lang
+        assert tb.label(lang) not in menu, lang  # the positive label reads as the opposite
 
 
 def status_of(app: Flask, referral_id: int) -> str:
@@ -414,13 +423,7 @@ def test_funnel_counts_every_stage_as_inline_svg(coord: FlaskClient, app: Flask)
     assert (stage("started"), stage("completed"), stage("referred"), stage("contacted")) == (3, 2, 1, 0)
     page = f"/coordinator/referrals/{ref['id']}"
     post(coord, f"{page}/attempts", page, "attempt-", {"attempt-channel": "phone", "attempt-result": "reached"})
-    post(
-        coord,
-        f"{page}/status",
-        page,
-        "status-",
-        {"status-status": "visit_scheduled", "status-visit_date": "2026-12-01"},
-    )
+    post(coord, f"{page}/visit", page, "visit-", {"visit-day": "2026-12-01", "visit-at": "14:00"})
     assert (stage("contacted"), stage("visit_scheduled"), stage("enrolled")) == (1, 1, 0)
     reason = study_registry.of(app).studies[STUDY_ID].criterion("exc_prior_belimumab").reason("en")
     assert reason in coord.get("/coordinator/funnel").get_data(as_text=True)

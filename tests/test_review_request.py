@@ -320,16 +320,16 @@ def test_a_review_follows_its_own_statuses_and_every_change_is_audited(app, coor
     assert post_status(coordinator, rid, "in_review").status_code == 302
     assert "unreachable" in status_choices(coordinator, rid)
     assert post_status(coordinator, rid, "invited_to_screening").status_code == 302
-    assert status_choices(coordinator, rid) == ["visit_scheduled", "screen_failed", "not_interested", "dropped_out"]
-    assert post_status(coordinator, rid, "visit_scheduled", **{"status-visit_date": "2026-12-03"}).status_code == 302
+    # the visit is booked in its own form (day and time), never from the status menu
+    assert status_choices(coordinator, rid) == ["screen_failed", "not_interested", "dropped_out"]
+    page = f"/coordinator/referrals/{rid}"
+    token = re.search(r'name="visit-csrf_token"[^>]*value="([^"]+)"', coordinator.get(page).get_data(as_text=True))
+    booked = {"visit-csrf_token": token.group(1), "visit-day": "2026-12-03", "visit-at": "10:00"}
+    assert coordinator.post(f"{page}/visit", data=booked).status_code == 302
     details = [json.loads(d) for (d,) in rows(app, "SELECT detail FROM audit WHERE action = 'referral.status'")]
-    assert [(d["from"], d["to"]) for d in details] == [
-        ("new", "in_review"),
-        ("in_review", "invited_to_screening"),
-        ("invited_to_screening", "visit_scheduled"),
-    ]
+    assert [(d["from"], d["to"]) for d in details] == [("new", "in_review"), ("in_review", "invited_to_screening")]
     for detail in details:
-        assert set(detail) <= {"from", "to", "visit_date"}  # codes and the visit day only, never the words
+        assert set(detail) <= {"from", "to"}  # codes only, never the words
     assert rows(app, "SELECT contacted, visit_scheduled FROM screening_log WHERE referred = 1") == [(1, 1)]
 
 

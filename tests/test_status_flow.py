@@ -149,18 +149,18 @@ def test_dropping_out_keeps_everything(coord: FlaskClient, app: Flask) -> None:
 
 @pytest.mark.parametrize(
     ("closed", "reopened"),
-    [("not_interested", "contacted"), ("screen_failed", "visit_scheduled"), ("unreachable", "attempt_3")],
+    [("not_interested", "contacted"), ("screen_failed", "contacted"), ("unreachable", "attempt_3")],
 )
 def test_a_closed_status_is_reopened_by_a_correction_with_a_reason(
     coord: FlaskClient, app: Flask, closed: str, reopened: str
 ) -> None:
     ref = add_referral(app)
     set_status(app, ref, closed, closed_at="2026-11-20T00:00:00Z", visit_date="2026-11-19")
-    response = status(coord, ref, {"status": reopened, "visit_date": "2026-12-20"})
+    response = status(coord, ref, {"status": reopened})
     assert response.status_code == 400 and "Give the reason for this correction." in response.get_data(as_text=True)
     assert one(app, "SELECT status FROM referrals")[0] == closed
     reason = "Mother called back: she had misheard"
-    assert status(coord, ref, {"status": reopened, "reason": reason, "visit_date": "2026-12-20"}).status_code == 302
+    assert status(coord, ref, {"status": reopened, "reason": reason}).status_code == 302
     assert one(app, "SELECT status, closed_at, status_corrected_at IS NOT NULL FROM referrals") == (reopened, None, 1)
     [detail] = audit_details(app, "referral.status")
     assert detail["correction"] is True and detail["reason"] == reason
@@ -192,13 +192,29 @@ def test_correcting_a_mistaken_enrolment_takes_it_back_from_the_log(coord: Flask
     data = {"status": "enrolled", "consent_date": today.isoformat(), "subject_id": "SJ-001"}
     assert status(coord, ref, data).status_code == 302
     assert one(app, "SELECT enrolled, visit_scheduled FROM screening_log")[0] == 1
-    fix = {"status": "visit_scheduled", "reason": "wrong family", "visit_date": today.isoformat()}
+    fix = {"status": "contacted", "reason": "wrong family"}
     assert status(coord, ref, fix).status_code == 302
-    assert one(app, "SELECT enrolled, visit_scheduled, referral_status FROM screening_log") == (
-        0,
-        1,
-        "visit_scheduled",
-    )
+    assert one(app, "SELECT enrolled, visit_scheduled, referral_status FROM screening_log") == (0, 0, "contacted")
+
+
+def test_a_visit_is_booked_in_the_booking_form_never_through_the_status_menu(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app)
+    set_status(app, ref, "screen_failed", closed_at="2026-11-20T00:00:00Z", visit_date="2026-11-19")
+    coord.set_cookie("lang", "zh")
+    html = coord.get(page_of(ref)).get_data(as_text=True)
+    menu = select_html(html, "status-status")
+    assert 'value="visit_scheduled"' not in menu and 'name="status-visit_date"' not in html
+    assert 'href="#visit-h"' in html  # the status form points to the booking form
+    # a page from before (or a hand-made request) is told where to book, in the page's language
+    response = status(coord, ref, {"status": "visit_scheduled", "reason": "看错了"})
+    assert response.status_code == 400 and "请在下方" in response.get_data(as_text=True)
+    assert one(app, "SELECT status FROM referrals")[0] == "screen_failed"
+    # reopened to "contacted" (a correction), the visit is booked again with its time: reminders go
+    assert status(coord, ref, {"status": "contacted", "reason": "看错了"}).status_code == 302
+    day = (datetime.now(BEIJING) + timedelta(days=3)).date().isoformat()
+    assert post(coord, ref, "visit", "visit-", {"visit-day": day, "visit-at": "09:30"}).status_code == 302
+    assert one(app, "SELECT status, visit_date, visit_time FROM referrals") == ("visit_scheduled", day, "09:30")
+    assert one(app, "SELECT count(*) FROM outbox WHERE idempotency_key LIKE 'visit-reminder:%'")[0] >= 1
 
 
 def test_enrolled_needs_consent_date_subject_number_and_the_visit_day(coord: FlaskClient, app: Flask) -> None:

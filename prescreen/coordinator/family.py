@@ -100,7 +100,10 @@ FLOW_MESSAGES = {
     "final": _l("The family withdrew consent and their data was deleted: nothing more can be recorded."),
     "not_allowed": _l("This change is not possible from the current status."),
     "reason": _l("Give the reason for this correction."),
-    "visit_date": _l("Enter the date of the screening visit."),
+    "book": _l(
+        "Book the screening visit under “Screening visit” below: its date and time queue the reminders. "
+        "If the status is closed, first correct it to the step before the visit (such as “Contacted”)."
+    ),
     "criterion": _l("Choose the criterion that was not met."),
     "consent_date": _l("Enter the date the consent form was signed."),
     "subject_id": _l("Enter the subject number."),
@@ -266,7 +269,6 @@ def add_attempt(referral_id: int) -> ResponseReturnValue:
 #: Which field a refused status change's message belongs to.
 _STATUS_FIELD = {
     "reason": "reason",
-    "visit_date": "visit_date",
     "criterion": "criterion",
     "consent_date": "consent_date",
     "future": "consent_date",
@@ -283,6 +285,8 @@ def change_status(referral_id: int) -> ResponseReturnValue:
     forms = forms_for(row, studies.get(row["study_id"]), current_locale())
     form = forms["status"]
     if not form.validate_on_submit():
+        if form.status.data == queue.BOOKED_ONLY:  # not in the menu: a page from before, or typed by hand
+            form.status.errors = [str(FLOW_MESSAGES["book"])]
         return render_family(row, forms, 400)
     new = form.status.data
     try:
@@ -292,7 +296,6 @@ def change_status(referral_id: int) -> ResponseReturnValue:
             new,
             current_user.actor,
             reason=form.reason.data,
-            visit_date=form.visit_date.data,
             criterion=(form.criterion.data or "").strip() or None,
             consent_date=form.consent_date.data,
             subject_id=(form.subject_id.data or "").strip() or None,

@@ -1,5 +1,8 @@
 """The study team's forms on a family's page: a contact attempt, a status change, a note, erasing.
 
+The screening visit is booked in its own form (``visits.py``: day, time, reminders), so the status
+menu neither offers "visit scheduled" nor asks for a visit date.
+
 Every menu starts blank ("choose one"): a menu that preselects its first option records a
 successful call when the coordinator only meant to save a "no answer". Erasing is its own form,
 never an option of the status menu, and needs the family's reference code typed in.
@@ -19,7 +22,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..engine import Study
 from ..store import queue
 from ..web.forms import TextForm
-from .shared import CHANNEL_LABELS, ERASE_REASON_LABELS, RESULT_LABELS, STATUS_LABELS
+from .shared import CHANNEL_LABELS, ERASE_REASON_LABELS, RESULT_LABELS, STATUS_LABELS, criterion_reason
 
 #: The blank first option of every menu (never a real choice).
 CHOOSE = _l("— choose one —")
@@ -55,7 +58,6 @@ class StatusForm(TextForm):
         _l("Reason for the change (needed for a correction)"),
         validators=[Optional(), Length(max=queue.REASON_MAX, message=_l("Keep the reason under 300 characters."))],
     )
-    visit_date = DateField(_l("Screening visit date (for a scheduled visit)"), validators=[Optional()])
     criterion = SelectField(_l("Criterion that failed (for screen failed)"), validators=[Optional()])
     consent_date = DateField(_l("Date consent was signed (for enrolled)"), validators=[Optional()])
     subject_id = StringField(
@@ -85,13 +87,14 @@ class NoteForm(TextForm):
 
 
 def status_choices(row: dict[str, Any]) -> dict[str | None, list[SelectChoice]]:
-    """The status menu: blank, then the next steps, then the corrections (a reason needed)."""
-    kind, status = row["kind"], row["status"]
+    """The status menu: blank, then the next steps, then the corrections (a reason needed).
+
+    Never "visit scheduled": the booking form sets it with the visit's time and reminders.
+    """
     groups: dict[str | None, list[SelectChoice]] = {None: [SelectChoice("", str(CHOOSE))]}
-    steps = queue.transitions(kind, status)
+    steps, fixes = queue.status_menu(row["kind"], row["status"])
     if steps:
         groups[_("Next step")] = [SelectChoice(s, STATUS_LABELS[s]) for s in steps]
-    fixes = queue.correctable(kind, status)
     if fixes:
         groups[_("Correct the status (give the reason)")] = [SelectChoice(s, STATUS_LABELS[s]) for s in fixes]
     return groups
@@ -101,10 +104,10 @@ def forms_for(row: dict[str, Any], study: Study | None, lang: str) -> dict[str, 
     """The action forms, with the choices this referral allows now."""
     status_form = StatusForm(prefix="status")
     status_form.status.choices = status_choices(row)
-    criteria = study.criteria if study else ()
-    status_form.criterion.choices = [SelectChoice("", str(CHOOSE))] + [
-        SelectChoice(c.id, c.label(lang)) for c in criteria
-    ]
+    # The reason wording the reports use ("active tuberculosis rules the child out"), never the
+    # criterion's positive label ("no active tuberculosis"), which reads as the opposite here.
+    reasons = [SelectChoice(c.id, criterion_reason(study.id, c.id, lang)) for c in study.criteria] if study else []
+    status_form.criterion.choices = [SelectChoice("", str(CHOOSE)), *reasons]
     return {
         "attempt": AttemptForm(prefix="attempt"),
         "status": status_form,

@@ -97,9 +97,23 @@ class FlowError(ValueError):
     """A status change the flow does not allow (the view shows it as a form error).
 
     ``str(error)`` is a code the view turns into words: ``missing``, ``final``, ``not_allowed``,
-    ``reason``, ``visit_date``, ``criterion``, ``consent_date``, ``subject_id``, ``before_visit``,
+    ``reason``, ``book``, ``criterion``, ``consent_date``, ``subject_id``, ``before_visit``,
     ``before_referral``, ``future``, ``attempt``, ``confirm``.
     """
+
+
+#: Set only by booking the visit (:mod:`prescreen.store.visits`: a day AND a time, so the
+#: reminders are queued), never through :func:`change_status` (a day alone queued none).
+BOOKED_ONLY = "visit_scheduled"
+
+
+def status_menu(kind: str, status: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The status menu's (next steps, corrections): :func:`transitions` and :func:`correctable`
+    without :data:`BOOKED_ONLY`, which the booking form sets."""
+    return (
+        tuple(s for s in transitions(kind, status) if s != BOOKED_ONLY),
+        tuple(s for s in correctable(kind, status) if s != BOOKED_ONLY),
+    )
 
 
 def transitions(kind: str, status: str) -> tuple[str, ...]:
@@ -304,7 +318,6 @@ def change_status(
     actor: str,
     *,
     reason: str | None = None,
-    visit_date: date | None = None,
     criterion: str | None = None,
     consent_date: date | None = None,
     subject_id: str | None = None,
@@ -316,7 +329,8 @@ def change_status(
     Either way the audit row keeps from → to, the reason and whether it was a correction, like
     REDCap's data history. A status that means the family was reached sets first contact if it
     is still empty. Raises :class:`FlowError` (its code says why) for what the flow refuses.
-    Never ``withdrawn``: erasing goes through :func:`erase`.
+    Never ``withdrawn``: erasing goes through :func:`erase`; never ``visit_scheduled``: booking
+    the visit (:func:`prescreen.store.visits.book`) sets it with the visit's day, time and reminders.
     """
     reason = (reason or "").strip() or None
     if reason is not None and len(reason) > REASON_MAX:
@@ -331,6 +345,8 @@ def change_status(
         old = row["status"]
         if old in FINAL:
             raise FlowError("final")
+        if new == BOOKED_ONLY:
+            raise FlowError("book")
         if new in transitions(row["kind"], old):
             correction = False
         elif new in correctable(row["kind"], old):
@@ -339,8 +355,6 @@ def change_status(
                 raise FlowError("reason")
         else:
             raise FlowError("not_allowed")
-        if new == "visit_scheduled" and visit_date is None:
-            raise FlowError("visit_date")
         if new == "screen_failed" and not criterion:
             raise FlowError("criterion")
         if new == "enrolled":
@@ -351,7 +365,6 @@ def change_status(
             referral_id,
             new,
             at=now,
-            visit_date=visit_date.isoformat() if visit_date and new == "visit_scheduled" else None,
             criterion=criterion if new == "screen_failed" else None,
             consent_date=consent_date.isoformat() if consent_date and new == "enrolled" else None,
             subject_id=subject_id if new == "enrolled" else None,
@@ -364,8 +377,6 @@ def change_status(
             detail["correction"] = True
         if reason:
             detail["reason"] = reason
-        if new == "visit_scheduled" and visit_date:
-            detail["visit_date"] = visit_date.isoformat()
         if new == "screen_failed":
             detail["criterion"] = criterion
         if new == "enrolled":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -70,11 +71,13 @@ def test_coordinator_walk_logs_attempts_books_a_visit_and_the_funnel_moves(live_
     page.get_by_label("Outcome of the attempt").select_option("reached")
     page.get_by_role("button", name="Save attempt").click()
     assert "Contacted" in page.locator(".flash").inner_text()
-    # book the screening visit
-    page.get_by_label("New status").select_option("visit_scheduled")
-    page.get_by_label(re.compile("Screening visit date")).fill("2026-12-03")
-    page.get_by_role("button", name="Save status").click()
-    assert "Screening visit scheduled" in page.locator(".flash").inner_text()
+    # book the screening visit: in the booking form (the status menu points there, it never books)
+    assert page.locator('#status-status option[value="visit_scheduled"]').count() == 0
+    page.locator(".book-visit-hint a").click()
+    page.get_by_label("Visit date").fill((date.today() + timedelta(days=1)).isoformat())
+    page.get_by_label("Time (Beijing)").fill("09:30")
+    page.get_by_role("button", name="Book the visit").click()
+    assert "Visit booked for" in page.locator(".flash").inner_text()
     assert page.locator("ol.log-list li").count() >= 2
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / "coord-referral-en.png"))

@@ -61,6 +61,15 @@ def test_a_correction_shows_in_the_history_and_erasing_needs_the_typed_code(live
     entry.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"status-correction-{device}.png"))
 
+    # the visit is booked in its own form: the status menu points there; screen-fail reasons read as reasons
+    assert page.locator('#status-status option[value="visit_scheduled"]').count() == 0
+    assert page.locator("#status-visit_date").count() == 0
+    assert "筛选访视" in page.locator(".book-visit-hint a").inner_text()
+    reasons = page.locator("#status-criterion option").all_inner_texts()
+    assert any("不能参加" in r for r in reasons) and "无活动性结核" not in reasons
+    page.locator("#status-h").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / f"status-form-{device}.png"))
+
     # withdrew consent: a wrong code deletes nothing; the right code typed in deletes
     page.locator("#erase > summary").click()
     page.locator("#erase-reason").select_option("phone")
