@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -188,3 +189,59 @@ def test_users_create_tells_the_operator_an_admin_needs_totp_in_production(make_
     )
     assert result.exit_code == 0, result.output
     assert f"prescreen users totp {ADMIN}" in result.output
+
+
+def stored_secret(app: Flask) -> str | None:
+    db = db_of(app)
+    try:
+        return db.execute("SELECT totp_secret FROM users WHERE email = ?", [ADMIN]).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_the_database_alone_holds_no_authenticator_secret(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of the database (a backup, a stolen disk) cannot make codes: the secret is sealed."""
+    add_user(app, ADMIN, role="admin")
+    totp = enrol(app, monkeypatch)
+    stored = stored_secret(app)
+    assert stored and SECRET not in stored and stored.startswith("sealed1:")
+    database = Path(app.config["DATABASE"])
+    files = [database, Path(f"{database}-wal")]
+    assert not [f for f in files if f.exists() and SECRET.encode() in f.read_bytes()]
+    assert sign_in(client, ADMIN, code=totp.now()).status_code == 302  # and the admin still signs in
+
+
+def test_a_secret_enrolled_before_sealing_is_sealed_at_sign_in_or_by_the_command(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_user(app, ADMIN, role="admin")
+    totp = enrol(app, monkeypatch)
+    db = db_of(app)
+    db.execute("UPDATE users SET totp_secret = ?", [SECRET])  # as an older version stored it
+    db.conn.commit()
+    db.close()
+    assert sign_in(client, ADMIN, code=totp.now()).status_code == 302
+    assert stored_secret(app).startswith("sealed1:")
+
+    db = db_of(app)
+    db.execute("UPDATE users SET totp_secret = ?", [SECRET])
+    db.conn.commit()
+    db.close()
+    result = app.test_cli_runner().invoke(args=["users", "seal-totp"])
+    assert result.exit_code == 0 and "sealed 1" in result.output, result.output
+    assert stored_secret(app).startswith("sealed1:")
+    assert "sealed 0" in app.test_cli_runner().invoke(args=["users", "seal-totp"]).output  # safe to repeat
+
+
+def test_with_another_secret_key_the_sealed_secret_signs_no_one_in(
+    make_app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(RATELIMIT_ENABLED=False)
+    add_user(app, ADMIN, role="admin")
+    totp = enrol(app, monkeypatch)
+    other = make_app(RATELIMIT_ENABLED=False, SECRET_KEY="a-different-secret-key")
+    client = other.test_client()
+    assert sign_in(client, ADMIN, code=totp.now()).status_code == 401
+    assert "enrol again with `prescreen users totp`" in caplog.text

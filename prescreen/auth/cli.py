@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 
 from .. import clock, studies
 from ..store import get_db, users
-from . import passwords
+from . import passwords, totp_seal
 
 
 def valid_email(email: str) -> str:
@@ -122,5 +122,17 @@ def totp_command(email: str) -> None:
     step = passwords.totp_step(secret, code, clock.now())
     if step is None:
         raise click.ClickException("that code does not match; nothing was changed, run the command again")
-    users.set_totp(get_db(), email, secret, "cli", used_step=step)
+    users.set_totp(get_db(), email, totp_seal.seal(secret, current_app.secret_key or ""), "cli", used_step=step)
     click.echo(f"{email} now signs in with an authenticator code; its sessions have ended")
+
+
+@users_cli.command("seal-totp")
+def seal_totp_command() -> None:
+    """Seal every authenticator secret enrolled before sealing existed (safe to run again)."""
+    db = get_db()
+    sealed = 0
+    for row in users.with_totp(db):
+        if not totp_seal.is_sealed(row["totp_secret"]):
+            new = totp_seal.seal(row["totp_secret"], current_app.secret_key or "")
+            sealed += users.reseal_totp(db, row["id"], row["totp_secret"], new)
+    click.echo(f"sealed {sealed} authenticator secret(s)")

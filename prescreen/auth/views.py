@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from .. import clock
 from ..extensions import login_manager
 from ..store import audit, get_db, sessions, users
-from . import passwords
+from . import passwords, totp_seal
 from .forms import PASSWORD_PROBLEMS, ChoosePasswordForm, LoginForm
 
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -196,10 +196,19 @@ def check_login(email: str, password: str, code: str = "") -> tuple[dict[str, An
     if user.get("must_change_password") and expires and clock.now() >= datetime.fromisoformat(expires):
         return user, "one_time_expired"
     if user["totp_secret"]:
-        step = passwords.totp_step(user["totp_secret"], code, clock.now())
+        secret = totp_seal.unseal(user["totp_secret"], current_app.secret_key or "")
+        if secret is None:
+            current_app.logger.error(
+                "the authenticator secret of user %s cannot be opened (was SECRET_KEY changed?): "
+                "enrol again with `prescreen users totp`",
+                user["id"],
+            )
+        step = passwords.totp_step(secret, code, clock.now()) if secret else None
         if step is None or not users.use_totp_step(db, user["id"], step):
             locked = users.record_failure(db, user["id"], clock.now(), max_failures, lock)
             return user, "locked_now" if locked else ("bad_code" if step is None else "reused_code")
+        if secret and not totp_seal.is_sealed(user["totp_secret"]):  # enrolled before sealing
+            users.reseal_totp(db, user["id"], user["totp_secret"], totp_seal.seal(secret, current_app.secret_key or ""))
     elif user["role"] == "admin" and config["ADMIN_TOTP_REQUIRED"]:
         return user, "totp_required"
     users.record_success(db, user["id"])

@@ -231,6 +231,24 @@ def set_totp(db: sqlite_utils.Database, email: str, secret: str, actor: str, use
     return True
 
 
+def reseal_totp(db: sqlite_utils.Database, user_id: int, old: str, new: str) -> bool:
+    """Store the sealed form *new* of an account's unchanged TOTP secret *old* (not a new phone).
+
+    Only if the stored value is still *old*, so a concurrent re-enrolment is never overwritten.
+    Not audited as an enrolment: the second factor is the same, only how it is kept changed.
+    """
+    with transaction(db):
+        changed = db.execute(
+            "UPDATE users SET totp_secret = ? WHERE id = ? AND totp_secret = ?", [new, user_id, old]
+        ).rowcount
+        return bool(changed)
+
+
+def with_totp(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every account's id, e-mail and stored TOTP value (for sealing old ones)."""
+    return list(db.query("SELECT id, email, totp_secret FROM users WHERE totp_secret IS NOT NULL ORDER BY id"))
+
+
 def use_totp_step(db: sqlite_utils.Database, user_id: int, step: int) -> bool:
     """Take the code of time step *step*; False when that step (or a later one) was already used.
 
