@@ -6,6 +6,7 @@ Chinese (Accept-Language zh-CN) as the team reads them.
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
@@ -16,10 +17,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from openpyxl import load_workbook
 
+import prescreen
 from prescreen import studies as study_registry
-from prescreen.store import audit, connect, migrate, migration_modules, referrals, transaction
+from prescreen.store import audit, checklist, connect, migrate, migration_modules, referrals, transaction
 from tests.helpers.staff import (
     NOT_ELIGIBLE,
     STUDY_ID,
@@ -387,3 +390,147 @@ def test_m0017_moves_old_log_rows_to_beijing_days_and_copies_the_screen_fail_cri
     row = db.execute("SELECT started_on, completed_on, screen_fail_criterion FROM screening_log WHERE screening_id = 4")
     assert row.fetchone() == ("2026-12-01", "2026-12-01", "exc_tb")
     db.close()
+
+
+def _audit_calls() -> list[tuple[str, ast.Call, ast.AST | None]]:
+    """Every ``audit.record(...)`` the app can write: (file, call, the function around it)."""
+    found = []
+    for path in sorted(Path(prescreen.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)] + [tree]:
+            for node in ast.walk(func):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "record"
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "audit"
+                ):
+                    found.append((path.name, node, func))
+    return found
+
+
+def _detail_keys(detail: ast.AST | None, func: ast.AST | None) -> set[str]:
+    """The keys an audit row's detail can hold: its dict literal, or what the function puts in that name."""
+    if detail is None:
+        return set()
+
+    def of_dict(d: ast.Dict) -> set[str]:
+        keys = {k.value for k in d.keys if isinstance(k, ast.Constant)}
+        for k, v in zip(d.keys, d.values, strict=True):
+            if k is None and isinstance(v, ast.Call) and getattr(v.func, "attr", "") == "audit_detail":
+                keys |= {"period_from", "period_to"}
+            elif k is None and isinstance(v, ast.Dict):
+                keys |= of_dict(v)
+        return keys
+
+    if isinstance(detail, ast.Dict):
+        return of_dict(detail)
+    assert isinstance(detail, ast.Name), ast.dump(detail)
+    keys: set[str] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name) and t.id == detail.id and isinstance(node.value, ast.Dict):
+                    keys |= of_dict(node.value)
+                if isinstance(t, ast.Subscript) and getattr(t.value, "id", "") == detail.id:
+                    keys.add(t.slice.value)  # type: ignore[attr-defined]
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "update":
+            if getattr(node.func.value, "id", "") == detail.id:  # type: ignore[attr-defined]
+                keys |= {kw.arg for kw in node.keywords if kw.arg}
+    return keys
+
+
+def _chinese(text: object) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in str(text))
+
+
+def test_every_audit_action_and_detail_key_the_app_writes_has_a_chinese_label(app: Flask) -> None:
+    from prescreen.coordinator import shared
+
+    calls = _audit_calls()
+    assert len(calls) > 40  # the walk found the app's audit rows
+    missing = []
+    with app.test_request_context(headers=ZH), force_locale("zh"):
+        for where, call, func in calls:
+            args = call.args
+            action = args[2]
+            if isinstance(action, ast.JoinedStr):  # f"study.{new_status}": every action with that prefix
+                prefix = action.values[0].value  # type: ignore[attr-defined]
+                actions = [a for a in shared.ACTION_LABELS if a.startswith(prefix)]
+            else:  # a literal, or "user.enable" if active else "user.disable"
+                actions = [
+                    n.value for n in ast.walk(action) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                ]
+            assert actions, where
+            for name in actions:
+                if not _chinese(shared.ACTION_LABELS.get(name, "")):
+                    missing.append(f"{where}: action {name}")
+            if isinstance(args[3], ast.Constant) and not _chinese(shared.RECORD_TYPE_LABELS.get(args[3].value, "")):
+                missing.append(f"{where}: record type {args[3].value}")
+            detail = args[5] if len(args) > 5 else None
+            for key in sorted(_detail_keys(detail, func)):
+                if key not in shared.HIDDEN_DETAILS and not _chinese(shared.DETAIL_LABELS.get(key, "")):
+                    missing.append(f"{where}: {actions[0]} detail {key}")
+        for label_map in (shared.VERDICT_LABELS, shared.SOURCE_LABELS, shared.VIEW_LABELS, shared.REMINDER_LABELS):
+            missing += [f"value {k}" for k, v in label_map.items() if not _chinese(v)]
+        missing += [f"kind {k}" for k, v in shared.ACTION_KIND_LABELS.items() if not _chinese(v)]
+    assert not missing, missing
+    grouped = [a for group in shared.ACTION_KINDS.values() for a in group]
+    assert sorted(grouped) == sorted(shared.ACTION_LABELS), "each action in exactly one kind of action"
+    assert set(shared.ACTION_KINDS) | {"not_view"} == set(shared.ACTION_KIND_LABELS)
+
+
+def test_the_audit_trail_says_checks_views_and_visits_in_words_and_filters_by_kind(
+    app: Flask, admin: FlaskClient
+) -> None:
+    ref = add_referral(app)
+    page(admin, f"/coordinator/referrals/{ref['id']}")
+    page(admin, f"/coordinator/referrals/{ref['id']}/print")
+    page(admin, f"/coordinator/referrals/{ref['id']}/eligibility")
+    db = db_of(app)
+    try:
+        checklist.mark(db, ref["id"], "exc_hbv_sag", "confirmed", "lab_report", None, 1, "user:1")
+        detail = {"from": "contacted", "to": "visit_scheduled", "date": "2026-12-05", "time": "09:30"}
+        audit.record(db, "user:1", "referral.visit", "referral", ref["id"], {**detail, "reminders": ["family", "team"]})
+    finally:
+        db.close()
+    label = study_registry.of(app).studies[STUDY_ID].criterion("exc_hbv_sag").label("zh")
+
+    html = page(admin, "/coordinator/audit")
+    details = html.split("<tbody>")[1]
+    for code in ("confirmed", "lab_report", "eligibility_sheet", ">print<", "<dt>其他</dt>", "2项"):
+        assert code not in details, code
+    assert HBV_REASON not in details  # a confirmed check never reads as the reason that rules a child out
+    for words in (label, "已核实", "化验单", "打印版", "就诊日期", "2026-12-05", "09:30", "家长/患者本人、研究团队"):
+        assert words in visible(details), words
+
+    hidden = page(admin, "/coordinator/audit?kind=not_view")
+    assert "查看了家庭详情页" not in hidden and label in hidden and "登录" in hidden
+    views = page(admin, "/coordinator/audit?kind=view").split("<tbody>")[1]
+    assert views.count("<tr>") == 3 and label not in views
+    assert 'name="kind" value="view"' in page(admin, "/coordinator/audit?kind=view&page=1").replace(
+        'type="hidden" ', ""
+    )
+
+
+def test_reports_chart_has_room_for_the_tallest_count_and_no_file_names(app: Flask, admin: FlaskClient) -> None:
+    for _ in range(3):
+        add_referral(app)
+    html = page(admin, "/coordinator/reports")
+    chart = html.split('class="columns"')[1].split("</svg>")[0]
+    ys = [float(y) for y in re.findall(r'<text[^>]*y="(-?[\d.]+)"[^>]*class="count"', chart)]
+    assert ys and min(ys) >= 13  # the 13 px count is drawn inside the chart, not above it
+    assert "study.csv" not in html and "enrolment_target" not in html
+    assert "尚未设定入组目标" in html and "管理员" in html
+    form = html.split('class="filters"')[1].split("</form>")[0]
+    assert form.index('id="p-to"') < form.index('type="submit"') < form.index('class="presets"')
+
+
+def test_an_empty_version_label_is_said_in_words_on_the_log_and_the_sheet(app: Flask, admin: FlaskClient) -> None:
+    ref = add_referral(app)
+    version = study_registry.of(app).studies[STUDY_ID].version
+    for path in ("/coordinator/log", f"/coordinator/referrals/{ref['id']}/eligibility"):
+        html = page(admin, path)
+        assert version in html and "未填写伦理批准的版本号" in html, path

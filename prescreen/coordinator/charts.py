@@ -71,8 +71,16 @@ def height(items: list[dict[str, Any]]) -> int:
     return items[-1]["end"] + 4 if items else 0
 
 
+#: Room above the tallest column for its count (drawn 4 px above the column's top, 13 px text).
+HEADROOM = 20
+
+
 def columns(months: list[dict[str, Any]], series: tuple[str, ...], tall: int = 160) -> dict[str, Any]:
-    """Grouped columns, one group per month, one column per name in *series* (pixels high, % wide)."""
+    """Grouped columns, one group per month, one column per name in *series* (pixels high, % wide).
+
+    ``height`` is the axis line's y: *tall* plus :data:`HEADROOM`, so the tallest column's count is
+    drawn inside the SVG rather than cut off above it.
+    """
     top = max((m[s] for m in months for s in series), default=0) or 1
     slot = 100 / max(len(months), 1)
     width = slot * 0.8 / len(series)
@@ -82,13 +90,13 @@ def columns(months: list[dict[str, Any]], series: tuple[str, ...], tall: int = 1
         for j, name in enumerate(series):
             h = round(month[name] / top * tall, 1)
             x = i * slot + slot * 0.1 + j * width
-            cols.append({"name": name, "x": round(x, 2), "w": round(width * 0.9, 2), "h": h, "y": tall - h})
+            cols.append({"name": name, "x": round(x, 2), "w": round(width * 0.9, 2), "h": h, "y": HEADROOM + tall - h})
             cols[-1]["value"] = month[name]
             cols[-1]["mid"] = round(x + width * 0.45, 2)
         every = -(-len(months) // 6)  # at most six month names, so they never overlap on a phone
         shown = i % every == 0
         groups.append({"label": month["label"], "mid": round(i * slot + slot / 2, 2), "cols": cols, "named": shown})
-    return {"groups": groups, "height": tall, "top": top}
+    return {"groups": groups, "height": HEADROOM + tall, "top": top}
 
 
 def share(part: int, whole: int) -> str:

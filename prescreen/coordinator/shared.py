@@ -139,6 +139,9 @@ RECORD_TYPE_LABELS = {
     "study": _l("Study"),
     "volunteer": _l("Volunteer"),
     "retention": _l("Retention"),
+    "audit": _l("Audit trail"),
+    # TRANSLATORS: the audit row of a search: the record is the list of families to contact (待联系名单).
+    "queue": _l("List of families to contact"),
 }
 #: Who did it, when it was not a staff account.
 ACTOR_LABELS = {
@@ -180,6 +183,99 @@ DETAIL_LABELS = {
     "period_from": _l("Period from"),
     "period_to": _l("Period to"),
     "record": _l("Family reference code"),
+    # TRANSLATORS: audit detail: which page of a family's record was opened (print view, eligibility sheet).
+    "view": _l("Page opened"),
+    "date": _l("Visit date"),
+    "time": _l("Visit time"),
+    "rebooked": _l("Visit moved to another day"),
+    # TRANSLATORS: audit detail: who will get a reminder e-mail the day before the visit.
+    "reminders": _l("Reminder e-mails to"),
+    "erase_reason": _l("How the family told us"),
+    "before": _l("Before"),
+    "after": _l("After"),
+    "incomplete_screenings": _l("Unfinished questionnaires deleted"),
+    "finished_screenings": _l("Finished questionnaires deleted"),
+    "stale_open_referrals": _l("Families closed after no contact"),
+    "closed_referrals": _l("Closed families' details deleted"),
+    "staff_sessions": _l("Expired staff sign-ins removed"),
+}
+#: Audit detail fields that say nothing to a reader (internal row ids, the text of a note).
+HIDDEN_DETAILS = frozenset({"note", "signoff"})
+#: A check of one criterion on the checklist (store.checklist.VERDICTS and SOURCES).
+VERDICT_LABELS = {"confirmed": _l("Confirmed"), "not_met": _l("Not met")}
+SOURCE_LABELS = {
+    "lab_report": _l("Lab report"),
+    "records": _l("Medical records"),
+    "family": _l("Family's report"),
+    "other": _l("Other"),
+}
+#: Which page of a family's record an audit "viewed" row is about (absent: the family page).
+VIEW_LABELS = {"print": _l("Print view"), "eligibility_sheet": _l("Eligibility sheet")}
+#: Who gets a visit reminder (store.visits.FAMILY / TEAM).
+REMINDER_LABELS = {"family": _l("The family"), "team": _l("The study team")}
+#: The audit trail's "kind of action" filter: each kind and the actions it holds. Every action in
+#: ACTION_LABELS is in exactly one kind (a test checks), so hiding the many "viewed" rows is one choice.
+ACTION_KINDS: dict[str, tuple[str, ...]] = {
+    "view": ("referral.view", "referral.view_contact", "queue.search"),
+    "change": (
+        "referral.status",
+        "referral.attempt",
+        "referral.note",
+        "referral.assign",
+        "referral.visit",
+        "referral.visit_cancel",
+        "referral.check",
+        "referral.signoff",
+        "referral.signoff_withdraw",
+        "study.publish",
+        "study.recruiting",
+        "study.closed",
+    ),
+    "export": (
+        "export.subject",
+        "export.identified",
+        "export.log",
+        "export.report",
+        "export.audit",
+        "export.call_list",
+    ),
+    "account": (
+        "login.success",
+        "login.failure",
+        "logout",
+        "user.create",
+        "user.recreate",
+        "user.disable",
+        "user.enable",
+        "user.password",
+        "user.password_chosen",
+        "user.reset_password",
+        "user.unlock",
+        "user.access",
+        "user.totp",
+    ),
+    "family": (
+        "referral.create",
+        "referral.withdraw",
+        "screening.resume",
+        "screening.delete",
+        "volunteer.sign_up",
+        "volunteer.confirm",
+        "volunteer.preferences",
+        "volunteer.unsubscribe",
+        "volunteer.resubscribe",
+    ),
+    "system": ("purge", "volunteer.purge_unconfirmed"),
+}
+ACTION_KIND_LABELS = {
+    # TRANSLATORS: audit trail filter: every row except "viewed" ones (family pages, contact details, searches).
+    "not_view": _l("Everything except viewing"),
+    "view": _l("Viewing (pages, contact details, searches)"),
+    "change": _l("Changes to a family or study"),
+    "export": _l("Downloads"),
+    "account": _l("Accounts and sign-ins"),
+    "family": _l("Sent by families and volunteers"),
+    "system": _l("Automatic clean-up"),
 }
 #: When the family asked to be called (the referral form's choices).
 BEST_TIME_LABELS = {

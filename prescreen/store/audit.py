@@ -101,6 +101,8 @@ _TRAIL = """
     LEFT JOIN referrals r ON a.record_type = 'referral' AND a.record_id = CAST(r.id AS TEXT)
     WHERE (:actor IS NULL OR a.actor = :actor)
     AND (:since IS NULL OR a.at >= :since) AND (:until IS NULL OR a.at < :until)
+    AND (:actions IS NULL OR a.action IN (SELECT value FROM json_each(:actions)))
+    AND (:skip IS NULL OR a.action NOT IN (SELECT value FROM json_each(:skip)))
     AND (:reference IS NULL OR (a.record_type = 'referral' AND a.record_id IN
             (SELECT CAST(id AS TEXT) FROM referrals WHERE reference = :reference))
         OR (a.action = 'export.identified' AND json_valid(a.detail) AND EXISTS (
@@ -112,6 +114,8 @@ _TRAIL_COUNT = """
     SELECT count(*) FROM audit a
     WHERE (:actor IS NULL OR a.actor = :actor)
     AND (:since IS NULL OR a.at >= :since) AND (:until IS NULL OR a.at < :until)
+    AND (:actions IS NULL OR a.action IN (SELECT value FROM json_each(:actions)))
+    AND (:skip IS NULL OR a.action NOT IN (SELECT value FROM json_each(:skip)))
     AND (:reference IS NULL OR (a.record_type = 'referral' AND a.record_id IN
             (SELECT CAST(id AS TEXT) FROM referrals WHERE reference = :reference))
         OR (a.action = 'export.identified' AND json_valid(a.detail) AND EXISTS (
@@ -127,11 +131,21 @@ def trail(
     reference: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    actions: list[str] | None = None,
+    skip: list[str] | None = None,
     limit: int = -1,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of the trail, newest first, and how many rows match (*since*/*until*: stored UTC text)."""
-    params = {"actor": actor, "reference": reference, "since": since, "until": until}
+    """A page of the trail, newest first, and how many rows match (*since*/*until*: stored UTC text;
+    *actions*: only these actions; *skip*: all but these, so the many "viewed" rows can be hidden)."""
+    params = {
+        "actor": actor,
+        "reference": reference,
+        "since": since,
+        "until": until,
+        "actions": None if actions is None else json.dumps(actions),
+        "skip": None if skip is None else json.dumps(skip),
+    }
     total = db.execute(_TRAIL_COUNT, params).fetchone()[0]
     rows = list(db.query(_TRAIL, {**params, "limit": limit, "offset": offset}))
     for row in rows:
@@ -234,3 +248,13 @@ def verify_command(expected_head: str | None) -> None:
     click.echo(f"ok: {verdict.rows} rows")
     if verdict.head_id is not None:
         click.echo(f"head: row {verdict.head_id} {verdict.head_hash}")
+
+
+def emails_of(db: sqlite_utils.Database, user_ids: list[int]) -> dict[int, str]:
+    """Staff e-mails of *user_ids* (an assignment's audit row names accounts by id)."""
+    return {
+        int(uid): email
+        for uid, email in db.execute(
+            "SELECT id, email FROM users WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(user_ids)]
+        ).fetchall()
+    }
