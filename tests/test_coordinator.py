@@ -324,6 +324,47 @@ def test_notes_are_kept_and_audited_without_their_text(coord: FlaskClient, app: 
     assert len(rows) == 1 and "妈妈" not in (rows[0]["detail"] or "")
 
 
+def test_a_save_comes_back_to_its_section_and_says_so_there(coord: FlaskClient, app: Flask) -> None:
+    """A phone page is many screens long: a short menu to the sections, and each save returns to its own."""
+    ref = add_referral(app, phone="+8613800138001")
+    page = f"/coordinator/referrals/{ref['id']}"
+    html = coord.get(page).get_data(as_text=True)
+    menu = html[html.index('class="page-menu"') :].split("</nav>")[0]
+    anchors = re.findall(r'href="#([\w-]+)"', menu)
+    assert anchors == ["attempt-h", "status-h", "visit-h", "checklist-h", "notes-h"]
+    assert all(f'id="{a}"' in html for a in anchors)
+    assert html.index('class="page-menu"') < html.index('id="contact-h"')  # near the top
+
+    def saved(path: str, prefix: str, data: dict, section: str, anchor: str) -> str:
+        response = post(coord, f"{page}/{path}", page, prefix, data)
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith(f"{page}?saved={section}#{anchor}")
+        shown = coord.get(f"{page}?saved={section}").get_data(as_text=True)
+        assert shown.count('class="flash') == 1  # once, beside the form (not also at the top)
+        assert shown.index(f'id="{anchor}"') < shown.index('class="flash flash-here"')
+        return shown[shown.index('class="flash flash-here"') :].split("</div>")[0]
+
+    data = {"attempt-channel": "phone", "attempt-result": "no_answer"}
+    assert "Attempt recorded" in saved("attempts", "attempt-", data, "attempt", "attempt-h")
+    assert "Note added." in saved("notes", "note-", {"note-body": "周三下午再打"}, "note", "notes-h")
+    data = {"status-status": "not_interested"}
+    assert "Status changed" in saved("status", "status-", data, "status", "status-h")
+    assert "Assignment saved." in saved("assign", "", {"assignee": "me"}, "assign", "assign")
+    # a message without a known section (or a form refused) stays at the top of the page
+    post(coord, f"{page}/notes", page, "note-", {"note-body": "再试一次"})
+    top = coord.get(f"{page}?saved=nowhere").get_data(as_text=True)
+    assert 'class="flash flash-here"' not in top and top.index('class="flash"') < top.index("<h1")
+    zh = coord.get(page + "?lang=zh").get_data(as_text=True)
+    zh_menu = zh[zh.index('class="page-menu"') :].split("</nav>")[0]
+    assert all(word in zh_menu for word in ("记录联系", "状态", "预约就诊", "核对清单", "备注"))
+
+
+def test_the_family_page_writes_the_phone_as_the_call_list_does(coord: FlaskClient, app: Flask) -> None:
+    ref = add_referral(app, phone="+8613800138001")
+    html = show_contacts(coord, ref["id"]).get_data(as_text=True)
+    assert '<a href="tel:+8613800138001">138 0013 8001</a>' in html
+
+
 def test_the_log_csv_holds_no_identifier(coord: FlaskClient, app: Flask) -> None:
     contact = {
         "name": "李华妈妈",

@@ -120,6 +120,48 @@ def test_overdue_and_due_today_filters(coord: FlaskClient, app: Flask) -> None:
     assert html.count('<tr class="overdue">') == 3
 
 
+def test_overdue_lists_the_longest_overdue_first_and_a_phone_can_choose_the_order(
+    coord: FlaskClient, app: Flask
+) -> None:
+    for days, ref in ((5, "PS-OVER05"), (14, "PS-OVER14"), (9, "PS-OVER09"), (0.05, "PS-FRESH1")):
+        add_referral(app, at=days_ago(days), reference=ref)
+    html = coord.get(QUEUE + "?when=overdue").get_data(as_text=True)
+    assert refs(html) == ["PS-OVER14", "PS-OVER09", "PS-OVER05"]  # the oldest due first
+    assert "The longest overdue first." in html and "Newest first." not in html
+    assert re.search(r'aria-sort="ascending"><a class="sort" href="[^"]*sort=due', html)
+    # the chip goes to that order even from a list sorted by a column heading
+    sorted_html = coord.get(QUEUE + "?sort=received&dir=desc").get_data(as_text=True)
+    chip = re.search(r'<a href="([^"]*when=overdue[^"]*)"', sorted_html)
+    assert chip and "sort=" not in chip.group(1) and "dir=" not in chip.group(1)
+    assert refs(coord.get(chip.group(1).replace("&amp;", "&")).get_data(as_text=True))[0] == "PS-OVER14"
+    # a phone has no headings to click: the filter form's order menu (a plain GET, no script)
+    form = html[html.index('class="filters" method="get"') :].split("</form>")[0]
+    assert 'name="order"' in form and 'name="sort"' not in form and 'value="due-asc"' in form
+    newest = refs(coord.get(QUEUE + "?when=overdue&order=received-desc").get_data(as_text=True))
+    assert newest == ["PS-OVER05", "PS-OVER09", "PS-OVER14"]
+    chosen = coord.get(QUEUE + "?order=due-asc").get_data(as_text=True)
+    assert refs(chosen) == ["PS-OVER14", "PS-OVER09", "PS-OVER05", "PS-FRESH1"]
+    assert '<option value="due-asc" selected>' in chosen
+    # "the usual order" drops a column heading's sort; unknown orders are ignored
+    assert refs(coord.get(QUEUE + "?sort=due&order=").get_data(as_text=True))[0] == "PS-FRESH1"
+    assert refs(coord.get(QUEUE + "?order=nonsense").get_data(as_text=True))[0] == "PS-FRESH1"
+    # the call list follows the same order
+    token = csrf(coord, QUEUE)
+    listed = coord.post("/coordinator/export/call-list.xlsx", data={"csrf_token": token, "when": "overdue"})
+    assert [r[0].value for r in workbook_rows(listed)[1:]] == ["PS-OVER14", "PS-OVER09", "PS-OVER05"]
+    zh = coord.get(QUEUE + "?when=overdue&lang=zh").get_data(as_text=True)
+    assert "逾期最久的排在最前" in zh and "排序" in zh and "逾期最久的在前" in zh
+
+
+def test_a_card_counts_attempts_as_attempts_not_as_contacts(coord: FlaskClient, app: Flask) -> None:
+    family = add_referral(app, at=days_ago(3), reference="PS-TWICE6")
+    attempt(app, family["id"], datetime.now(UTC) - timedelta(hours=3))
+    attempt(app, family["id"], datetime.now(UTC) - timedelta(hours=1), "attempt_2")
+    html = coord.get(QUEUE + "?lang=zh").get_data(as_text=True)
+    assert "已尝试联系2次（未联系上）" in html and "联系尝试 2 次" in html and "已联系 2 次" not in html
+    assert "2 attempts" in coord.get(QUEUE + "?lang=en").get_data(as_text=True)
+
+
 def test_search_by_name_phone_or_reference_is_a_post_and_audited_without_the_text(
     coord: FlaskClient, app: Flask
 ) -> None:
@@ -172,7 +214,7 @@ def test_filters_best_time_language_kind_and_assignment(coord: FlaskClient, app:
     page = f"/coordinator/referrals/{anytime['id']}"
     assert f'action="{page}/assign"' in coord.get(page).get_data(as_text=True)
     response = coord.post(f"{page}/assign", data={"csrf_token": token, "assignee": str(colleague)})
-    assert response.status_code == 302 and response.headers["Location"].endswith(page)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"{page}?saved=assign#assign")
     assert refs(coord.get(QUEUE + "?assigned=me").get_data(as_text=True)) == ["PS-EVE001"]
     assert refs(coord.get(QUEUE + f"?assigned={colleague}").get_data(as_text=True)) == ["PS-ANY001"]
     assert refs(coord.get(QUEUE + "?assigned=none").get_data(as_text=True)) == ["PS-MORN01"]
@@ -242,6 +284,12 @@ def test_a_coordinator_downloads_a_call_list_with_plain_numbers_labels_and_beiji
     assert by_ref["PS-CALL01"]["与孩子的关系"].value == "母亲"
     assert by_ref["PS-CALL01"]["状态"].value not in ("new", "")
     assert "mother" not in json.dumps([[c.value for c in r] for r in rows])
+    # the count of attempts is a number cell (sums and sorts); still no formula anywhere
+    attempts = by_ref["PS-CALL01"]["联系次数"]
+    assert attempts.value == 0 and attempts.data_type == "n"
+    count_column = names.index("联系次数")
+    others = [c for r in rows for i, c in enumerate(r) if i != count_column and c.value not in (None, "")]
+    assert others and all(c.data_type == "s" for c in others)
     audits = sql(app, "SELECT actor, detail FROM audit WHERE action = 'export.call_list'")
     assert len(audits) == 1 and json.loads(audits[0][1]) == {"rows": 2, "referrals": [abroad["id"], mum["id"]]}
     assert "13800138000" not in json.dumps(audits)

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import accounts, audit_view, exports, family, queue, report_page, reports, shared, study_status, visit_routes
+from . import (
+    accounts,
+    audit_view,
+    downloads,
+    exports,
+    family,
+    queue,
+    report_page,
+    reports,
+    shared,
+    study_status,
+    visit_routes,
+)
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 bp.before_request(shared.require_login)
@@ -57,3 +69,5 @@ def init_app(app: Flask) -> None:
     shared.template_helpers(app)
     visit_routes.template_globals(app)
     app.jinja_env.globals.update(assign_choices=queue.assign_choices)
+    # a phone as the call list writes it ("138 0013 8001"); its tel: link keeps the full number
+    app.jinja_env.filters.update(dial_text=downloads.dial_text)

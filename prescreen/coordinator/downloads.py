@@ -10,6 +10,9 @@ Two things go wrong in a spreadsheet that a plain CSV writer does not see:
 - a text field a family typed that starts with ``=``, ``+``, ``-`` or ``@`` would run as a
   formula (OWASP CSV injection). In a CSV it gets an apostrophe; in an XLSX every cell is a
   text cell with Excel's "quote prefix" style, which shows no apostrophe and never runs.
+
+Only a whole number (a count, such as the attempts) is a number cell in an XLSX, so it sums and
+sorts; a number cannot run as a formula.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ def csv_response(header: Sequence[str], rows: Sequence[Sequence[Any]], filename:
 
 
 def xlsx_bytes(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]], widths: Sequence[int] = ()) -> bytes:
-    """One sheet, a bold header row, every cell text-typed ("@" format, quote prefix)."""
+    """One sheet, a bold header row, every cell text-typed ("@" format, quote prefix) but whole numbers."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
     for i, width in enumerate(widths):
@@ -77,6 +80,8 @@ def xlsx_bytes(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]],
     bold = Font(bold=True)
 
     def cell(value: Any, font: Font | None = None) -> WriteOnlyCell:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return WriteOnlyCell(sheet, value=value)  # a count: a number cell that sums and sorts
         text = "" if value is None else str(value)
         c = WriteOnlyCell(sheet)
         c.value = text

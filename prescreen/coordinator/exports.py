@@ -81,7 +81,10 @@ def due_text(due: Any) -> str:
 
 
 def call_list() -> ResponseReturnValue:
-    """The call list: the ticked families, or all the list shows; an XLSX with text cells, audited."""
+    """The call list: the ticked families, or all the list shows; an XLSX, audited.
+
+    Every cell is text (never a formula) except the count of attempts, a number cell.
+    """
     db = get_db()
     filters = filters_from(request.form)
     ticked = request.form.getlist("ids")
@@ -116,7 +119,7 @@ def call_list() -> ResponseReturnValue:
                 _("Yes") if listed["overdue"] else "",
                 due_text(listed["due"]),
                 local_time(row["last_attempt_at"]),
-                row["attempts"],
+                int(row["attempts"] or 0),  # a number cell: the team sums and sorts it
                 row["visit_date"] or "",
                 local_time(row["created_at"]),
                 label(OUTCOME_LABELS, row["outcome"]),

@@ -208,10 +208,20 @@ def contact_details(referral_id: int) -> ResponseReturnValue:
     return render_family(row, show_contact=True)
 
 
-def _back(referral_id: int) -> ResponseReturnValue:
+#: Where a save returns to on the family's page (a phone page is many screens long): the
+#: ``saved`` query value → the anchor of its section, where referral.html shows the saved message.
+SAVED_ANCHORS = {"attempt": "attempt-h", "status": "status-h", "note": "notes-h", "assign": "assign"}
+
+
+def back_to(referral_id: int, section: str) -> str:
+    """The family's page at *section* (one of :data:`SAVED_ANCHORS`), saying there what was saved."""
+    return url_for("coordinator.referral", referral_id=referral_id, saved=section, _anchor=SAVED_ANCHORS[section])
+
+
+def _back(referral_id: int, section: str) -> ResponseReturnValue:
     if contact_shown(referral_id):
         _stamp_shown(referral_id)  # still working on this family: keep the details shown
-    return redirect(url_for("coordinator.referral", referral_id=referral_id))
+    return redirect(back_to(referral_id, section))
 
 
 def _refuse_if_final(row: dict[str, Any]) -> ResponseReturnValue | None:
@@ -263,7 +273,7 @@ def add_attempt(referral_id: int) -> ResponseReturnValue:
             form.at.errors = [str(FLOW_MESSAGES.get(code, FLOW_MESSAGES["not_allowed"]))]
         return render_family(row, forms, 400)
     flash(_("Attempt recorded. Status: %(status)s", status=STATUS_LABELS[new]), "info")
-    return _back(referral_id)
+    return _back(referral_id, "attempt")
 
 
 #: Which field a refused status change's message belongs to.
@@ -309,7 +319,7 @@ def change_status(referral_id: int) -> ResponseReturnValue:
         flash(_("Status corrected to %(status)s. The reason is in the history.", status=STATUS_LABELS[new]), "info")
     else:
         flash(_("Status changed to %(status)s.", status=STATUS_LABELS[new]), "info")
-    return _back(referral_id)
+    return _back(referral_id, "status")
 
 
 def erase(referral_id: int) -> ResponseReturnValue:
@@ -344,4 +354,4 @@ def add_note(referral_id: int) -> ResponseReturnValue:
         return render_family(row, forms, 400)
     queue.add_note(get_db(), referral_id, current_user.id, form.body.data.strip(), current_user.actor)
     flash(_("Note added."), "info")
-    return _back(referral_id)
+    return _back(referral_id, "note")

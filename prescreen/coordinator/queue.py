@@ -1,4 +1,6 @@
-"""The 待联系名单 (queue list): newest first, sortable, filtered, searched, assigned and closed in bulk.
+"""The 待联系名单 (queue list): filtered, sorted, searched, assigned and closed in bulk.
+
+Newest first, except under 逾期未联系 (overdue), where the longest-overdue family comes first.
 
 Filters, sort and page size are in the query string (they hold nothing personal). A search by
 name, phone or reference is a POST (CSRF-protected): the words typed may be a parent's phone
@@ -15,6 +17,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -22,6 +25,7 @@ from werkzeug.datastructures import MultiDict
 from .. import clock, team
 from ..store import audit, get_db, outbox, queue_list
 from ..web.security import page_number
+from . import family
 from .shared import (
     BEST_TIME_LABELS,
     KIND_LABELS,
@@ -35,6 +39,18 @@ from .shared import (
 #: The filters kept in the query string (and in every form's hidden fields), in this order.
 FILTER_KEYS = ("study", "status", "outcome", "locale", "kind", "best_time", "assigned", "when", "sort", "dir", "per")
 SEARCH_MAX = 40
+#: The orders a CRC may choose in the filter form (a phone shows no column headings to click):
+#: "sort-dir" → label. Choosing one sets ``sort`` and ``dir``; none keeps the list's usual order.
+ORDERS = {
+    "received-desc": _l("Newest first"),
+    "received-asc": _l("Oldest first"),
+    "due-asc": _l("Next call due: the most overdue first"),
+    "due-desc": _l("Next call due: the latest first"),
+    "waiting-desc": _l("Waited longest first"),
+    "waiting-asc": _l("Waited shortest first"),
+    "status-asc": _l("Status: in the order of the steps"),
+    "status-desc": _l("Status: the last steps first"),
+}
 
 
 def filters_from(args: MultiDict[str, str] | Any) -> dict[str, str]:
@@ -43,6 +59,11 @@ def filters_from(args: MultiDict[str, str] | Any) -> dict[str, str]:
     status = args.get("status", "open")
     assigned = args.get("assigned") or ""
     per = args.get("per") or ""
+    sort, direction = args.get("sort"), args.get("dir")
+    if args.get("order") in ORDERS:  # the filter form's order menu
+        sort, direction = args["order"].split("-")
+    elif args.get("order") == "":  # "the usual order" chosen there
+        sort = direction = ""
     return {
         "study": args.get("study") if args.get("study") in allowed else "",
         "status": status if status in ("open", "all", *queue_list.queue.STATUSES) else "open",
@@ -52,8 +73,8 @@ def filters_from(args: MultiDict[str, str] | Any) -> dict[str, str]:
         "best_time": args.get("best_time") if args.get("best_time") in queue_list.BEST_TIMES else "",
         "assigned": assigned if assigned in ("me", "none") or (assigned.isdigit() and len(assigned) < 10) else "",
         "when": args.get("when") if args.get("when") in ("overdue", "today") else "",
-        "sort": args.get("sort") if args.get("sort") in queue_list.SORTS else "",
-        "dir": args.get("dir") if args.get("dir") in ("asc", "desc") else "",
+        "sort": sort if sort in queue_list.SORTS else "",
+        "dir": direction if direction in ("asc", "desc") else "",
         "per": per if per in {str(n) for n in queue_list.PAGE_SIZES} else "",
     }
 
@@ -123,8 +144,7 @@ def queue_page() -> ResponseReturnValue:
         )
     for row in page.rows:
         row["waiting"] = waiting_text(row, now)
-    sort = filters["sort"] or "received"
-    desc = {"asc": False, "desc": True}.get(filters["dir"], sort in ("received", "waiting"))
+    sort, desc = queue_list.order(filters)
     return render_template(
         "coordinator/queue.html",
         # A lost "new referral" e-mail means families may wait unseen: say so until one gets through.
@@ -146,6 +166,9 @@ def queue_page() -> ResponseReturnValue:
         today=clock.today(),
         sort=sort,
         desc=desc,
+        orders=ORDERS,
+        # the order menu's choice: one it offers when the CRC chose an order, else "the usual"
+        order_chosen=f"{sort}-{'desc' if desc else 'asc'}" if filters["sort"] else "",
         retry_days=int(current_app.config["OVERDUE_WORKING_DAYS"]),
         several_studies=len(visible_studies()) > 1,
     )
@@ -217,7 +240,7 @@ def assignee(raw: str | None) -> int | None | bool:
 def assign_one(referral_id: int) -> ResponseReturnValue:
     """Assign one family from its own page (or take it: "assign to me")."""
     ids = queue_list.visible_ids(get_db(), current_user.visible_studies, [referral_id])
-    page = url_for("coordinator.referral", referral_id=referral_id)
+    page = family.back_to(referral_id, "assign")  # back at the form, saying so there
     if not ids:
         abort(404)  # like every family route: another study's family does not exist for this account
     user = assignee(request.form.get("assignee"))

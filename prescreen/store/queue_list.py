@@ -146,6 +146,18 @@ def waited(row: Mapping[str, Any], now: datetime) -> float:
     return ((end or now) - datetime.fromisoformat(row["created_at"])).total_seconds()
 
 
+def order(filters: Mapping[str, Any]) -> tuple[str, bool]:
+    """The sort column and whether it runs descending, from the filters.
+
+    Without a chosen order the list is newest first, except under the overdue filter: there the
+    CRC works through the longest-overdue family first, so it sorts by when the call was due.
+    """
+    chosen = filters.get("sort")
+    sort = chosen if chosen in SORTS else ("due" if filters.get("when") == "overdue" else "received")
+    desc = {"asc": False, "desc": True}.get(filters.get("dir") or "", sort in ("received", "waiting"))
+    return sort, desc
+
+
 def _sort_key(sort: str):  # type: ignore[no-untyped-def]
     order = {status: i for i, status in enumerate(queue.STATUSES)}
     far = date.max.toordinal() * 86400.0
@@ -195,8 +207,9 @@ def listing(
     *filters*: ``study``, ``outcome``, ``locale``, ``kind``, ``best_time``, ``assigned`` (a user id,
     0 for nobody), ``q`` (name, phone or reference), ``status`` (``open``, ``all`` or one status),
     ``when`` (``overdue`` or ``today``: due by the end of today, overdue included), ``sort`` (one
-    of :data:`SORTS`) and ``dir`` (``asc``/``desc``; newest received first by default). Counts per
-    status follow every filter except the status one, as the status tabs need.
+    of :data:`SORTS`) and ``dir`` (``asc``/``desc``; see :func:`order`: newest received first by
+    default, the longest overdue first under the overdue filter). Counts per status follow every
+    filter except the status one, as the status tabs need.
     """
     now = now or clock.now()
     today = now.astimezone(clock.TEAM_TZ).date()
@@ -218,9 +231,7 @@ def listing(
         rows = [r for r in rows if r["status"] not in queue.CLOSED]
     elif status != "all":
         rows = [r for r in rows if r["status"] == status]
-    sort = filters.get("sort") if filters.get("sort") in SORTS else "received"
-    default_desc = sort in ("received", "waiting")
-    desc = {"asc": False, "desc": True}.get(filters.get("dir") or "", default_desc)
+    sort, desc = order(filters)
     rows.sort(key=_sort_key(sort), reverse=desc)
     if sort == "due":  # nothing due (closed, or being worked) stays at the end either way
         rows = [r for r in rows if r["due_day"] is not None] + [r for r in rows if r["due_day"] is None]
