@@ -20,7 +20,7 @@ from .. import clock, studies
 from ..public.page import answer_text
 from ..store import audit, checklist, get_db, queue
 from ..web.i18n import current_locale
-from . import call_guide, family
+from . import call_guide, either_or, family
 from .checklist import SOURCE_LABELS, VERDICT_LABELS
 from .shared import CHANNEL_LABELS, CRITERION_LABELS, RESULT_LABELS, waiting
 
@@ -32,6 +32,7 @@ def print_family(referral_id: int) -> ResponseReturnValue:
     audit.record(db, current_user.actor, "referral.view", "referral", row["id"], {"view": "print"})
     study = studies.get(row["study_id"])
     lang = current_locale()
+    statuses = json.loads(row["criteria"]) if row.get("criteria") else {}
     return render_template(
         "coordinator/print_family.html",
         r=row,
@@ -50,6 +51,7 @@ def print_family(referral_id: int) -> ResponseReturnValue:
         channel_labels=CHANNEL_LABELS,
         result_labels=RESULT_LABELS,
         printed=clock.now(),
+        alternatives=either_or.notes(studies.flow(study), statuses, lang) if study else {},
     )
 
 
@@ -65,6 +67,7 @@ def eligibility_sheet(referral_id: int) -> ResponseReturnValue:
     voice = row.get("respondent") or "guardian"
     lines = []
     with force_locale("zh"):
+        alternatives = either_or.notes(studies.flow(study), statuses, "zh") if study else {}
         for criterion in study.criteria if study else ():
             behind = [
                 (q.text(voice, "zh"), answer_text(q, answers[q.id], "zh"))
@@ -78,7 +81,8 @@ def eligibility_sheet(referral_id: int) -> ResponseReturnValue:
                     "kind": criterion.kind,
                     "label": criterion.label("zh"),
                     "answers": behind,
-                    "status": str(CRITERION_LABELS.get(statuses.get(criterion.id, ""), "—")),
+                    "status": alternatives.get(criterion.id)
+                    or str(CRITERION_LABELS.get(statuses.get(criterion.id, ""), "—")),
                     "mark": mark,
                     "verdict": str(VERDICT_LABELS[mark["verdict"]]) if mark else "",
                     "source": str(SOURCE_LABELS[mark["source"]]) if mark else "",
