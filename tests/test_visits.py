@@ -3,6 +3,7 @@ real Flask client on a real SQLite file and the real Sjögren's study."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -109,7 +110,7 @@ def test_rebooking_cancels_the_old_reminders_and_queues_new_ones(app, coord):
     assert "14:00" in new[0]["body_text"]
     # cancelling the visit cancels them too and goes back to "contacted"
     token = csrf(coord, page(ref["id"]))
-    coord.post(f"{page(ref['id'])}/visit/cancel", data={"csrf_token": token})
+    coord.post(f"{page(ref['id'])}/visit/cancel", data={"csrf_token": token, "confirm": "yes"})
     assert all(r["status"] == "suppressed" for r in outbox_rows(app, ref["id"]))
     row = referral_row(app, ref["id"])
     assert (row["status"], row["visit_date"], row["visit_time"]) == ("contacted", None, None)
@@ -256,3 +257,113 @@ def test_a_status_change_away_from_the_visit_cancels_its_reminders(app, coord):
     finally:
         db.close()
     assert {r["status"] for r in outbox_rows(app, ref["id"])} == {"suppressed"}
+
+
+ZH = {"Accept-Language": "zh-CN"}
+
+
+def sheet_row(html: str, label: str) -> str:
+    """The sheet's table row (or print view's) whose criterion cell holds *label*."""
+    rows = [row for row in html.split("<tr")[1:] if label in row.split("</td>")[0]]
+    assert len(rows) == 1, label
+    return rows[0]
+
+
+def test_an_either_or_arm_not_needed_is_never_printed_as_not_met(app, coord):
+    """Walk of issue 18, finding 1: steroid plus one immunosuppressant meets the resistance
+    criterion though the "two immunosuppressants" arm does not; the PI's sheet must not say 不符合."""
+    ref = add_referral(app)  # likely eligible: a steroid plus one immunosuppressant
+    db = db_of(app)
+    try:
+        (criteria,) = db.execute(
+            "SELECT s.criteria FROM referrals r JOIN screenings s ON s.id = r.screening_id WHERE r.id = ?", [ref["id"]]
+        ).fetchone()
+    finally:
+        db.close()
+    statuses = json.loads(criteria)
+    assert (statuses["inc_res_tx_2is"], statuses["inc_res_tx_pred_is"]) == ("not_met", "met")
+    sheet = coord.get(f"{page(ref['id'])}/eligibility", headers=ZH).get_data(as_text=True)
+    row = sheet_row(sheet, "用过2种或以上免疫抑制剂")
+    assert "不符合" not in row and "另一项已满足（用过激素加免疫抑制剂），本项不需要" in row
+    assert (
+        "不符合" not in sheet.split("<tbody>")[1].split("</tbody>")[0]
+    )  # no criterion of a likely-eligible family reads 不符合
+    printed = coord.get(f"{page(ref['id'])}/print", headers=ZH).get_data(as_text=True)
+    row = sheet_row(printed, "用过2种或以上免疫抑制剂")
+    assert "符合" in row and "不符合" not in row and "另一项已满足" in row
+    checklist = coord.get(page(ref["id"]), headers=ZH).get_data(as_text=True)
+    met = checklist.split('class="group-met"')[1].split('class="group-')[0]
+    assert "用过2种或以上免疫抑制剂" in met  # the checklist files it under 符合 too
+    assert "不符合 (0)" in checklist
+
+
+def test_a_past_date_is_refused_and_a_visit_too_soon_says_no_reminder_goes(app, coord):
+    """Walk of issue 18, finding 3 (now: Wednesday 2026-12-02 11:00 Beijing)."""
+    ref = add_referral(app, email="mum@example.cn")
+    set_status(app, ref["id"], "contacted")
+    for day in ("2025-12-05", "2026-12-01"):
+        response = book(coord, ref["id"], day, "09:30")
+        assert response.status_code == 400 and "This date has already passed" in response.get_data(as_text=True)
+    assert referral_row(app, ref["id"])["status"] == "contacted" and outbox_rows(app, ref["id"]) == []
+    # tomorrow 10:00: its reminder was due today 09:00, already gone by: none queued, and it says so
+    response = book(coord, ref["id"], "2026-12-03", "10:00")
+    assert response.status_code == 302 and outbox_rows(app, ref["id"]) == []
+    html = coord.get(page(ref["id"]), headers=ZH).get_data(as_text=True)
+    assert "too soon for the day-before reminder" in html  # the flash (in the booking's language)
+    panel = html.split('id="visit-h"')[1].split("</section>")[0]
+    assert "没有待发送的提醒邮件" in panel and "待发送" not in panel.replace("没有待发送的", "")
+    week = coord.get("/coordinator/visits", headers=ZH).get_data(as_text=True)
+    card = week.split(ref["reference"])[0].rsplit('<li class="visit-card', 1)[1] + week.split(ref["reference"])[1]
+    assert "电话提醒" in card.split("</li>")[0] or "Call to remind" in card.split("</li>")[0]
+    # later today is still allowed (the visit was moved up), and also queues nothing
+    assert book(coord, ref["id"], "2026-12-02", "16:00").status_code == 302
+    assert referral_row(app, ref["id"])["visit_date"] == "2026-12-02" and outbox_rows(app, ref["id"]) == []
+
+
+def test_rebooked_reminders_are_listed_once_and_cancelling_asks_first(app, coord):
+    """Walk of issue 18, findings 3 and 9."""
+    ref = add_referral(app, email="mum@example.cn")
+    set_status(app, ref["id"], "contacted")
+    book(coord, ref["id"], "2026-12-09", "09:30")
+    book(coord, ref["id"], "2026-12-10", "09:30")
+    book(coord, ref["id"], "2026-12-11", "09:30")
+    assert len(outbox_rows(app, ref["id"])) == 6
+    panel = coord.get(page(ref["id"]), headers=ZH).get_data(as_text=True).split('id="visit-h"')[1]
+    panel = panel.split("</section>")[0]
+    assert panel.count("<li>") == 2 and "已取消" not in panel and panel.count("待发送") == 2
+    # the cancel button opens a question (no script needed); a post without the answer cancels nothing
+    assert '<details class="confirm-cancel">' in panel and "提醒邮件也会一起取消" in panel
+    token = csrf(coord, page(ref["id"]))
+    response = coord.post(f"{page(ref['id'])}/visit/cancel", data={"csrf_token": token})
+    assert response.status_code == 302 and "cancel=visit" in response.location
+    assert referral_row(app, ref["id"])["status"] == "visit_scheduled"
+    asked = coord.get(response.location, headers=ZH).get_data(as_text=True)
+    assert '<details class="confirm-cancel" open>' in asked
+    coord.post(f"{page(ref['id'])}/visit/cancel", data={"csrf_token": token, "confirm": "yes"})
+    assert referral_row(app, ref["id"])["status"] == "contacted"
+    panel = coord.get(page(ref["id"]), headers=ZH).get_data(as_text=True).split('id="visit-h"')[1]
+    panel = panel.split("</section>")[0]
+    assert panel.count("<li>") == 2 and panel.count("已取消") == 2  # the last booking's two, once each
+
+
+def test_visits_this_week_is_monday_to_sunday_with_today_marked(app, coord):
+    """Walk of issue 18, finding 11: Wednesday 2026-12-02 shows 11-30 to 12-06."""
+    refs = {}
+    for day in ("2026-12-02", "2026-12-06", "2026-12-07"):
+        ref = add_referral(app, email="mum@example.cn")
+        set_status(app, ref["id"], "contacted")
+        book(coord, ref["id"], day, "10:00")
+        refs[day] = ref["reference"]
+    week = coord.get("/coordinator/visits", headers=ZH).get_data(as_text=True)
+    assert "2026-11-30 至 2026-12-06" in week or "2026-11-30 to 2026-12-06" in week
+    assert refs["2026-12-02"] in week and refs["2026-12-06"] in week and refs["2026-12-07"] not in week
+    assert week.count('class="visit-day') == 7 and "星期一 2026-11-30" in week
+    today = week.split('class="visit-day is-today"')[1].split("</section>")[0]
+    assert "2026-12-02" in today and "今天" in today and refs["2026-12-02"] in today
+    assert 'href="/coordinator/visits?from=2026-11-23">上一周' in week
+    assert 'href="/coordinator/visits?from=2026-12-07">下一周' in week
+    following = coord.get("/coordinator/visits?from=2026-12-07", headers=ZH).get_data(as_text=True)
+    assert refs["2026-12-07"] in following and refs["2026-12-06"] not in following
+    assert "is-today" not in following and "回到本周" in following
+    # any day asks for its whole week
+    assert refs["2026-12-06"] in coord.get("/coordinator/visits?from=2026-12-01").get_data(as_text=True)

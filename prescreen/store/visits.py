@@ -114,13 +114,20 @@ def cancel(db: sqlite_utils.Database, referral_id: int, actor: str) -> bool:
 
 
 def reminders(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any]]:
-    """The reminders of a referral's visits (newest first): who, state and times, never the text."""
+    """The reminders of the referral's latest booking: who, state and times, never the text.
+
+    Only the latest booking's: a rebooked visit listed every earlier booking's cancelled reminders
+    too, each once per booking (walk of issue 18, finding 3). Nothing when none was ever queued.
+    """
     prefix = referrals.visit_reminder_prefix(referral_id)
     rows = db.execute(
-        "SELECT kind, status, last_error, next_attempt_at, sent_at FROM outbox "
+        "SELECT idempotency_key, kind, status, last_error, next_attempt_at, sent_at FROM outbox "
         "WHERE substr(idempotency_key, 1, ?) = ? ORDER BY id DESC",
         [len(prefix), prefix],
     ).fetchall()
+    if not rows:
+        return []
+    latest = rows[0][0].rsplit(":", 1)[-1]  # the booking token ends every key of one booking
     who = {kind: name for name, kind in KINDS.items()}
     return [
         {
@@ -129,7 +136,8 @@ def reminders(db: sqlite_utils.Database, referral_id: int) -> list[dict[str, Any
             "send_after": due,
             "sent_at": sent,
         }
-        for kind, status, error, due, sent in rows
+        for key, kind, status, error, due, sent in rows
+        if key.rsplit(":", 1)[-1] == latest
     ]
 
 

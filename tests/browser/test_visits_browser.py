@@ -58,6 +58,8 @@ def test_a_booked_visit_shows_this_week_and_queues_both_reminders(live_server, n
     page.screenshot(path=str(SHOTS / f"call-guide-{device}.png"))
 
     page.get_by_role("link", name="本周就诊").click()
+    if clock.today().weekday() >= 5:  # Saturday or Sunday: in two days is next week (Monday to Sunday)
+        page.get_by_role("link", name="下一周").click()
     card = page.locator("li.visit-card", has_text="PS-VISIT7")
     assert f"{day} 09:30" in card.inner_text() and "家属提醒邮件：待发送" in card.inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[device]["width"]
