@@ -70,9 +70,16 @@ def post(client: FlaskClient, path: str, form_page: str, **fields: Any):  # type
 
 
 def create(admin: FlaskClient, email: str, role: str = "coordinator", studies: tuple[str, ...] = ()) -> str:
-    """Create an account through the form; returns the one-time password the page shows."""
+    """Create an account through the form (no study given: "All studies" ticked); returns the one-time password."""
+    every = {} if studies else {"all_studies": "yes"}
     response = post(
-        admin, "/coordinator/accounts/new", "/coordinator/accounts/new", email=email, role=role, studies=list(studies)
+        admin,
+        "/coordinator/accounts/new",
+        "/coordinator/accounts/new",
+        email=email,
+        role=role,
+        studies=list(studies),
+        **every,
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
@@ -200,7 +207,7 @@ def test_the_last_active_admin_cannot_be_disabled_or_demoted(app: Flask, admin: 
     assert admin.get("/coordinator/accounts").status_code == 200
     # with a second admin, stepping down is fine (and takes effect on the next click)
     add_user(app, "second@pumch.example", "admin")
-    post(admin, f"{page}/access", page, role="coordinator")
+    post(admin, f"{page}/access", page, role="coordinator", all_studies="yes")
     assert account(app, ADMIN)["role"] == "coordinator"
     assert admin.get("/coordinator/accounts").status_code == 403
     assert [a for _actor, a, i in audit_actions(app) if i == me] == ["user.create", "user.access"]
@@ -433,3 +440,35 @@ def test_stay_signed_in_is_a_small_same_origin_post(app: Flask, frozen_clock) ->
         assert response.headers["Cache-Control"] == "no-store"
     frozen_clock(start + timedelta(minutes=106))
     assert coord.post("/staff/session", headers={"X-CSRFToken": token}).status_code == 302
+
+
+def test_a_new_account_needs_all_studies_or_some_studies_ticked(app: Flask, admin: FlaskClient) -> None:
+    """Walk of issue 18, finding 10: no tick no longer means every study."""
+    new = "/coordinator/accounts/new"
+    form = admin.get(new, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'name="all_studies"' in form and "所有研究" in form
+    nothing = post(admin, new, new, email="one@pumch.example", role="coordinator")
+    assert nothing.status_code == 200 and not ONE_TIME_RE.search(nothing.get_data(as_text=True))
+    assert "or “All studies”" in nothing.get_data(as_text=True)
+    both = post(admin, new, new, email="one@pumch.example", role="pi", studies=[STUDY_ID], all_studies="yes")
+    assert "not both" in both.get_data(as_text=True) and 'name="all_studies" value="yes" checked' in both.get_data(
+        as_text=True
+    )
+    db = db_of(app)
+    try:
+        assert users.by_email(db, "one@pumch.example") is None
+    finally:
+        db.close()
+    create(admin, "one@pumch.example", studies=(STUDY_ID,))
+    create(admin, "every@pumch.example")  # "All studies" ticked
+    create(admin, "boss@pumch.example", role="admin", studies=())  # an admin needs no tick
+    assert json.loads(account(app, "one@pumch.example")["studies"]) == [STUDY_ID]
+    assert json.loads(account(app, "every@pumch.example")["studies"] or "[]") == []
+    # the account page shows "All studies" ticked for such an account, and an untick-all is refused
+    every_id = account(app, "every@pumch.example")["id"]
+    page = f"/coordinator/accounts/{every_id}"
+    assert 'name="all_studies" value="yes" checked' in admin.get(page).get_data(as_text=True)
+    post(admin, f"{page}/access", page, role="coordinator")
+    assert "or “All studies”" in admin.get(page).get_data(as_text=True)
+    post(admin, f"{page}/access", page, role="coordinator", studies=[STUDY_ID])
+    assert json.loads(account(app, "every@pumch.example")["studies"]) == [STUDY_ID]

@@ -28,6 +28,29 @@ from .shared import require_admin
 
 #: How long a one-time password works if nobody signs in with it.
 ONE_TIME_HOURS = 72
+#: The tick box for every study (stored as no study at all, as ``prescreen users create`` without
+#: ``--study`` does). It is its own choice: a forgotten tick no longer gives a one-study CRC every
+#: study's families (walk of issue 18, finding 10).
+ALL_STUDIES = "all_studies"
+
+
+def chosen_studies(form: AccessForm) -> list[str] | None:
+    """The studies to store (``[]``: every study), or None after putting the error on the form.
+
+    A coordinator or PI needs "All studies" or at least one study ticked, not both. An
+    administrator sees every study whatever is ticked, so nothing is required.
+    """
+    picked = list(form.studies.data or [])
+    every = request.form.get(ALL_STUDIES) == "yes"
+    if form.role.data == "admin":
+        return [] if every else picked
+    if every and picked:
+        form.studies.errors = [_("Tick either “All studies” or some studies, not both.")]
+        return None
+    if not every and not picked:
+        form.studies.errors = [_("Tick the studies this person works on, or “All studies”.")]
+        return None
+    return [] if every else picked
 
 
 def study_choices() -> dict[str, str]:
@@ -86,13 +109,15 @@ def new_account() -> ResponseReturnValue:
     require_admin()
     form = NewAccountForm()
     form.fill_choices(users.ROLES, study_choices())
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    chosen = chosen_studies(form) if request.method == "POST" else None  # said with the other errors
+    if valid:
         db = get_db()
         email = form.email.data.strip()
         existing = users.by_email(db, email)
         if existing is not None and existing["active"]:
             form.email.errors = [_("An account for this address already exists.")]
-        else:
+        elif chosen is not None:
             password = passwords.one_time_password()
             until = clock.iso(clock.now() + timedelta(hours=ONE_TIME_HOURS))
             user_id = users.create(
@@ -100,12 +125,13 @@ def new_account() -> ResponseReturnValue:
                 email,
                 passwords.hash_password(password),
                 form.role.data,
-                list(form.studies.data or []),
+                chosen,
                 current_user.actor,
                 one_time_until=until,
             )
             return one_time_password_page(users.by_id(db, user_id) or {}, password, created=True)
-    return render_template("coordinator/accounts_new.html", form=form, existing_id=_existing_id(form))
+    every = request.method == "POST" and request.form.get(ALL_STUDIES) == "yes"
+    return render_template("coordinator/accounts_new.html", form=form, existing_id=_existing_id(form), every=every)
 
 
 def _existing_id(form: NewAccountForm) -> int | None:
@@ -131,6 +157,7 @@ def account_page(user_id: int) -> str:
         form=form,
         role_labels=ROLE_LABELS,
         is_self=user_id == current_user.id,
+        every=not state["studies"],
     )
 
 
@@ -148,8 +175,13 @@ def change_access(user_id: int) -> Response:
     if not form.validate_on_submit():
         flash(_("Choose a role."), "error")
         return redirect(url_for("coordinator.account_page", user_id=user_id))
+    chosen = chosen_studies(form)
+    if chosen is None:
+        for message in form.studies.errors:
+            flash(message, "error")
+        return redirect(url_for("coordinator.account_page", user_id=user_id))
     try:
-        changed = users.set_access(get_db(), user_id, form.role.data, list(form.studies.data or []), current_user.actor)
+        changed = users.set_access(get_db(), user_id, form.role.data, chosen, current_user.actor)
     except users.LastAdminError:
         last_admin_refused()
     else:
