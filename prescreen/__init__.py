@@ -20,7 +20,7 @@ from .mail.send import mail_cli
 from .purge import purge_command
 from .store import db_cli
 from .store.audit import audit_cli
-from .web import assets, compression, display, errors, home, i18n, logsafe, security
+from .web import assets, compression, display, errors, home, i18n, logsafe, security, wechat
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -74,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     compression.init_app(app)
     assets.init_app(app)
     display.init_app(app)
+    wechat.init_app(app)
     errors.init_app(app)
     logsafe.init_app(app)
     app.register_blueprint(home.bp)

@@ -11,8 +11,11 @@
   live.setAttribute("aria-live", "polite");
   doc.body.appendChild(live);
 
+  // WeChat's browser blocks printing (the server leaves the button out there; this is the fallback).
+  var wechat = /MicroMessenger/i.test(navigator.userAgent);
+
   function reveal() {
-    var hidden = doc.querySelectorAll("[data-copy][hidden], [data-print][hidden]");
+    var hidden = doc.querySelectorAll(wechat ? "[data-copy][hidden]" : "[data-copy][hidden], [data-print][hidden]");
     for (var i = 0; i < hidden.length; i++) hidden[i].hidden = false;
   }
 
