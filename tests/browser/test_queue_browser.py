@@ -2,7 +2,8 @@
 
 Desktop 1280×800: a parent calls back and gives a phone number with spaces; the search finds the
 family; the call list downloads as an Excel file with plain numbers and Beijing times.
-Phone 390×844: the list is cards, with no sideways scrolling.
+Phone 390×844: the list is cards, with no sideways scrolling and thumb-sized targets; 逾期未联系
+puts the longest overdue family first.
 """
 
 from __future__ import annotations
@@ -76,7 +77,16 @@ def test_crc_searches_by_phone_downloads_the_call_list_and_reads_cards_on_a_phon
     widths = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1] == 390, widths
     assert "逾期未联系" in phone.locator("table.queue tbody").inner_text()  # the 20-day-old families
+    # thumb-sized targets on a card: the reference a full tap high, the tick box 24 px
+    link = card.locator("th.ref a").bounding_box()
+    tick = card.locator("td.tick input").bounding_box()
+    assert link and link["height"] >= 44 and tick and tick["width"] >= 24 and tick["height"] >= 24, (link, tick)
     assert_no_axe_violations(phone)
     phone.screenshot(path=str(SHOTS / "queue-zh-phone.png"))
+    # 逾期未联系: the longest overdue family first; the order menu sits in 更多筛选 (no script)
+    phone.get_by_role("link", name="逾期未联系", exact=True).click()
+    assert phone.locator("table.queue tbody tr").first.locator("th").inner_text().startswith("PS-Q0000")
+    phone.get_by_text("更多筛选和每页条数").click()
+    assert phone.get_by_label("排序").input_value() == "" and "默认顺序" in phone.get_by_label("排序").inner_text()
     card.scroll_into_view_if_needed()
     phone.screenshot(path=str(SHOTS / "queue-zh-phone-cards.png"))
