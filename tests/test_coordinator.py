@@ -9,12 +9,14 @@ import json
 import re
 import shutil
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from prescreen import clock
 from prescreen import studies as study_registry
 from prescreen.config import ROOT
 from prescreen.coordinator.shared import listing_quote
@@ -464,7 +466,8 @@ def test_funnel_counts_every_stage_as_inline_svg(coord: FlaskClient, app: Flask)
     assert (stage("started"), stage("completed"), stage("referred"), stage("contacted")) == (3, 2, 1, 0)
     page = f"/coordinator/referrals/{ref['id']}"
     post(coord, f"{page}/attempts", page, "attempt-", {"attempt-channel": "phone", "attempt-result": "reached"})
-    post(coord, f"{page}/visit", page, "visit-", {"visit-day": "2026-12-01", "visit-at": "14:00"})
+    visit_day = (clock.today() + timedelta(days=7)).isoformat()  # a visit is booked for a day to come
+    post(coord, f"{page}/visit", page, "visit-", {"visit-day": visit_day, "visit-at": "14:00"})
     assert (stage("contacted"), stage("visit_scheduled"), stage("enrolled")) == (1, 1, 0)
     reason = study_registry.of(app).studies[STUDY_ID].criterion("exc_prior_belimumab").reason("en")
     assert reason in coord.get("/coordinator/funnel").get_data(as_text=True)
