@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "STUDY_TEAM_EMAIL": None,  # gets "a new referral is waiting"; unset: no alert is queued
     "PUBLIC_POST_LIMIT": "60 per minute",  # per client, across all workers (prescreen.web.limits)
     "REFERRAL_POST_LIMIT": "10 per hour",  # referrals made per client (each one mails the team)
+    "RESUME_CODE_LIMIT": "20 per hour",  # short resume code posts per client (/resume)
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": None,  # None: prescreen+sqlite://<instance>/ratelimit.sqlite3
     # Study-team accounts and follow-up.

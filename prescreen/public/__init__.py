@@ -11,20 +11,22 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from ..web.limits import limiter_for, made_a_referral, public_post_limit, referral_post_limit
-from . import chat, page, referral, result, session, study
+from ..web.limits import limiter_for, made_a_referral, public_post_limit, referral_post_limit, resume_code_limit
+from . import chat, page, referral, result, resume_code, session, study
 
 bp = Blueprint("public", __name__)
 bp.before_request(session.load_screening)
 bp.after_request(session.no_store)
 bp.context_processor(session.fast_translations)
 bp.add_app_template_global(page.question_block)
+bp.add_app_template_global(resume_code.panel, "resume_code_panel")
 
 # The study page, who is filling in, consent, a saved screening.
 bp.add_url_rule("/s/<study_id>/", view_func=study.study, methods=["GET"])
 bp.add_url_rule("/s/<study_id>/start", view_func=study.who, methods=["GET"])
 bp.add_url_rule("/s/<study_id>/consent", view_func=study.consent, methods=["GET", "POST"])
 bp.add_url_rule("/r/<token>", view_func=study.resume, methods=["GET", "POST"])
+bp.add_url_rule("/resume", view_func=resume_code.resume_with_code, methods=["GET", "POST"])
 bp.add_url_rule("/s/<study_id>/leave", view_func=study.leave, methods=["POST"])
 bp.add_url_rule("/s/<study_id>/forget", view_func=study.forget, methods=["GET", "POST"])
 # The chat.
@@ -55,3 +57,10 @@ def init_app(app: Flask) -> None:
         override_defaults=False,  # the general allowance still applies too
     )
     app.view_functions["public.refer"] = per_referral(app.view_functions["public.refer"])
+    per_code = limiter.limit(
+        resume_code_limit,
+        methods=["POST"],
+        scope="public-resume-code",
+        override_defaults=False,  # the general allowance still applies too
+    )
+    app.view_functions["public.resume_with_code"] = per_code(app.view_functions["public.resume_with_code"])

@@ -33,6 +33,11 @@ TEEN_TEXTS = (
     lazy_pgettext("patient", "Your answer:"),
     lazy_pgettext("patient", "your answer"),
     lazy_pgettext("patient", "Your link"),
+    lazy_pgettext("patient", "Your continue code"),
+    lazy_pgettext(
+        "patient",
+        "Your continue code no longer works: someone typed the wrong birth month too many times. Use the link above instead.",
+    ),
     lazy_pgettext(
         "patient",
         "Using a shared phone or computer? When you are done, close your answers here. This device then stops showing them after %(minutes)s minutes anyway.",

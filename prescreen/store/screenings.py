@@ -138,20 +138,40 @@ def move_to_new_token(
     whose guardian consents on the next page). Returns ``(row, new token)``, or None when the
     token is unknown, expired or was already used (two browsers racing: one wins).
     """
+    return _move(db, token_hash(token), None, consent_version=consent_version, locale=locale)
+
+
+def move_by_id(
+    db: sqlite_utils.Database, screening_id: int, *, consent_version: str | None, locale: str
+) -> tuple[dict[str, Any], str] | None:
+    """Move a screening to a new token found by its id (a checked resume code): as :func:`move_to_new_token`."""
+    return _move(db, None, screening_id, consent_version=consent_version, locale=locale)
+
+
+def _move(
+    db: sqlite_utils.Database,
+    old_hash: str | None,
+    screening_id: int | None,
+    *,
+    consent_version: str | None,
+    locale: str,
+) -> tuple[dict[str, Any], str] | None:
+    """The one move to a new token (found by its old token's hash or by id): old token and short code both die."""
     new = new_token(SHORT)
     with transaction(db):
         cursor = db.execute(
             "UPDATE screenings SET token_hash = ?, updated_at = ? "
-            "WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?) "
+            "WHERE (token_hash = ? OR id = ?) AND (expires_at IS NULL OR expires_at > ?) "
             "RETURNING id, study_id, version, locale, respondent, answers, status, outcome, criteria, failed, "
             "recheck_after, step, created_at, updated_at, completed_at, expires_at, editing, notice, "
             "early_told_at, early_choice, early_choice_at",
-            [token_hash(new), clock.utc_text(), token_hash(token), clock.utc_text()],
+            [token_hash(new), clock.utc_text(), old_hash, screening_id, clock.utc_text()],
         )
         rows = cursor.fetchall()  # all of them: the statement must be finished before COMMIT
         if not rows:
             return None
         row = cast(dict[str, Any], _row(rows[0]))  # a row was returned, so never None
+        db.execute("DELETE FROM resume_codes WHERE screening_id = ?", [row["id"]])  # single use, like the link
         if consent_version is not None:
             add_consent(db, row["id"], HEALTH_DATA, consent_version, locale, row["respondent"] or "guardian")
         audit.record(db, "family", "screening.resume", "screening", row["id"])

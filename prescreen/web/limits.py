@@ -109,6 +109,15 @@ def public_post_limit() -> str:
     return str(current_app.config["PUBLIC_POST_LIMIT"])
 
 
+def resume_code_limit() -> str:
+    """The per-client allowance for short resume code posts (``RESUME_CODE_LIMIT``), apart from the general one.
+
+    A code is 40 bits and dies after 5 wrong birth months, so guessing is hopeless anyway; this
+    keeps one address from even trying many codes, and is loose enough for a hospital's Wi-Fi.
+    """
+    return str(current_app.config["RESUME_CODE_LIMIT"])
+
+
 def referral_post_limit() -> str:
     """The per-client allowance for sent referrals (``REFERRAL_POST_LIMIT``), apart from the general one.
 

@@ -82,3 +82,31 @@ def test_finished_on_this_device_works_without_javascript(live_server, new_conte
     checked = new_context(locale="zh-CN").new_page()  # axe runs in the page: it needs JavaScript
     checked.goto(page.url)
     assert_no_axe_violations(checked)
+
+
+def test_a_continue_code_read_on_one_phone_continues_on_another(live_server, new_context):
+    phone = {"locale": "zh-CN", "viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    wechat = new_context(**phone).new_page()
+    begin_and_answer_birth_month(wechat, live_server.url)
+    wechat.click("details.resume summary")
+    code = wechat.locator(".resume-code .code").inner_text()
+    assert len(code.replace(" ", "")) == 8
+    shot(wechat, "zh-code-panel")
+
+    browser_page = new_context(**phone).new_page()
+    browser_page.goto(f"{live_server.url}{BASE}/")
+    browser_page.click("a:has-text('有继续码？')")
+    browser_page.fill("#code", code)
+    browser_page.fill("#month", born_years_ago(10))
+    shot(browser_page, "zh-code-entry")
+    assert_no_axe_violations(browser_page)
+    browser_page.click("form button[type=submit]")
+    assert TEXT["zh"]["ask"] in browser_page.locator("h1").inner_text()
+    browser_page.click("#agree")
+    browser_page.click("form button[type=submit]")
+    browser_page.wait_for_selector("form.ask")
+    assert browser_page.url.endswith(f"{BASE}/chat")
+
+    wechat.reload()  # the phone the code came from: the answers are gone from it
+    wechat.wait_for_selector("h1")
+    assert wechat.locator("form.ask").count() == 0
