@@ -30,6 +30,7 @@ from tests.helpers.public import (
     months_ago,
     resume,
     review_answers,
+    rows,
     start,
     waiting_answers,
     walk,
@@ -40,14 +41,6 @@ from tests.helpers.public import (
 def app(make_app: Callable[..., Flask]) -> Flask:
     """CSRF on (as in production); rate limiting off except in its own tests."""
     return make_app(RATELIMIT_ENABLED=False)
-
-
-def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(app.config["DATABASE"])
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def count(app: Flask, table: str) -> int:

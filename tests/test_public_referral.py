@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import unicodedata
 from collections.abc import Callable
 from datetime import date
@@ -28,6 +27,7 @@ from tests.helpers.public import (
     referral_form,
     resume,
     review_answers,
+    rows,
     start,
     waiting_answers,
     walk,
@@ -39,14 +39,6 @@ GOOD = referral_form()
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(RATELIMIT_ENABLED=False, STUDY_TEAM_EMAIL="team@pumch.example", PUBLIC_URL="https://ps.example")
-
-
-def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(app.config["DATABASE"])
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def finished(app: Flask, answers: dict[str, Any], respondent: str = "guardian") -> FlaskClient:

@@ -13,13 +13,12 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers.public import BASE, answer, born_years_ago, csrf, likely_answers, resume, start, walk
+from tests.helpers.public import BASE, answer, body, born_years_ago, csrf, likely_answers, resume, rows, start, walk
 
 DOB = born_years_ago(10)
 FIRST_HEALTH_QUESTION = "Has a doctor said your child has"
@@ -30,18 +29,6 @@ DEAD = "This code no longer works"
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(RATELIMIT_ENABLED=False)
-
-
-def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(app.config["DATABASE"])
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def body(client: FlaskClient, path: str) -> str:
-    return client.get(path, follow_redirects=True).get_data(as_text=True)
 
 
 def family_with_code(app: Flask) -> tuple[FlaskClient, str]:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -23,12 +21,14 @@ from flask.testing import FlaskClient
 from tests.helpers.public import (
     BASE,
     answer,
+    body,
     born_years_ago,
     consent_form,
     csrf,
     likely_answers,
     referral_form,
     resume,
+    rows,
     start,
     walk,
 )
@@ -40,18 +40,6 @@ FIRST_HEALTH_QUESTION = "Has a doctor said your child has"
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(RATELIMIT_ENABLED=False)
-
-
-def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(app.config["DATABASE"])
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def body(client: FlaskClient, path: str) -> str:
-    return client.get(path, follow_redirects=True).get_data(as_text=True)
 
 
 def resume_path(client: FlaskClient) -> str:

@@ -23,7 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from prescreen.store import connect, migrate, migration_modules, recruiting, transaction
-from tests.helpers.public import BASE, csrf, likely_answers, referral_form, start, walk
+from tests.helpers.public import BASE, csrf, likely_answers, referral_form, rows, start, walk
 from tests.helpers.staff import STUDY_ID, add_referral, add_user, download, login
 
 WORDS = {
@@ -62,14 +62,6 @@ def not_eligible_answers() -> dict[str, Any]:
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(RATELIMIT_ENABLED=False, STUDY_TEAM_EMAIL="team@pumch.example", PUBLIC_URL="https://ps.example")
-
-
-def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(app.config["DATABASE"])
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def turned_away(app: Flask, lang: str = "en") -> FlaskClient:

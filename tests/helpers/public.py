@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers.study import ELIGIBLE
@@ -163,3 +165,17 @@ REFERRAL_FORM: dict[str, str] = {
 def referral_form(**changes: str) -> dict[str, str]:
     """A copy of :data:`REFERRAL_FORM` with *changes* (a fresh dict, safe to alter)."""
     return {**REFERRAL_FORM, **changes}
+
+
+def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """What the app's real SQLite file holds, read on a connection of the test's own."""
+    conn = sqlite3.connect(app.config["DATABASE"])
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def body(client: FlaskClient, path: str) -> str:
+    """The page at *path* after any redirects, as HTML text."""
+    return client.get(path, follow_redirects=True).get_data(as_text=True)
