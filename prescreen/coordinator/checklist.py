@@ -25,14 +25,7 @@ from ..store import checklist, get_db
 from ..web.forms import TextForm
 from ..web.i18n import current_locale
 from . import family
-
-VERDICT_LABELS = {"confirmed": _l("Confirmed"), "not_met": _l("Not met")}
-SOURCE_LABELS = {
-    "lab_report": _l("Lab report"),
-    "records": _l("Medical records"),
-    "family": _l("Family's report"),
-    "other": _l("Other"),
-}
+from .shared import SOURCE_LABELS, VERDICT_LABELS
 
 
 class MarkForm(TextForm):
