@@ -86,9 +86,10 @@ def test_result_and_resume_pages_say_nothing_personal_in_their_meta_and_are_not_
     resume_url = html.unescape(re.search(r'id="resume-url" value="([^"]+)"', body).group(1))
     token = resume_url.rsplit("/", 1)[1]
     assert tags["robots"] == "noindex"
-    assert tags["og:title"] == "临床研究初筛"  # the site, not the study nor the outcome
-    home = meta(client.get("/").get_data(as_text=True))
-    assert tags["og:description"] == home["og:description"] and tags["description"] == home["description"]
+    # WeChat fetches a pasted link without the family's cookie: the result page previews as the
+    # page it redirects to, so it carries no share tags at all (and stays small on a slow network).
+    assert not [name for name in tags if name.startswith("og:") or name == "description"], tags
+    assert client.application.test_client().get(f"{BASE}/result").status_code in (302, 303)
     head = body.split("</head>", 1)[0]
     assert token not in head and "/r/" not in head and "og:url" not in head
     for word in ("符合", "不适合", "干燥", "利妥昔", "北京协和"):  # no outcome, no study, no answer

@@ -28,6 +28,24 @@ SHARE_IMAGE = "share.png"
 SHARE_IMAGE_SIZE = 300
 #: The only pages a search engine may index: nothing that belongs to one family.
 INDEXABLE = frozenset({"home.index", "public.study"})
+#: Pages that show only the screening this browser holds. WeChat fetches a pasted link without
+#: the family's cookie, so such a link previews as wherever it redirects (the study page): these
+#: pages carry no share tags, only ``noindex``, and stay small on a slow network.
+OWN_SCREENING = frozenset(
+    {
+        "public.chat",
+        "public.answer",
+        "public.change",
+        "public.early_choice",
+        "public.handoff",
+        "public.result",
+        "public.summary",
+        "public.refer",
+        "public.sent",
+        "public.withdraw_here",
+        "public.forget",
+    }
+)
 
 
 def is_wechat(user_agent: str | None) -> bool:
@@ -48,6 +66,11 @@ def share_image_url() -> str:
     return current_app.config["PUBLIC_URL"].rstrip("/") + asset_url(SHARE_IMAGE)
 
 
+def previewable() -> bool:
+    """Whether a link to this page can show a preview (anyone with the link may open it)."""
+    return request.endpoint not in OWN_SCREENING
+
+
 def indexable() -> bool:
     """Whether a search engine may index this page (no result, resume or family page)."""
     return request.endpoint in INDEXABLE
@@ -61,11 +84,12 @@ def _vary(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Give templates ``in_wechat()``, ``share_image_url()`` and ``indexable()``."""
+    """Give templates ``in_wechat()``, ``share_image_url()``, ``indexable()`` and ``previewable()``."""
     app.jinja_env.globals.update(
         in_wechat=in_wechat,
         share_image_url=share_image_url,
         indexable=indexable,
+        previewable=previewable,
         share_image_size=SHARE_IMAGE_SIZE,
     )
     app.after_request(_vary)
