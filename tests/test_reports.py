@@ -230,7 +230,7 @@ def test_report_downloads_are_chinese_labelled_csv_and_xlsx_and_audited(app: Fla
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page(admin, "/coordinator/reports")).group(1)
     xlsx = admin.post("/coordinator/reports.xlsx", data={"csrf_token": token}, headers=ZH)
     book = load_workbook(io.BytesIO(xlsx.get_data()))
-    assert book.sheetnames == ["概况", "按月", "语言", "填写人", "来源", "筛选失败原因"]
+    assert book.sheetnames == ["概况", "按月", "语言", "填写人", "来源", "筛选失败原因", "在哪一题停下"]
     summary = book[book.sheetnames[0]]
     assert summary["A2"].value and summary["B2"].value == 1
     text = admin.post("/coordinator/reports.csv", data={"csrf_token": token}, headers=ZH).get_data(as_text=True)
@@ -534,3 +534,45 @@ def test_an_empty_version_label_is_said_in_words_on_the_log_and_the_sheet(app: F
     for path in ("/coordinator/log", f"/coordinator/referrals/{ref['id']}/eligibility"):
         html = page(admin, path)
         assert version in html and "未填写伦理批准的版本号" in html, path
+
+
+def test_the_funnel_counts_where_families_stopped_and_downloads_hide_small_counts(
+    app: Flask, admin: FlaskClient
+) -> None:
+    now = datetime.now(UTC)
+    for _ in range(6):  # stopped at the first question two days ago
+        add_screening(app, {}, at=now - timedelta(days=2), complete=False)
+    for _ in range(2):  # stopped at the diagnosis three days ago
+        add_screening(app, {"dob": "2015-03"}, at=now - timedelta(days=3), complete=False)
+    add_screening(app, {"dob": "2015-03"}, at=now - timedelta(hours=2), complete=False)  # may still be typing
+    add_screening(app, {"dob": "2015-03"}, at=now - timedelta(days=60), complete=False)  # before the period
+    add_screening(app, at=now - timedelta(days=2))  # finished: not a drop-off
+    since = (now - timedelta(days=20)).astimezone(prescreen.clock.TEAM_TZ).date().isoformat()
+
+    def stopped(html: str) -> dict[str, tuple[str, int]]:
+        found = re.findall(r'<th scope="row">([^<]+)</th><td data-stopped="(\w+)">(\d+)<', html)
+        return {key: (label, int(n)) for label, key, n in found}
+
+    zh = stopped(page(admin, f"/coordinator/funnel?from={since}"))
+    assert zh == {
+        "dob": ("1. 孩子是哪年哪月出生的？", 6),
+        "diagnosis": ("2. 医生有没有诊断过孩子是干燥综合征（舍格伦综合征）？", 2),
+    }
+    assert stopped(page(admin, "/coordinator/funnel?range=all"))["diagnosis"][1] == 3  # the older one too
+    html = admin.get(f"/coordinator/funnel?from={since}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert stopped(html)["dob"] == ("1. In what month and year was your child born?", 6)
+    assert 'id="stopped-title"' in html and "2015-03" not in html  # the chart, and never an answer
+
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page(admin, "/coordinator/reports")).group(1)
+    form = {"csrf_token": token, "from": since}
+    text = admin.post("/coordinator/reports.csv", data=form, headers=ZH).get_data(as_text=True)
+    rows = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"))) if r[0] == "在哪一题停下"]
+    assert [(r[1], r[3]) for r in rows] == [
+        ("1. 孩子是哪年哪月出生的？", "6"),
+        ("2. 医生有没有诊断过孩子是干燥综合征（舍格伦综合征）？", "<5"),
+    ]
+    book = load_workbook(io.BytesIO(admin.post("/coordinator/reports.xlsx", data=form, headers=ZH).get_data()))
+    assert [[c.value for c in r] for r in book["在哪一题停下"].iter_rows(min_row=2)] == [
+        ["1. 孩子是哪年哪月出生的？", 6],
+        ["2. 医生有没有诊断过孩子是干燥综合征（舍格伦综合征）？", "<5"],
+    ]

@@ -26,6 +26,7 @@ from openpyxl.styles import Font
 from .. import clock, studies
 from ..store import audit, get_db, queue_reports
 from ..web.i18n import current_locale
+from . import dropoff
 from . import period as periods
 from .charts import bars, columns, share
 from .reports import chosen_study, csv_response, grouped_reasons
@@ -144,6 +145,8 @@ def report(study: str | None, period: queue_reports.Period, lang: str) -> dict[s
         "respondent_screenings": dict(screenings["respondent"]),
         "source": _labelled(_count(received, "kind"), KIND_LABELS),
         "reasons": [(f"r{i}", text, n) for i, (text, n) in enumerate(sorted(reasons.items(), key=lambda i: -i[1]))],
+        # Downloads only: per question, counts under 5 already written "<5" (see .dropoff).
+        "stopped": dropoff.export_rows([study] if study else list(visible_studies()), period, lang),
     }
 
 
@@ -190,6 +193,7 @@ def tables(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]
         (_("Answered by"), [_("Answered by"), _("Referrals")], [[label, c] for _k, label, c in data["respondent"]]),
         (source, [source, _("Referrals")], [[label, c] for _k, label, c in data["source"]]),
         (_("Screen-fail reasons"), [_("Reason"), n], [[label, c] for _k, label, c in data["reasons"]]),
+        (_("Where families stopped"), [_("Question"), n], data["stopped"]),
     ]
 
 

@@ -27,6 +27,7 @@ from .. import clock, studies
 from ..store import audit, exports, get_db, queue_reports
 from ..web.i18n import current_locale
 from ..web.security import page_number
+from . import dropoff
 from . import period as periods
 from .charts import bars, share
 from .shared import criterion_reason, require_admin, visible_studies
@@ -176,6 +177,7 @@ def funnel() -> str:
     outcomes = [(k, label, counts[k], share(counts[k], counts["completed"])) for k, label in OUTCOMES]
     reasons = bars(grouped_reasons(study_id, data["reasons"], lang)[:10])
     screen_fails = bars(grouped_reasons(study_id, data["screen_fails"], lang))
+    stopped = bars(dropoff.stopped_at(study_id, period, lang))
     return render_template(
         "coordinator/funnel.html",
         study_id=study_id,
@@ -185,6 +187,7 @@ def funnel() -> str:
         reasons=reasons,
         not_eligible=counts["not_eligible"],
         screen_fails=screen_fails,
+        stopped=stopped,
         statuses=data["statuses"],
         counts=counts,
         review_share=share(counts["review_requested"], counts["referred"]),

@@ -176,6 +176,22 @@ def told_early(db: sqlite_utils.Database, study_id: str, period: Period = ALL_TI
     return {"told": len(rows), "stopped": stopped, "continued": continued, "undecided": len(rows) - stopped - continued}
 
 
+def stalled(db: sqlite_utils.Database, study_id: str, before: str, period: Period = ALL_TIME) -> list[dict[str, Any]]:
+    """Screenings of *study_id* started in *period* (Beijing days), still in progress, untouched since *before*.
+
+    For the drop-off chart: the caller works out, with the engine, the question each one stopped
+    at. Returns only what that needs (answers, respondent, the last update), decoded; the answers
+    are never shown or counted one by one. *before* is stored UTC text (:func:`prescreen.clock.iso`).
+    """
+    rows = db.execute(
+        "SELECT answers, respondent, updated_at FROM screenings WHERE study_id = :study AND status = 'in_progress' "
+        "AND updated_at < :before AND (:start IS NULL OR date(created_at, '+8 hours') >= :start) "
+        "AND (:end IS NULL OR date(created_at, '+8 hours') <= :end) ORDER BY id",
+        {"study": study_id, "before": before, **period.params()},
+    ).fetchall()
+    return [{"answers": json.loads(a or "{}"), "respondent": r, "updated_at": u} for a, r, u in rows]
+
+
 # Referrals for the reports page: codes, days and times only (no contact detail, no answer).
 _REFERRALS = """
     SELECT * FROM (

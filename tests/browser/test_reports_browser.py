@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,8 @@ def test_the_reasons_chart_uses_reason_wording_on_every_screen(live_server, new_
     add_user(app, "pi@pumch.example", "admin")
     for _ in range(3):
         add_screening(app, NOT_ELIGIBLE)
+    for answers in ({}, {"dob": "2015-03"}, {"dob": "2015-03"}):  # left unfinished two days ago
+        add_screening(app, answers, at=datetime.now(UTC) - timedelta(days=2), complete=False)
     family = add_referral(app, reference="PS-FAIL22")
     db = db_of(app)
     try:
@@ -46,6 +49,7 @@ def test_the_reasons_chart_uses_reason_wording_on_every_screen(live_server, new_
     assert "从未用过贝利尤单抗" not in chart.text_content() and "exc_" not in page.inner_text("main")
     assert "第一个" in page.inner_text("main")  # only the first reason counts, and the page says so
     assert HBV_REASON in page.locator("svg.reasons").nth(1).text_content()
+    assert "孩子是哪年哪月出生的？" in page.locator("svg.stopped").text_content()  # where families stopped
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / f"funnel-{device}.png"), full_page=True)
