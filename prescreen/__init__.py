@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import auth, config, coordinator, public, store, studies, team, volunteer
 from .auth.cli import users_cli
 from .config import ROOT, ConfigError
+from .coordinator.sources import sources_cli
 from .coordinator.weekly import reports_cli
 from .engine import StudyError
 from .extensions import csrf
@@ -35,6 +36,7 @@ CLI_GROUPS: tuple[click.Command, ...] = (
     studies_cli,
     purge_command,
     reports_cli,
+    sources_cli,
 )
 
 

@@ -20,6 +20,7 @@ from prescreen import clock
 from prescreen import studies as study_registry
 from prescreen.config import ROOT
 from prescreen.coordinator.shared import listing_quote
+from prescreen.store import sources
 from tests.helpers.staff import (
     NOT_ELIGIBLE,
     REVIEW,
@@ -70,6 +71,7 @@ def coordinator_urls(app: Flask) -> list[tuple[str, str]]:
         if not rule.rule.startswith("/coordinator"):
             continue
         path = rule.rule.replace("<id:referral_id>", "1").replace("<id:user_id>", "1").replace("<study_id>", STUDY_ID)
+        path = path.replace("<id:source_id>", "1")
         for method in sorted(rule.methods & {"GET", "POST"}):
             out.append((method, path))
     return out
@@ -92,6 +94,9 @@ def test_every_coordinator_route_sends_anonymous_requests_to_login(make_app) -> 
 
 def test_coordinator_pages_are_never_cached(admin: FlaskClient, app: Flask) -> None:
     ref = add_referral(app)
+    db = db_of(app)
+    sources.add(db, STUDY_ID, "儿科门诊海报", "cli")  # source 1: its QR code download
+    db.close()
     for method, path in coordinator_urls(app):
         if method == "GET":
             response = admin.get(path.replace("/1", f"/{ref['id']}"))

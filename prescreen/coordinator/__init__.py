@@ -18,6 +18,7 @@ from . import (
     report_page,
     reports,
     shared,
+    sources,
     study_status,
     visit_routes,
 )
@@ -54,6 +55,9 @@ visit_routes.add_routes(bp)
 # Opening and closing studies (admins).
 bp.add_url_rule("/studies", view_func=study_status.studies_page, methods=["GET"])
 bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_status, methods=["GET", "POST"])
+# Sources and their QR codes (admins).
+bp.add_url_rule("/sources", view_func=sources.sources_page, methods=["GET", "POST"])
+bp.add_url_rule("/sources/<id:source_id>/qr.png", view_func=sources.source_qr, methods=["GET"])
 # Accounts (admins).
 bp.add_url_rule("/accounts", view_func=accounts.accounts_page, methods=["GET"])
 bp.add_url_rule("/accounts/new", view_func=accounts.new_account, methods=["GET", "POST"])

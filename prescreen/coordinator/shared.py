@@ -123,6 +123,7 @@ ACTION_LABELS = {
     "study.publish": _l("Volunteers told of a new study"),
     "study.recruiting": _l("Study opened for recruiting"),
     "study.closed": _l("Study closed to recruiting"),
+    "source.create": _l("Source and QR code added"),
     "volunteer.sign_up": _l("Volunteer signed up"),
     "volunteer.confirm": _l("Volunteer confirmed their e-mail"),
     "volunteer.preferences": _l("Volunteer changed their choices"),
@@ -142,6 +143,7 @@ RECORD_TYPE_LABELS = {
     "audit": _l("Audit trail"),
     # TRANSLATORS: the audit row of a search: the record is the list of families to contact (待联系名单).
     "queue": _l("List of families to contact"),
+    "source": _l("Source (link and QR code)"),
 }
 #: Who did it, when it was not a staff account.
 ACTOR_LABELS = {
@@ -198,6 +200,9 @@ DETAIL_LABELS = {
     "stale_open_referrals": _l("Families closed after no contact"),
     "closed_referrals": _l("Closed families' details deleted"),
     "staff_sessions": _l("Expired staff sign-ins removed"),
+    # TRANSLATORS: audit detail: the short code in a source's /q/ link (e.g. K7PX2M).
+    "code": _l("Link code"),
+    "study": _l("Study"),
 }
 #: Audit detail fields that say nothing to a reader (internal row ids, the text of a note).
 HIDDEN_DETAILS = frozenset({"note", "signoff"})
@@ -230,6 +235,7 @@ ACTION_KINDS: dict[str, tuple[str, ...]] = {
         "study.publish",
         "study.recruiting",
         "study.closed",
+        "source.create",
     ),
     "export": (
         "export.subject",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from ..web.limits import limiter_for, made_a_referral, public_post_limit, referral_post_limit, resume_code_limit
-from . import chat, page, referral, result, resume_code, session, study
+from . import chat, page, referral, result, resume_code, session, source_link, study
 
 bp = Blueprint("public", __name__)
 bp.before_request(session.load_screening)
@@ -26,6 +26,7 @@ bp.add_url_rule("/s/<study_id>/", view_func=study.study, methods=["GET"])
 bp.add_url_rule("/s/<study_id>/start", view_func=study.who, methods=["GET"])
 bp.add_url_rule("/s/<study_id>/consent", view_func=study.consent, methods=["GET", "POST"])
 bp.add_url_rule("/r/<token>", view_func=study.resume, methods=["GET", "POST"])
+bp.add_url_rule("/q/<code>", view_func=source_link.from_source, methods=["GET"])
 bp.add_url_rule("/resume", view_func=resume_code.resume_with_code, methods=["GET", "POST"])
 bp.add_url_rule("/s/<study_id>/leave", view_func=study.leave, methods=["POST"])
 bp.add_url_rule("/s/<study_id>/forget", view_func=study.forget, methods=["GET", "POST"])

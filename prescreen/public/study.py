@@ -27,6 +27,7 @@ from .session import (
     study_or_404,
     token_from_nonce,
 )
+from .source_link import taken_source
 from .text import consent_version, notice_context
 
 
@@ -82,6 +83,7 @@ def consent(study_id: str) -> str | Response | tuple[str, int]:
             respondent=form.respondent.data,
             consent_version=consent_version("health"),
             resume_days=int(current_app.config["RESUME_DAYS"]),
+            source_id=taken_source(study.id),
         )
         hold_screening(token)
         if request.headers.get(chat.CHAT_HEADER) == "1":  # chat.js: the first question at once

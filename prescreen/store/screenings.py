@@ -67,13 +67,14 @@ def create(
     consent_version: str,
     resume_days: int,
     token: str | None = None,
+    source_id: int | None = None,
 ) -> tuple[int, str]:
     """Start a screening and record its health-data consent, in one transaction.
 
     Returns ``(screening id, token)``; the token goes to the session and the resume link. A caller
     that derives *token* from the consent form's one-time nonce makes a double-tapped or
     replayed "Agree" idempotent: the same token finds the row already made, and nothing new is
-    written.
+    written. *source_id* is the source whose ``/q/`` link this browser opened (or None).
     """
     token = token or new_token(SHORT)
     now = clock.utc_text()
@@ -83,12 +84,12 @@ def create(
         # to be about someone else. The write lock (BEGIN IMMEDIATE) makes the max() race-free.
         cursor = db.execute(
             "INSERT INTO screenings (id, token_hash, study_id, version, locale, respondent, answers, status, "
-            "step, created_at, updated_at, expires_at) VALUES ("
+            "step, created_at, updated_at, expires_at, source_id) VALUES ("
             "1 + max((SELECT COALESCE(max(id), 0) FROM screenings), "
             "(SELECT COALESCE(max(CAST(record_id AS INTEGER)), 0) FROM audit WHERE record_type = 'screening')), "
-            "?, ?, ?, ?, ?, '{}', 'in_progress', 0, ?, ?, ?) "
+            "?, ?, ?, ?, ?, '{}', 'in_progress', 0, ?, ?, ?, ?) "
             "ON CONFLICT (token_hash) DO NOTHING",
-            [token_hash(token), study_id, version, locale, respondent, now, now, expiry(resume_days)],
+            [token_hash(token), study_id, version, locale, respondent, now, now, expiry(resume_days), source_id],
         )
         if cursor.rowcount == 1:
             screening_id = int(cursor.lastrowid or 0)

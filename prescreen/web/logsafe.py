@@ -14,8 +14,8 @@ import re
 
 from flask import Flask, request
 
-#: Paths whose last segment is a bearer token.
-TOKEN_PATH = re.compile(r"(/r/|/withdraw/|/volunteer/(?:confirm|manage|unsubscribe|resubscribe)/)[^/\s?\"']+")
+#: Paths whose last segment is a bearer token, or a source code (``/q/<code>``: which poster or group).
+TOKEN_PATH = re.compile(r"(/r/|/q/|/withdraw/|/volunteer/(?:confirm|manage|unsubscribe|resubscribe)/)[^/\s?\"']+")
 REDACTED = r"\1…"
 
 
