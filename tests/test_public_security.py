@@ -152,6 +152,7 @@ def test_database_columns_match_the_approved_field_lists(app):
         "id", "token_hash", "study_id", "version", "locale", "respondent", "answers", "status", "outcome",
         "criteria", "failed", "recheck_after", "step", "created_at", "updated_at", "completed_at", "expires_at",
         "editing", "notice", "early_told_at", "early_choice", "early_choice_at",
+        "source_id",  # which poster or group the link came from (issue 19): an id, nothing personal
     ]  # fmt: skip
     assert columns["consents"] == ["id", "screening_id", "kind", "text_version", "locale", "role", "created_at"]
 
