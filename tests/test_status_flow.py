@@ -340,5 +340,5 @@ def test_a_closed_family_page_says_closed_after_and_labels_are_a_crcs(coord: Fla
     closed_at = (datetime.now(UTC) - timedelta(days=17)).isoformat(timespec="seconds").replace("+00:00", "Z")
     set_status(app, ref, "not_interested", closed_at=closed_at, visit_date="2026-12-24")
     html = coord.get(page_of(ref)).get_data(as_text=True)
-    assert "3天后关闭" in html and "20天" not in html
+    assert "（3天后关闭）" in html and "20天" not in html  # Chinese brackets on a Chinese page
     assert '<span class="nowrap">访视日期 2026-12-24</span>' in html
