@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_public_chat import Family, shot
 from tests.helpers.browser import assert_no_axe_violations
@@ -112,7 +113,7 @@ def test_after_a_language_switch_the_question_is_in_view(live_server, new_contex
         family.answer(answers[family.question()[0]])
     qid, _step = family.question()
     page.locator(".site-lang a[hreflang=en]").click()
-    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     assert family.question()[0] == qid and page.locator("ol.chat li.msg.me").count() == 6
     page.wait_for_function(IN_VIEW, arg=FIRST_OPTION)
 
