@@ -86,6 +86,17 @@ DEFAULTS: dict[str, Any] = {
     "VOLUNTEER_CONFIRM_HOURS": 48,  # a sign-up confirmation link expires after this
     "VOLUNTEER_SIGNUP_MAILS_PER_WEEK": 3,  # e-mails the sign-up form may cause to one mailbox in 7 days
     "MAIL_KEEP_DAYS": 30,  # after this, a sent e-mail's address and body are blanked (its key stays)
+    # SMS (prescreen.mail.sms), sent by `prescreen mail send` with the e-mails: "file" writes
+    # <instance>/sms/*.json (no provider needed); "tencent" sends through Tencent Cloud SMS.
+    "SMS_BACKEND": "file",
+    "SMS_SIGN_NAME": None,  # the approved signature (签名), without 【】
+    "SMS_SDK_APP_ID": None,  # the SMS application's SdkAppId
+    "SMS_SECRET_ID": None,  # an API key of a sub-account allowed only to send SMS
+    "SMS_SECRET_KEY": None,
+    "SMS_REGION": "ap-guangzhou",
+    "SMS_ENDPOINT": None,  # None: the SDK's own; "http://127.0.0.1:PORT" points it at a test server
+    "SMS_TIMEOUT": 10,  # seconds for one SendSms call
+    "SMS_TEMPLATES": {},  # {"recheck-reminder": {"zh": id, "en": id}, "referral-receipt": {...}}; en optional
 }
 
 

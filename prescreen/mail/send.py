@@ -1,6 +1,8 @@
 """Delivering the outbox: ``prescreen mail send [--loop] [--batch N]``.
 
 One row at a time: claim it (a short transaction), hand it to the backend, mark it sent at once.
+Texts (SMS rows, see :mod:`.sms`) go the same way through the SMS backend: the same claims,
+retries and idempotency, one sender for both.
 A temporary failure (SMTP 4xx, no connection) is retried after a delay that doubles each time, up
 to ``MAIL_MAX_ATTEMPTS``; a permanent one (5xx) fails the row and suppresses the address (never
 one of the study team's configured addresses: their failed alert shows on the queue instead). The
@@ -32,20 +34,14 @@ from flask.cli import AppGroup
 
 from .. import clock
 from ..store import connect, outbox, retention
+from . import sms
+from .failures import PermanentFailure, TemporaryFailure
 from .render import sender_names
 
 #: CRLF and RFC 2047 for non-ASCII, as ``policy.SMTP``, but folding only past 998 characters
 #: (RFC 5322's limit): folded at 78, a long ASCII header such as ``List-Unsubscribe`` is turned
 #: into encoded words, and mail programs no longer find the ``<https://…>`` in it.
 SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
-
-
-class TemporaryFailure(Exception):
-    """Try again later (4xx, connection refused or dropped, timeout)."""
-
-
-class PermanentFailure(Exception):
-    """The server refused the message for good (5xx): suppress the address."""
 
 
 class Backend(Protocol):
@@ -170,6 +166,21 @@ def make_backend(app: Flask) -> Backend:
     raise click.ClickException(f"PRESCREEN_MAIL_BACKEND must be 'file' or 'smtp', not {name!r}")
 
 
+def make_sms_backend(app: Flask) -> sms.SmsBackend:
+    """The backend ``SMS_BACKEND`` names; refuses a ``tencent`` backend that lacks a setting it needs."""
+    cfg = app.config
+    name = cfg["SMS_BACKEND"]
+    if name == "file":
+        sign = cfg.get("SMS_SIGN_NAME") or "signature not set"
+        return sms.FileSmsBackend(Path(app.instance_path) / "sms", sign, cfg["PUBLIC_URL"])
+    if name == "tencent":
+        missing = sms.missing_settings(cfg)
+        if missing:
+            raise click.ClickException(f"PRESCREEN_SMS_BACKEND=tencent needs {', '.join(missing)}")
+        return sms.TencentSmsBackend(cfg)
+    raise click.ClickException(f"PRESCREEN_SMS_BACKEND must be 'file' or 'tencent', not {name!r}")
+
+
 #: Settings that name the study team's own addresses (and each STUDY_CONTACTS e-mail): a bounce
 #: never suppresses these.
 TEAM_ADDRESS_SETTINGS = ("STUDY_TEAM_EMAIL", "STUDY_CONTACT_EMAIL")
@@ -196,11 +207,15 @@ def deliver_due(
     db: sqlite_utils.Database,
     backend: Backend,
     *,
+    sms_backend: sms.SmsBackend | None = None,
     batch: int = 50,
     now: datetime | None = None,
     stop: Any = None,
 ) -> Counter[str]:
-    """Deliver up to *batch* due rows; return how many were sent, retried, failed or bounced."""
+    """Deliver up to *batch* due rows, e-mails and texts alike; return how many were sent, retried, failed or bounced.
+
+    Texts go to *sms_backend*, by default the one ``SMS_BACKEND`` names (made on the first text).
+    """
     cfg = app.config
     protected = team_addresses(cfg)
     claimer = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
@@ -217,8 +232,12 @@ def deliver_due(
         if row is None:
             break
         try:
-            message = build_message(row, cfg["MAIL_FROM"], names.get(row["locale"]))
-            backend.send(message, row["to_addr"], row["id"])
+            if row["channel"] == "sms":
+                sms_backend = sms_backend or make_sms_backend(app)
+                sms_backend.send(row)
+            else:
+                message = build_message(row, cfg["MAIL_FROM"], names.get(row["locale"]))
+                backend.send(message, row["to_addr"], row["id"])
         except PermanentFailure as exc:
             outbox.mark_bounced(db, row["id"], str(exc), protected)
             result["bounced"] += 1
@@ -245,14 +264,14 @@ def tidy(app: Flask, db: sqlite_utils.Database, now: datetime | None = None) -> 
 
 @click.group("mail", cls=AppGroup)
 def mail_cli() -> None:
-    """Deliver the outbox (volunteer e-mails, re-check reminders, study-team alerts)."""
+    """Deliver the outbox (volunteer e-mails, re-check reminders, study-team alerts, texts to families)."""
 
 
 @mail_cli.command("send")
 @click.option("--loop", is_flag=True, help="Keep running as a worker (stop with SIGTERM or Ctrl-C).")
 @click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Rows per round.")
 def send_command(loop: bool, batch: int) -> None:
-    """Send every e-mail that is due, once; with --loop, keep doing so."""
+    """Send every e-mail and text that is due, once; with --loop, keep doing so."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stopping = {"now": False}
 
@@ -261,11 +280,12 @@ def send_command(loop: bool, batch: int) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     backend = make_backend(app)
+    texts = make_sms_backend(app)  # a misconfigured SMS backend stops here, before anything is claimed
     db = connect(app.config["DATABASE"])
     try:
         while True:
             tidy(app, db)
-            result = deliver_due(app, db, backend, batch=batch, stop=lambda: stopping["now"])
+            result = deliver_due(app, db, backend, sms_backend=texts, batch=batch, stop=lambda: stopping["now"])
             if result or not loop:
                 summary = ", ".join(f"{n} {what}" for what, n in sorted(result.items())) or "nothing due"
                 click.echo(f"mail: {summary}")
@@ -281,4 +301,5 @@ def send_command(loop: bool, batch: int) -> None:
         pass
     finally:
         backend.close()
+        texts.close()
         db.close()

@@ -21,6 +21,25 @@ from . import transaction, volunteers
 
 #: Kinds of mail that go to the study team rather than to a family or volunteer.
 TEAM_ALERT_KINDS = ("referral-alert",)
+#: How a row reaches its person (migration m0020): an e-mail, or a text to a mainland mobile.
+CHANNELS = ("email", "sms")
+
+
+def sms_row(phone: str, template: str, params: dict[str, str]) -> dict[str, Any]:
+    """The columns of an SMS row: the number, the template's key and its parameters, and no text.
+
+    The text is the provider's approved template (:mod:`prescreen.mail.sms`), so a row can never
+    carry free text; ``headers`` holds the parameters, so everything that blanks a finished or
+    cancelled row's address, body and headers blanks the number and parameters too.
+    """
+    return {"to_addr": phone, "subject": template, "body_text": "", "body_html": None, "headers": params}
+
+
+def enqueue_sms(
+    db: sqlite_utils.Database, *, key: str, kind: str, phone: str, locale: str, template: str, params: dict[str, str]
+) -> bool:
+    """Queue one text under *key* unless a row with it exists; returns whether it was queued."""
+    return enqueue(db, key=key, kind=kind, locale=locale, channel="sms", **sms_row(phone, template, params))
 
 
 def enqueue(
@@ -34,13 +53,18 @@ def enqueue(
     body_text: str,
     body_html: str | None = None,
     headers: dict[str, Any] | None = None,
+    channel: str = "email",
 ) -> bool:
-    """Queue one e-mail unless a row with ``key`` exists; returns whether it was queued.
+    """Queue one e-mail (or, *channel* ``sms``, one text) unless a row with ``key`` exists; True if queued.
 
-    Joins the caller's transaction when there is one (the normal case).
+    Joins the caller's transaction when there is one (the normal case). Texts are queued
+    through :func:`enqueue_sms`, which says what an SMS row holds.
     """
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
     row = {
         "idempotency_key": key,
+        "channel": channel,
         "kind": kind,
         "to_addr": to_addr,
         "locale": locale,
@@ -54,9 +78,9 @@ def enqueue(
         "created_at": clock.utc_text(),
     }
     sql = (
-        "INSERT INTO outbox (idempotency_key, kind, to_addr, locale, subject, body_text, body_html, "
+        "INSERT INTO outbox (idempotency_key, channel, kind, to_addr, locale, subject, body_text, body_html, "
         "headers, status, attempts, next_attempt_at, created_at) VALUES "
-        "(:idempotency_key, :kind, :to_addr, :locale, :subject, :body_text, :body_html, :headers, "
+        "(:idempotency_key, :channel, :kind, :to_addr, :locale, :subject, :body_text, :body_html, :headers, "
         ":status, :attempts, :next_attempt_at, :created_at) ON CONFLICT (idempotency_key) DO NOTHING"
     )
     with transaction(db):
@@ -113,13 +137,17 @@ def replace_pending(
     body_text: str,
     body_html: str | None,
     headers: dict[str, Any] | None = None,
+    channel: str = "email",
 ) -> bool:
-    """Rewrite a still-pending row (a family asks again, perhaps with another address)."""
+    """Rewrite a still-pending row (a family asks again, perhaps with another address or by text instead)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
     return (
         db.execute(
-            "UPDATE outbox SET to_addr = ?, locale = ?, subject = ?, body_text = ?, body_html = ?, headers = ? "
-            "WHERE idempotency_key = ? AND status = 'pending'",
+            "UPDATE outbox SET channel = ?, to_addr = ?, locale = ?, subject = ?, body_text = ?, body_html = ?, "
+            "headers = ? WHERE idempotency_key = ? AND status = 'pending'",
             [
+                channel,
                 to_addr,
                 locale,
                 subject,
@@ -164,7 +192,8 @@ def claim_next(
                 return None
             row = _as_dict(cursor, found)
             barred = (
-                not is_protected(row["to_addr"], protected)
+                row["channel"] == "email"  # the suppression list holds e-mail addresses only
+                and not is_protected(row["to_addr"], protected)
                 and db.execute("SELECT 1 FROM suppressions WHERE email = ?", [row["to_addr"]]).fetchone()
             )
             if barred:
@@ -219,17 +248,18 @@ def mark_bounced(db: sqlite_utils.Database, row_id: int, error: str, protected: 
     """Record a permanent failure and suppress the address, so nothing more is sent to it.
 
     A *protected* address (the study team's own, lower-cased) is never suppressed: the row
-    fails, the queue shows the failure, and the next alert is still tried.
+    fails, the queue shows the failure, and the next alert is still tried. A text's number is
+    never put on the (e-mail) suppression list: the row just fails.
     """
     with transaction(db):
-        row = db.execute("SELECT to_addr FROM outbox WHERE id = ?", [row_id]).fetchone()
+        row = db.execute("SELECT to_addr, channel FROM outbox WHERE id = ?", [row_id]).fetchone()
         now = clock.utc_text()
         db.execute(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, failed_at = ?, "
             "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
             [error[:500], now, row_id],
         )
-        if not is_protected(row[0], protected):
+        if row[1] == "email" and not is_protected(row[0], protected):
             volunteers.suppress(db, row[0], f"bounce: {error[:180]}")
 
 
