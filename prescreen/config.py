@@ -79,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     "SMTP_TIMEOUT": 30,
     "PUBLIC_URL": "http://localhost:5000",  # absolute links in e-mails; https in production
+    "POSTER_FONT": None,  # a .ttf/.ttc with Chinese for the sources' posters; None: fontconfig's (WenQuanYi Micro Hei)
     "MAIL_MAX_ATTEMPTS": 8,  # temporary failures (4xx, no connection) before a row is given up
     "MAIL_RETRY_SECONDS": 60,  # first retry delay; doubles on every further failure
     "MAIL_LEASE_SECONDS": 120,  # how long a sender holds a claimed row before another may take it
