@@ -230,7 +230,7 @@ def test_report_downloads_are_chinese_labelled_csv_and_xlsx_and_audited(app: Fla
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page(admin, "/coordinator/reports")).group(1)
     xlsx = admin.post("/coordinator/reports.xlsx", data={"csrf_token": token}, headers=ZH)
     book = load_workbook(io.BytesIO(xlsx.get_data()))
-    assert book.sheetnames == ["概况", "按月", "语言", "填写人", "来源", "筛选失败原因", "在哪一题停下"]
+    assert book.sheetnames == ["概况", "按月", "语言", "填写人", "来源", "筛选失败原因", "在哪一题停下", "按来源"]
     summary = book[book.sheetnames[0]]
     assert summary["A2"].value and summary["B2"].value == 1
     text = admin.post("/coordinator/reports.csv", data={"csrf_token": token}, headers=ZH).get_data(as_text=True)

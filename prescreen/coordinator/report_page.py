@@ -26,7 +26,7 @@ from openpyxl.styles import Font
 from .. import clock, studies
 from ..store import audit, get_db, queue_reports
 from ..web.i18n import current_locale
-from . import dropoff
+from . import dropoff, source_funnel
 from . import period as periods
 from .charts import bars, columns, share
 from .reports import chosen_study, csv_response, grouped_reasons
@@ -147,6 +147,8 @@ def report(study: str | None, period: queue_reports.Period, lang: str) -> dict[s
         "reasons": [(f"r{i}", text, n) for i, (text, n) in enumerate(sorted(reasons.items(), key=lambda i: -i[1]))],
         # Downloads only: per question, counts under 5 already written "<5" (see .dropoff).
         "stopped": dropoff.export_rows([study] if study else list(visible_studies()), period, lang),
+        # Downloads only: the funnel per source, counts under 5 written "<5".
+        "by_source": source_funnel.export_rows([study] if study else list(visible_studies()), period, lang),
     }
 
 
@@ -194,6 +196,7 @@ def tables(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]
         (source, [source, _("Referrals")], [[label, c] for _k, label, c in data["source"]]),
         (_("Screen-fail reasons"), [_("Reason"), n], [[label, c] for _k, label, c in data["reasons"]]),
         (_("Where families stopped"), [_("Question"), n], data["stopped"]),
+        (_("By source"), source_funnel.export_header(), data["by_source"]),
     ]
 
 
@@ -211,10 +214,11 @@ def download_csv() -> Response:
         for line in body:
             rows.append({"table": title, "item": line[0], **{f"v{i}": v for i, v in enumerate(line[1:])}})
             rows[-1]["columns"] = " / ".join(header[1:])
-    header = [_("Table"), _("Item"), _("Columns"), _("Value"), "", ""]
-    return csv_response(
-        rows, ("table", "item", "columns", "v0", "v1", "v2"), f"report-{periods.stamp(period)}.csv", header
-    )
+    # As many value columns as the widest table has (the funnel per source has nine).
+    width = max((len(r) - 3 for r in rows), default=0)
+    values = [f"v{i}" for i in range(max(3, width))]
+    header = [_("Table"), _("Item"), _("Columns"), _("Value"), *([""] * (len(values) - 1))]
+    return csv_response(rows, ("table", "item", "columns", *values), f"report-{periods.stamp(period)}.csv", header)
 
 
 def download_xlsx() -> Response:

@@ -27,7 +27,7 @@ from .. import clock, studies
 from ..store import audit, exports, get_db, queue_reports
 from ..web.i18n import current_locale
 from ..web.security import page_number
-from . import dropoff
+from . import dropoff, source_funnel
 from . import period as periods
 from .charts import bars, share
 from .shared import criterion_reason, require_admin, visible_studies
@@ -178,6 +178,9 @@ def funnel() -> str:
     reasons = bars(grouped_reasons(study_id, data["reasons"], lang)[:10])
     screen_fails = bars(grouped_reasons(study_id, data["screen_fails"], lang))
     stopped = bars(dropoff.stopped_at(study_id, period, lang))
+    by_source = source_funnel.rows(study_id, period)
+    # The chart: screenings started per source (the table beside it has every step).
+    source_bars = bars([(r["key"], r["label"], r["counts"]["started"]) for r in by_source[:-1]])
     return render_template(
         "coordinator/funnel.html",
         study_id=study_id,
@@ -188,6 +191,9 @@ def funnel() -> str:
         not_eligible=counts["not_eligible"],
         screen_fails=screen_fails,
         stopped=stopped,
+        by_source=by_source,
+        source_bars=source_bars,
+        source_columns=source_funnel.COLUMNS,
         statuses=data["statuses"],
         counts=counts,
         review_share=share(counts["review_requested"], counts["referred"]),

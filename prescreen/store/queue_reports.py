@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import sources
 from .queue import _studies_param
 
 #: The columns of the de-identified pre-screening log, in CSV order (ICH E6(R3) Appendix C).
@@ -166,6 +167,49 @@ def funnel(db: sqlite_utils.Database, study_id: str, period: Period = ALL_TIME) 
         ),
         "statuses": _tally(r["referral_status"] or "" for r in rows if r["referred"]),
     }
+
+
+#: The funnel per source's counts, in the order the page and the download show them.
+SOURCE_STEPS = (
+    "opened",
+    "started",
+    "completed",
+    "likely_eligible",
+    "needs_review",
+    "not_eligible",
+    "referred",
+    "contacted",
+    "enrolled",
+)
+
+_BY_SOURCE = """
+    SELECT source_id, count(*) AS started, sum(status = 'completed') AS completed,
+        sum(status = 'completed' AND outcome = 'likely_eligible') AS likely_eligible,
+        sum(status = 'completed' AND outcome = 'needs_review') AS needs_review,
+        sum(status = 'completed' AND outcome = 'not_eligible') AS not_eligible,
+        sum(referred) AS referred, sum(contacted) AS contacted, sum(enrolled) AS enrolled
+    FROM screening_log
+    WHERE study_id = :study AND (:start IS NULL OR started_on >= :start) AND (:end IS NULL OR started_on <= :end)
+    GROUP BY source_id
+"""
+
+
+def funnel_by_source(db: sqlite_utils.Database, study_id: str, period: Period = ALL_TIME) -> dict[int | None, dict]:
+    """One study's funnel per source in *period*: ``{source id or None: {step: count}}`` (steps: SOURCE_STEPS).
+
+    ``opened`` counts browsers that opened the source's ``/q/`` link on those days; every other
+    step counts screenings *started* on those days, as the whole funnel does. None is the
+    screenings that came without a source (a typed or forwarded link), for which nothing is
+    "opened". Sources with nothing in the period are absent; the caller lists every source.
+    """
+    params = {"study": study_id, **period.params()}
+    found: dict[int | None, dict] = {}
+    for row in db.query(_BY_SOURCE, params):
+        key = row.pop("source_id")
+        found[key] = {"opened": None if key is None else 0, **{k: int(v or 0) for k, v in row.items()}}
+    for source_id, n in sources.opened(db, study_id, params["start"], params["end"]).items():
+        found.setdefault(source_id, dict.fromkeys(SOURCE_STEPS, 0))["opened"] = n
+    return found
 
 
 def told_early(db: sqlite_utils.Database, study_id: str, period: Period = ALL_TIME) -> dict[str, int]:

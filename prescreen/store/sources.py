@@ -92,3 +92,24 @@ def listing(db: sqlite_utils.Database, study_ids: list[str] | None = None) -> li
         params.append(json.dumps(study_ids))
     rows = db.execute(sql + " ORDER BY s.id DESC", params).fetchall()
     return [Source(*row[:6], bool(row[6]), int(row[7])) for row in rows]
+
+
+def count_open(db: sqlite_utils.Database, source_id: int) -> None:
+    """Count one browser opening *source_id*'s link today (Beijing day): a number, nothing about who."""
+    with transaction(db):
+        db.execute(
+            "INSERT INTO source_opens (source_id, day, opened) VALUES (?, ?, 1) "
+            "ON CONFLICT (source_id, day) DO UPDATE SET opened = opened + 1",
+            [source_id, clock.today().isoformat()],
+        )
+
+
+def opened(db: sqlite_utils.Database, study_id: str, start: str | None, end: str | None) -> dict[int, int]:
+    """How many times each of *study_id*'s sources was opened on the Beijing days *start* … *end* (open ends)."""
+    rows = db.execute(
+        "SELECT o.source_id, sum(o.opened) FROM source_opens o JOIN sources s ON s.id = o.source_id "
+        "WHERE s.study_id = :study AND (:start IS NULL OR o.day >= :start) AND (:end IS NULL OR o.day <= :end) "
+        "GROUP BY o.source_id",
+        {"study": study_id, "start": start, "end": end},
+    ).fetchall()
+    return {int(source_id): int(n) for source_id, n in rows}

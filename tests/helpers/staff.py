@@ -52,6 +52,7 @@ def add_screening(
     at: datetime | None = None,
     complete: bool = True,
     study_id: str = STUDY_ID,
+    source_id: int | None = None,
 ) -> dict[str, Any]:
     """Walk *answers* through the real engine and store the screening; returns the row."""
     study = study_registry.of(app).studies[STUDY_ID]
@@ -75,6 +76,7 @@ def add_screening(
         "created_at": iso(at),
         "updated_at": iso(at),
         "completed_at": iso(at) if outcome else None,
+        "source_id": source_id,
     }
     db = db_of(app)
     try:
@@ -96,10 +98,11 @@ def add_referral(
     email: str = "parent@example.cn",
     wechat: str = "wxid_parent01",
     reference: str | None = None,
+    source_id: int | None = None,
 ) -> dict[str, Any]:
     """A referred family: a completed screening plus its referral row (status ``new``)."""
     at = at or datetime.now(UTC)
-    screening = add_screening(app, answers, locale=locale, at=at, study_id=study_id)
+    screening = add_screening(app, answers, locale=locale, at=at, study_id=study_id, source_id=source_id)
     age = Flow(study_registry.of(app).studies[STUDY_ID]).age(json.loads(screening["answers"]), date.today())
     band = "5-9" if age is not None and age < 10 else "10-13" if age is not None and age < 14 else "14-18"
     row = {
