@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 5000
 
-.PHONY: run test quick system-deps lint translations db clean .venv bench-engine bench bench-curve bench-slow fuzz
+.PHONY: run test quick system-deps fonts lint translations db clean .venv bench-engine bench bench-curve bench-slow fuzz
 
 # Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
 .venv: $(STAMP)
@@ -34,7 +34,7 @@ db: $(STAMP) translations
 
 # The development server and, beside it, the mail sender, so e-mails land in instance/mail/ at
 # once; links in them point at the port being served unless PRESCREEN_PUBLIC_URL says otherwise.
-run: $(STAMP) translations db
+run: $(STAMP) translations db fonts
 	@export PRESCREEN_ENV=$${PRESCREEN_ENV:-development} \
 	  PRESCREEN_PUBLIC_URL=$${PRESCREEN_PUBLIC_URL:-http://127.0.0.1:$${PORT:-5000}}; \
 	$(BIN)/prescreen mail send --loop & sender=$$!; \
@@ -68,6 +68,14 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+# The Chinese font the sources' posters and share images embed (the same check as system-deps).
+# Without root it only says so: the app still runs, and a poster download explains what is missing.
+fonts:
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "posters need a Chinese font: apt-get install fonts-wqy-microhei as root" >&2; \
+	  else DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei; fi; }
 
 # The inner loop: everything but the real-browser tests and the ones that start several processes
 # (gunicorn under load, kill -9, the mail sender crashing). make test (and CI) still runs them all.
