@@ -1,21 +1,31 @@
-"""Export a study as an HL7 FHIR R4 ``Questionnaire``.
+"""Export a study as an HL7 FHIR R4 ``Questionnaire``, and one screening as a ``QuestionnaireResponse``.
 
 Hospitals and registries speak FHIR; exporting lets a study's questions be reviewed or reused in
-other tools without our code. Conditions that FHIR's ``enableWhen`` can say exactly (answer equals
-an option, any-of / all-of those) become ``enableWhen``; others are carried verbatim in the SDC
-``enableWhenExpression`` extension so nothing is silently dropped.
+other tools without our code, and a screening's answers be read against them. Conditions that
+FHIR's ``enableWhen`` can say exactly (answer equals an option, any-of / all-of those) become
+``enableWhen``; others are carried verbatim in the SDC ``enableWhenExpression`` extension so
+nothing is silently dropped.
 """
 
 from __future__ import annotations
 
 import ast
+from datetime import datetime
 from typing import Any
 
-from .engine import Question, Study
+from .engine import Month, Question, State, Study
 
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 ENABLE_WHEN_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
 ITEM_TYPES = {"single": "choice", "multiple": "choice", "number": "integer", "month": "date"}
+#: A study's Questionnaire is named ``urn:prescreen:questionnaire:<study id>`` (version: the study's
+#: version), the same from the CLI and from the coordinator pages, so a response can point at it.
+CANONICAL_BASE = "urn:prescreen:questionnaire:"
+
+
+def canonical_url(study_id: str) -> str:
+    """The ``url`` of a study's Questionnaire."""
+    return CANONICAL_BASE + study_id
 
 
 def _zh(text: str) -> dict[str, Any]:
@@ -112,6 +122,7 @@ def questionnaire(study: Study) -> dict[str, Any]:
     return {
         "resourceType": "Questionnaire",
         "id": study.id,
+        "url": canonical_url(study.id),
         "version": study.version,
         "name": study.id.replace("-", "_"),
         "title": study.text("title", "en"),
@@ -121,4 +132,54 @@ def questionnaire(study: Study) -> dict[str, Any]:
         "description": study.text("summary", "en"),
         "_description": _zh(study.text("summary", "zh")),
         "item": [_item(q) for q in study.questions],
+    }
+
+
+def _coding(question: Question, value: str) -> dict[str, Any]:
+    """An answer as the ``valueCoding`` of the Questionnaire's own answerOption (code and display)."""
+    choice = question.choice(value)
+    coding: dict[str, Any] = {"code": value}
+    if choice is not None:
+        coding["display"] = choice.label("en")
+    return coding
+
+
+def _answers(question: Question, value: Any) -> list[dict[str, Any]]:
+    """A stored value as FHIR answers: codings in the options' order, a partial date, an integer."""
+    if question.type == "multiple":
+        picked = set(value)
+        return [{"valueCoding": _coding(question, c.value)} for c in question.choices if c.value in picked]
+    if question.type == "single":
+        return [{"valueCoding": _coding(question, str(value))}]
+    if isinstance(value, Month):
+        return [{"valueDate": f"{value.year:04d}-{value.month:02d}"}]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [{"valueInteger": value}]
+    return [{"valueString": str(value)}]
+
+
+def questionnaire_response(
+    study: Study, state: State, version: str, authored: datetime, completed: bool
+) -> dict[str, Any]:
+    """One screening's answers as a FHIR R4 QuestionnaireResponse (a JSON-ready dict).
+
+    ``state`` is the flow run over the stored answers: only the questions that route asked are
+    given (an answer left over from a route the family changed is not). ``version`` is the study
+    version the family answered, so ``questionnaire`` names the exact Questionnaire. Nothing
+    identifies the family: no subject, author or source, no name or contact detail, no reference.
+    """
+    items = []
+    for qid in state.asked:
+        if qid not in state.values or not study.has_question(qid):
+            continue
+        question = study.question(qid)
+        answers = _answers(question, state.values[qid])
+        if answers:
+            items.append({"linkId": qid, "text": question.text("guardian", "en"), "answer": answers})
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": f"{canonical_url(study.id)}|{version}",
+        "status": "completed" if completed else "in-progress",
+        "authored": authored.isoformat(timespec="seconds"),
+        "item": items,
     }

@@ -1,4 +1,4 @@
-"""Study commands that must work without the web app: check, show, screen, export-fhir.
+"""Study commands that must work without the web app: check, show, export, screen, export-fhir.
 
 A study team runs ``prescreen questions check`` on a sheet the app would refuse to start with,
 so these commands load studies straight from the folder and never call ``create_app``.
@@ -21,11 +21,13 @@ from .engine import (
     Flow,
     Study,
     StudyError,
+    export_workbook,
+    is_study_folder,
     load_study,
     study_folders,
     validate_study,
 )
-from .fhir import questionnaire
+from .fhir import questionnaire, questionnaire_response
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "questions"
 
@@ -37,7 +39,7 @@ def questions_dir() -> Path:
 
 def _study(study_id: str) -> Study:
     folder = questions_dir() / study_id
-    if not (folder / "study.csv").exists():
+    if not is_study_folder(folder):
         known = ", ".join(f.name for f in study_folders(questions_dir())) or "none"
         raise click.ClickException(f"unknown study '{study_id}' (studies: {known})")
     try:
@@ -50,7 +52,7 @@ def _study(study_id: str) -> Study:
 
 @click.group("questions")
 def questions_cli() -> None:
-    """Check, show and export studies (questions/<study>/*.csv)."""
+    """Check, show and export studies (questions/<study>/: four CSV files or one .xlsx workbook)."""
 
 
 @questions_cli.command("check")
@@ -143,13 +145,39 @@ def export_fhir_command(study_id: str) -> None:
     click.echo(json.dumps(questionnaire(_study(study_id)), ensure_ascii=False, indent=2))
 
 
+@questions_cli.command("export")
+@click.argument("study_id")
+@click.option(
+    "--xlsx",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the study as one Excel workbook (sheets study, criteria, questions, choices) to this file.",
+)
+def export_command(study_id: str, target: Path) -> None:
+    """Write a study as an Excel workbook a study team can edit and put back in place of the CSV files."""
+    study = _study(study_id)  # only a study that checks clean is exported
+    if target.suffix.lower() != ".xlsx":
+        raise click.ClickException(f"'{target}' must end in .xlsx")
+    if target.resolve().parent == Path(study.folder).resolve():
+        raise click.ClickException(
+            "write the workbook outside the study's folder: a folder holding both CSV files and a workbook is refused"
+        )
+    try:
+        export_workbook(study.folder, target)
+    except OSError as error:
+        raise click.ClickException(f"cannot write '{target}': {error.strerror}") from None
+    click.echo(f"{study.id}: wrote {target} (version {study.version})")
+
+
 @click.command("screen")
 @click.argument("study_id")
 @click.option("--answers", "answers_file", required=True, type=click.File("r", encoding="utf-8"))
 @click.option("--respondent", type=click.Choice(["guardian", "patient"]), default="guardian")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
-def screen_command(study_id: str, answers_file: Any, respondent: str, lang: str, today: Any) -> None:
+@click.option("--fhir", "as_fhir", is_flag=True, help="Print an HL7 FHIR R4 QuestionnaireResponse instead.")
+def screen_command(study_id: str, answers_file: Any, respondent: str, lang: str, today: Any, as_fhir: bool) -> None:
     """Screen one family's answers (JSON: question id -> value) and print the result as JSON."""
     study = _study(study_id)
     try:
@@ -166,4 +194,8 @@ def screen_command(study_id: str, answers_file: Any, respondent: str, lang: str,
         )
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)
+    if as_fhir:
+        response = questionnaire_response(study, state, study.version, authored=clock.now(), completed=True)
+        click.echo(json.dumps(response, ensure_ascii=False, indent=2))
+        return
     click.echo(json.dumps(state.to_dict(lang), ensure_ascii=False, indent=2))

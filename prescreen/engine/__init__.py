@@ -1,7 +1,7 @@
 """The questionnaire engine: pure Python, no web framework or database.
 
-It loads a study from CSV sheets, validates it, and answers one question for any caller (the web
-app, the CLI, tests): given these answers, what comes next, and what does it mean for
+It loads a study from CSV sheets or one workbook, validates it, and answers one question for any caller (the
+web app, the CLI, tests): given these answers, what comes next, and what does it mean for
 eligibility? Keeping it free of Flask and SQLite lets us test it exhaustively and reuse it.
 """
 
@@ -11,7 +11,7 @@ from .errors import EXPRESSION_CODES, AnswerError, EvaluationError, ExpressionEr
 from .explain import Explanation, explain
 from .expr import compile_expression
 from .flow import Flow
-from .load import load_studies, load_study, study_folders
+from .load import export_workbook, is_study_folder, load_studies, load_study, study_folders
 from .model import Choice, Criterion, Month, Question, Study
 from .outcome import Outcome, Reason, State
 from .types import QUESTION_TYPES, QuestionType
@@ -63,6 +63,8 @@ __all__ = [
     "check_flow",
     "compile_expression",
     "explain",
+    "export_workbook",
+    "is_study_folder",
     "load_categories",
     "load_studies",
     "load_study",

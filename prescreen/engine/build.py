@@ -1,4 +1,4 @@
-"""Build a :class:`.model.Study` from a folder of sheets, collecting every problem on the way.
+"""Build a :class:`.model.Study` from a folder of sheets (CSV files or one workbook), collecting every problem.
 
 Like pyxform, nothing is reported until everything has been read: a study team fixing a sheet in
 WPS wants the whole list, each line naming sheet, row and column, not one error per attempt. This
@@ -19,34 +19,13 @@ from .cells import ID_RE, STUDY_ID_RE, YES_NO, int_cell, langs, need_text
 from .errors import StudyError, suggest
 from .model import Choice, Criterion, Question, Study
 from .sheets import COLUMNS, SHEETS, Collector, Sheet, bilingual, display_path, read_sheet
+from .workbook import read_workbook, workbook_files
 
 
 def build(folder: Path) -> tuple[Study | None, Collector]:
     """The study in ``folder`` (None when it cannot be built at all) and every problem found."""
     out = Collector()
-    shown_folder = f"{folder.parent.name}/{folder.name}"
-    if not folder.is_dir():
-        out.add(shown_folder, None, None, "is not a folder")
-        return None, out
-    for extra in sorted(folder.glob("*.csv")):
-        if extra.stem not in SHEETS:
-            out.add(
-                display_path(folder, extra.stem),
-                None,
-                None,
-                f"unknown sheet '{extra.name}'{suggest(extra.stem, SHEETS)}; "
-                f"a study has {', '.join(s + '.csv' for s in SHEETS)}",
-            )
-    sheets: dict[str, Sheet] = {}
-    for name in SHEETS:
-        path = folder / f"{name}.csv"
-        shown = display_path(folder, name)
-        if not path.exists():
-            out.add(shown, None, None, "sheet is missing")
-            continue
-        sheet = read_sheet(path, shown, name, out)
-        if sheet is not None:
-            sheets[name] = sheet
+    sheets, workbook = read_study_sheets(folder, out)
     if len(sheets) < len(SHEETS):
         return None, out
     version = hashlib.sha256(b"".join(hashlib.sha256(sheets[n].raw).digest() for n in SHEETS)).hexdigest()[:16]
@@ -65,8 +44,63 @@ def build(folder: Path) -> tuple[Study | None, Collector]:
         questions=tuple(questions),
         criteria=tuple(criteria),
         folder=str(folder),
+        workbook=workbook,
     )
     return study, out
+
+
+def read_study_sheets(folder: Path, out: Collector) -> tuple[dict[str, Sheet], str]:
+    """The sheets of a study folder and the name of its workbook ("" for CSV files).
+
+    A folder holds either the four CSV files or one ``.xlsx`` workbook. Both at once is refused
+    rather than guessed at: the team would edit one and wonder why the app shows the other.
+    A sheet that is missing or unreadable is reported and left out of the result.
+    """
+    shown_folder = f"{folder.parent.name}/{folder.name}"
+    if not folder.is_dir():
+        out.add(shown_folder, None, None, "is not a folder")
+        return {}, ""
+    books = workbook_files(folder)
+    csvs = sorted(folder.glob("*.csv"))
+    if books and csvs:
+        out.add(
+            shown_folder,
+            None,
+            None,
+            f"holds both a workbook ({', '.join(b.name for b in books)}) and CSV sheets "
+            f"({', '.join(c.name for c in csvs)}); keep one: the workbook or the CSV files",
+        )
+        return {}, ""
+    if len(books) > 1:
+        out.add(
+            shown_folder,
+            None,
+            None,
+            f"holds {len(books)} workbooks ({', '.join(b.name for b in books)}); a study is one workbook",
+        )
+        return {}, ""
+    if books:
+        return read_workbook(books[0], f"{shown_folder}/{books[0].name}", out), books[0].name
+    for extra in csvs:
+        if extra.stem not in SHEETS:
+            out.add(
+                display_path(folder, extra.stem),
+                None,
+                None,
+                f"unknown sheet '{extra.name}'{suggest(extra.stem, SHEETS)}; "
+                f"a study has {', '.join(s + '.csv' for s in SHEETS)}",
+            )
+    sheets: dict[str, Sheet] = {}
+    for name in SHEETS:
+        path = folder / f"{name}.csv"
+        shown = display_path(folder, name)
+        if not path.exists():
+            out.add(shown, None, None, "sheet is missing")
+            continue
+        sheet = read_sheet(path, shown, name, out)
+        if sheet is not None:
+            sheets[name] = sheet
+    return sheets, ""
 
 
 def _study_meta(folder: Path, sheet: Sheet, out: Collector) -> dict[str, str] | None:

@@ -269,5 +269,11 @@ def check_flow(study: Study, today: date = WALK_TODAY) -> WalkReport:
 
 
 def display_path_for(study: Study, sheet: str) -> str:
-    """Where a study's sheet is, as the study team sees it (``questions/<study>/<sheet>.csv``)."""
+    """Where a study's sheet is, as the study team sees it.
+
+    ``questions/<study>/<sheet>.csv``, or ``questions/<study>/<file>.xlsx:<sheet>`` for a workbook.
+    """
+    if study.folder and study.workbook:
+        folder = Path(study.folder)
+        return f"{folder.parent.name}/{folder.name}/{study.workbook}:{sheet}"
     return display_path(Path(study.folder), sheet) if study.folder else f"{study.id}/{sheet}.csv"

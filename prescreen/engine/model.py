@@ -197,6 +197,8 @@ class Study:
     questions: tuple[Question, ...]
     criteria: tuple[Criterion, ...]
     folder: str = ""
+    #: the workbook's file name when the study is one ``.xlsx`` in its folder; "" for CSV sheets
+    workbook: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_questions", {q.id: q for q in self.questions})

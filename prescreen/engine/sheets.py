@@ -1,5 +1,8 @@
 """Read one CSV sheet, the same way for every study sheet and for ``categories.csv``.
 
+A workbook's sheets (:mod:`.workbook`) go through the same header and row checks
+(:func:`table_sheet`) once their cells are read as text.
+
 Study teams save sheets from Excel or WPS, so every file goes through the same checks: the
 encoding (UTF-8 with or without a BOM; GBK named as such), CSV syntax, the header (unknown,
 duplicate and missing columns, with suggestions) and spreadsheet row numbers, so each problem
@@ -74,12 +77,17 @@ CATEGORY_COLUMNS: tuple[tuple[str, ...], tuple[str, ...]] = (("id", "parent", "l
 
 @dataclass
 class Sheet:
-    """One CSV sheet: its display path and rows as (spreadsheet row number, cells)."""
+    """One sheet (a CSV file or a workbook's sheet): its display path and rows as (row number, cells).
+
+    ``raw`` is what the study's version hashes: a CSV file's bytes, or a workbook sheet's text
+    (see :mod:`.workbook`). ``columns`` are the header's known columns, in the sheet's order.
+    """
 
     name: str
     path: str
     rows: list[tuple[int, dict[str, str]]]
     raw: bytes
+    columns: tuple[str, ...] = ()
 
 
 class Collector:
@@ -143,6 +151,22 @@ def read_sheet(
     except csv.Error as error:
         out.add(shown, None, None, f"is not a valid CSV file: {error}")
         return None
+    return table_sheet(table, shown, name, out, data, columns)
+
+
+def table_sheet(
+    table: list[list[str]],
+    shown: str,
+    name: str,
+    out: Collector,
+    raw: bytes,
+    columns: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+) -> Sheet | None:
+    """Check a sheet's header and turn its rows of text cells into a :class:`Sheet`.
+
+    Shared by CSV files and workbook sheets, so both report the same problems the same way;
+    the first row is the header, and rows are numbered as a spreadsheet shows them.
+    """
     if not table or not any(cell.strip() for cell in table[0]):
         out.add(shown, 1, None, "the sheet is empty; the first row must name the columns")
         return None
@@ -172,4 +196,4 @@ def read_sheet(
             out.add(shown, number, None, "this row has more cells than the header has columns")
         row = {col: (cells[i].strip() if i < len(cells) else "") for i, col in enumerate(usable) if col}
         rows.append((number, row))
-    return Sheet(name, shown, rows, data)
+    return Sheet(name, shown, rows, raw, tuple(col for col in usable if col))

@@ -39,7 +39,8 @@ def validate_study(folder: str | Path) -> tuple[Study, WalkReport]:
 
 def problem_order(problem: Problem) -> tuple[int, str, int]:
     """Sheets in the order a study team fills them in, then rows top to bottom."""
-    sheet = problem.path.rsplit("/", 1)[-1].removesuffix(".csv")
+    last = problem.path.rsplit("/", 1)[-1]  # "<sheet>.csv", or "<file>.xlsx:<sheet>" in a workbook
+    sheet = last.rsplit(":", 1)[-1] if ".xlsx:" in last else last.removesuffix(".csv")
     order = SHEETS.index(sheet) if sheet in SHEETS else len(SHEETS)
     return (order, problem.path, problem.row or 0)
 
