@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from prescreen.store import audit, referrals
+from prescreen.store import audit, referrals, sources
 from tests.browser.test_coordinator_browser import sign_in
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.staff import NOT_ELIGIBLE, add_referral, add_screening, add_user, db_of
@@ -26,8 +26,13 @@ HBV_REASON = "乙肝表面抗原阳性不能参加，因为利妥昔单抗可能
 def test_the_reasons_chart_uses_reason_wording_on_every_screen(live_server, new_context, device) -> None:
     app = live_server.app
     add_user(app, "pi@pumch.example", "admin")
+    db = db_of(app)
+    try:
+        poster = sources.add(db, "pumch-pediatric-sjogren", "儿科门诊候诊区海报（三楼）", "cli")
+    finally:
+        db.close()
     for _ in range(3):
-        add_screening(app, NOT_ELIGIBLE)
+        add_screening(app, NOT_ELIGIBLE, source_id=poster.id)
     for answers in ({}, {"dob": "2015-03"}, {"dob": "2015-03"}):  # left unfinished two days ago
         add_screening(app, answers, at=datetime.now(UTC) - timedelta(days=2), complete=False)
     family = add_referral(app, reference="PS-FAIL22")
@@ -50,6 +55,7 @@ def test_the_reasons_chart_uses_reason_wording_on_every_screen(live_server, new_
     assert "第一个" in page.inner_text("main")  # only the first reason counts, and the page says so
     assert HBV_REASON in page.locator("svg.reasons").nth(1).text_content()
     assert "孩子是哪年哪月出生的？" in page.locator("svg.stopped").text_content()  # where families stopped
+    assert "儿科门诊候诊区海报（三楼）" in page.locator("svg.sources").text_content()  # where families came from
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / f"funnel-{device}.png"), full_page=True)
