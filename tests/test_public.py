@@ -78,12 +78,20 @@ def test_study_page_follows_accept_language_and_names_the_centre(client, accept,
     assert "100730" in body
 
 
-def test_home_links_the_recruiting_study_and_hides_a_closed_one(app, client):
-    assert f'href="{BASE}/"' in page(client, "/")
+def test_home_lists_studies_by_area_and_a_closed_one_says_so_without_a_link(app, client):
+    home = page(client, "/?lang=zh")
+    area = home.split('class="area-title">')[1]
+    assert area.startswith("风湿免疫病</h2>")  # sjogren's parent in questions/categories.csv
+    assert f'href="{BASE}/"' in area.split("</section>")[0]
+    assert "暂停招募的研究" not in home
     db = connect(app.config["DATABASE"])
     recruiting.set_status(db, STUDY, "closed", "test")
     db.close()
-    assert f'href="{BASE}/"' not in page(client, "/")
+    home = page(client, "/?lang=zh")
+    assert f'href="{BASE}/"' not in home  # nothing to start
+    closed = home.split('id="area-closed"')[1].split("</section>")[0]
+    assert "暂停招募的研究" in closed and "这项研究目前暂停招募新的小朋友" in closed
+    assert "北京协和医院" in closed and "NCT06410833" in closed  # still there to check
 
 
 @pytest.mark.parametrize(
