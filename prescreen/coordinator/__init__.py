@@ -14,7 +14,6 @@ from . import (
     downloads,
     exports,
     family,
-    fhir_export,
     queue,
     report_page,
     reports,
@@ -51,9 +50,6 @@ bp.add_url_rule("/reports.csv", endpoint="report_csv", view_func=report_page.dow
 bp.add_url_rule("/reports.xlsx", endpoint="report_xlsx", view_func=report_page.download_xlsx, methods=["POST"])
 bp.add_url_rule("/export/referrals.csv", endpoint="export_identified", view_func=exports.identified, methods=["POST"])
 bp.add_url_rule("/referrals/<id:referral_id>/export.json", view_func=reports.export_subject, methods=["POST"])
-bp.add_url_rule(
-    "/referrals/<id:referral_id>/questionnaire-response.json", view_func=fhir_export.export_response, methods=["POST"]
-)
 # Visits, the checklist's checks and sign-off, print views (visit_routes.py).
 visit_routes.add_routes(bp)
 # Opening and closing studies (admins).
@@ -62,6 +58,9 @@ bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_s
 # Sources and their QR codes (admins).
 bp.add_url_rule("/sources", view_func=sources.sources_page, methods=["GET", "POST"])
 bp.add_url_rule("/sources/<id:source_id>/qr.png", view_func=sources.source_qr, methods=["GET"])
+bp.add_url_rule("/sources/<id:source_id>/poster.pdf", view_func=sources.source_poster, methods=["GET"])
+bp.add_url_rule("/sources/<id:source_id>/share.png", view_func=sources.source_share_image, methods=["GET"])
+bp.add_url_rule("/sources/<id:source_id>/active", view_func=sources.set_source_active, methods=["POST"])
 # Accounts (admins).
 bp.add_url_rule("/accounts", view_func=accounts.accounts_page, methods=["GET"])
 bp.add_url_rule("/accounts/new", view_func=accounts.new_account, methods=["GET", "POST"])

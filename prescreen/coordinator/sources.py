@@ -2,9 +2,11 @@
 
 A CRC makes a source per poster, clinic or parents' WeChat group ("儿科门诊海报", "家长微信群 A");
 each gets a ``/q/<code>`` link (see :mod:`prescreen.public.source_link`) and a QR code of it as a
-PNG made here by segno (no image library, nothing fetched). The page counts the screenings each
-source started, so the team can see which place brings families. ``prescreen sources add`` and
-``prescreen sources list`` do the same from a shell.
+PNG made here by segno (nothing fetched), an A4 poster (PDF) and a share image for WeChat groups
+(:mod:`.posters`, :mod:`.share_image`). The page counts the screenings each source started, so the
+team can see which place brings families; a source no longer used is taken out of use (its link
+then opens the home page and tags nothing) and can be put back. ``prescreen sources add``,
+``list``, ``deactivate`` and ``activate`` do the same from a shell.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import io
 
 import click
 import segno
-from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask.cli import AppGroup
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -27,6 +29,7 @@ from ..store import connect, get_db
 from ..store import sources as source_store
 from ..web.forms import TextForm
 from ..web.i18n import current_locale
+from . import posters, share_image
 from .shared import require_admin, visible_studies
 
 #: Pixels per QR module in the PNG: about 4 cm wide at 300 dpi for a typical link, sharp when printed.
@@ -74,18 +77,87 @@ def sources_page() -> ResponseReturnValue:
     return (page, 400) if form.errors else page
 
 
-def source_qr(source_id: int) -> ResponseReturnValue:
-    """The QR code of a source's link as a PNG download (admins, for a study they see)."""
+def visible_source(source_id: int) -> source_store.Source:
+    """The source, for an admin of a study they see (404 for any other, as for an unknown id)."""
     require_admin()
     source = source_store.by_id(get_db(), source_id)
     if source is None or source.study_id not in visible_studies():
         abort(404)
+    return source
+
+
+def source_qr(source_id: int) -> ResponseReturnValue:
+    """The QR code of a source's link as a PNG download (admins, for a study they see)."""
+    source = visible_source(source_id)
     return send_file(
         io.BytesIO(qr_png(link_of(source.code))),
         mimetype="image/png",
         as_attachment=True,
         download_name=f"qr-{source.study_id}-{source.code}.png",
     )
+
+
+def source_poster(source_id: int) -> ResponseReturnValue:
+    """The source's A4 poster as a PDF download; without a Chinese font, a message on the sources page."""
+    source = visible_source(source_id)
+    font = posters.find_font()
+    if font is None:
+        return no_font()
+    text = posters.texts(studies.of().studies[source.study_id], link_of(source.code))
+    try:
+        pdf = posters.poster_pdf(text, font)
+    except posters.PosterOverflow:
+        flash(
+            _("The study's title is too long to fit on one A4 poster. Shorten its plain title in study.csv."), "error"
+        )
+        return redirect(url_for("coordinator.sources_page"), code=303)
+    name = f"poster-{source.study_id}-{source.code}.pdf"
+    return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True, download_name=name)
+
+
+def source_share_image(source_id: int) -> ResponseReturnValue:
+    """The source's share image for WeChat groups (PNG, 1080×1350) as a download."""
+    source = visible_source(source_id)
+    font = posters.find_font()
+    if font is None:
+        return no_font()
+    text = posters.texts(studies.of().studies[source.study_id], link_of(source.code))
+    png = share_image.share_png(text, font)
+    name = f"share-{source.study_id}-{source.code}.png"
+    return send_file(io.BytesIO(png), mimetype="image/png", as_attachment=True, download_name=name)
+
+
+def no_font() -> ResponseReturnValue:
+    """Back to the sources page with what to do: a poster without a Chinese font would show boxes."""
+    flash(
+        _(
+            "The poster and share image need a Chinese font, and the server has none. Ask whoever runs the"
+            " server to install the fonts-wqy-microhei package (make run does it) or to set PRESCREEN_POSTER_FONT."
+        ),
+        "error",
+    )
+    return redirect(url_for("coordinator.sources_page"), code=303)
+
+
+def set_source_active(source_id: int) -> ResponseReturnValue:
+    """Take a source out of use, or put it back (a POST with the CSRF token; audited)."""
+    source = visible_source(source_id)
+    action = request.form.get("action")
+    if action not in ("deactivate", "activate"):
+        abort(400)
+    source_store.set_active(get_db(), source.id, action == "activate", current_user.actor)
+    if action == "activate":
+        flash(_("“%(label)s” is in use again: its link and QR code open the study page.", label=source.label), "info")
+    else:
+        flash(
+            _(
+                "“%(label)s” is out of use: its link and QR code now open the home page and count nothing."
+                " You can put it back in use at any time.",
+                label=source.label,
+            ),
+            "info",
+        )
+    return redirect(url_for("coordinator.sources_page"), code=303)
 
 
 @click.group("sources", cls=AppGroup)
@@ -122,3 +194,31 @@ def list_command(study_id: str | None) -> None:
     for row in rows:
         state = "active" if row.active else "inactive"
         click.echo(f"{row.code}\t{row.study_id}\t{row.started}\t{state}\t{row.label}\t{link_of(row.code)}")
+
+
+@sources_cli.command("deactivate")
+@click.argument("code")
+def deactivate_command(code: str) -> None:
+    """Take the source CODE out of use: its link then opens the home page and tags nothing."""
+    set_active_by_code(code, False)
+
+
+@sources_cli.command("activate")
+@click.argument("code")
+def activate_command(code: str) -> None:
+    """Put the source CODE back in use."""
+    set_active_by_code(code, True)
+
+
+def set_active_by_code(code: str, active: bool) -> None:
+    """The CLI's deactivate and activate: audited as the actor ``cli``; an unknown code is a usage error."""
+    db = connect(current_app.config["DATABASE"])
+    try:
+        source = source_store.by_code(db, code, inactive_too=True)
+        if source is None:
+            raise click.BadParameter(f"no source with code {code!r}", param_hint="CODE")
+        changed = source_store.set_active(db, source.id, active, "cli")
+    finally:
+        db.close()
+    state = "active" if active else "inactive"
+    click.echo(f"{source.code} {state}" + ("" if changed else " (already)"))

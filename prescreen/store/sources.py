@@ -63,11 +63,30 @@ def add(db: sqlite_utils.Database, study_id: str, label: str, actor: str) -> Sou
     return Source(source_id, study_id, code, label, now, actor, True)
 
 
-def by_code(db: sqlite_utils.Database, code: str) -> Source | None:
-    """The active source with this code (case-insensitive), or None for an unknown or inactive one."""
+def set_active(db: sqlite_utils.Database, source_id: int, active: bool, actor: str) -> bool:
+    """Take a source out of use (its link then opens the home page, tagging nothing) or back into use.
+
+    Audited as ``source.deactivate`` or ``source.activate``; returns False when it already was so
+    (nothing written), so a repeated click leaves no second audit row.
+    """
+    with transaction(db):
+        changed = db.execute(
+            "UPDATE sources SET active = ? WHERE id = ? AND active != ?", [int(active), source_id, int(active)]
+        ).rowcount
+        if changed:
+            audit.record(db, actor, "source.activate" if active else "source.deactivate", "source", source_id)
+    return bool(changed)
+
+
+def by_code(db: sqlite_utils.Database, code: str, *, inactive_too: bool = False) -> Source | None:
+    """The active source with this code (case-insensitive), or None for an unknown or inactive one.
+
+    *inactive_too* finds one taken out of use as well (to put it back in use).
+    """
     row = db.execute(
-        "SELECT id, study_id, code, label, created_at, created_by, active FROM sources WHERE code = ? AND active = 1",
-        [code.upper()],
+        "SELECT id, study_id, code, label, created_at, created_by, active FROM sources "
+        "WHERE code = ? AND (active = 1 OR ?)",
+        [code.upper(), int(inactive_too)],
     ).fetchone()
     return None if row is None else Source(*row[:6], bool(row[6]))
 
