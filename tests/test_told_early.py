@@ -36,7 +36,7 @@ TEXT = {
         "rest": "Answer the rest",
         "stopped": "You chose to see your result before the last questions.",
         "headline": "This study is not a fit right now",
-        "reminder": "E-mail me a reminder on that date",
+        "reminder": "Remind me on that date by text message or e-mail",
     },
     "zh": {
         "title": "孩子暂时还不能参加这项研究",
@@ -46,7 +46,7 @@ TEXT = {
         "rest": "继续回答剩下的问题",
         "stopped": "您选择了先看结果",
         "headline": "现在还不能参加这项研究",
-        "reminder": "到时发邮件提醒我",
+        "reminder": "到时用短信或邮件提醒我",
     },
 }
 

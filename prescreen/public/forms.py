@@ -16,6 +16,7 @@ from flask_babel import lazy_pgettext
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
+from ..mail import sms
 from ..store.referrals import WORDS_MAX
 from ..web.forms import TextForm, TickBox
 
@@ -32,6 +33,11 @@ TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PHONE_SEPARATORS_RE = re.compile(r"[\s\u3000\-\u2010-\u2015()（）.]")
 #: A mainland China mobile number is 11 digits (138 1234 5678).
 MAINLAND_MOBILE_DIGITS = 11
+#: The referral form's own tick for the SMS receipt: what the text says, and that it is a text.
+SMS_RECEIPT_CONSENT = _l(
+    "Yes, send a text message (SMS) to this mobile with my reference number, and when and from which "
+    "number the team will call. It says nothing else."
+)
 
 
 def visible_text(value: str) -> str:
@@ -129,6 +135,8 @@ class ReferralForm(TextForm):
     #: Required: ticked by the person themselves (validate_share says so in their voice).
     share = TickBox()
     guardian = TickBox()
+    #: Offered only when the team's number and call-back days are configured (the view decides).
+    sms_receipt = TickBox(SMS_RECEIPT_CONSENT)
 
     def __init__(self, *args: object, under_14: bool = False, voice: str = "guardian", **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -203,6 +211,16 @@ class ReferralForm(TextForm):
     def validate_guardian(self, field: TickBox) -> None:
         if self.under_14 and not field.data:
             raise ValidationError(_l("For a child under 14, please confirm you are the parent or guardian and agree."))
+
+    def validate_sms_receipt(self, field: TickBox) -> None:
+        # After validate_phone (declared earlier): the number is E.164 here unless it has its own error.
+        if field.data and not self.phone.errors and not sms.is_mainland_mobile(self.phone.data or ""):
+            raise ValidationError(
+                _l(
+                    "We can send a text message only to a mainland China mobile. "
+                    "Untick the box, or give a mainland mobile number."
+                )
+            )
 
 
 class ReviewForm(ReferralForm):

@@ -12,21 +12,23 @@ holds no health data, and the family's words never leave the store except to the
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import current_app, g, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .. import studies, tokens
+from .. import studies, team, tokens
 from ..clock import today
 from ..engine import LIKELY_ELIGIBLE, NEEDS_REVIEW, NOT_ELIGIBLE, Study
+from ..mail import sms
 from ..mail.render import sender_names
-from ..store import get_db
+from ..store import get_db, outbox
 from ..store import referrals as referral_store
 from ..store import screenings as screening_store
 from ..web.i18n import current_locale
-from .forms import ReferralForm, ReviewForm, WithdrawForm
+from .forms import SMS_RECEIPT_CONSENT, ReferralForm, ReviewForm, WithdrawForm
 from .page import flow_state
 from .session import WITHDRAW_KEY, is_recruiting, let_go, require_screening, see_other, study_or_404
 from .steps import GUARDIAN_AGE
@@ -112,8 +114,32 @@ def team_alert(row: dict[str, Any], kind: str = referral_store.REFERRAL) -> refe
     return referral_store.Alert(to_addr=to_addr, subject=subject, body=body, base_url=current_app.config["PUBLIC_URL"])
 
 
-def send_details(row: dict[str, Any], outcome: str, form: ReferralForm, age: int | None, kind: str) -> None:
-    """Store the referral from a valid form, with its consents and the team's alert (once per screening).
+def receipt_offer(study: Study) -> referral_store.Receipt | None:
+    """The SMS receipt's fixed parts for *study*, or None when it cannot be offered.
+
+    The text promises when and from which number the team calls, so it is offered only when
+    both are configured (never invented) and fit the template's parameters.
+    """
+    contact = team.contact_of(study.id)
+    days, phone = str(contact.reply_working_days or ""), contact.phone
+    if not (sms.PARAM_SHAPES["days"].match(days) and sms.PARAM_SHAPES["phone"].match(phone)):
+        return None
+    # The tick's wording in the language it was shown in, as the volunteer consents are versioned.
+    version = hashlib.sha256(str(SMS_RECEIPT_CONSENT).encode("utf-8")).hexdigest()[:16]
+    return referral_store.Receipt(phone=phone, days=days, consent_version=version)
+
+
+def send_details(
+    row: dict[str, Any],
+    outcome: str,
+    form: ReferralForm,
+    age: int | None,
+    kind: str,
+    receipt: referral_store.Receipt | None = None,
+) -> None:
+    """Store the referral from a valid form, with its consents, the team's alert and, if ticked, the SMS receipt.
+
+    Once per screening. A receipt ticked on a form that did not offer it (*receipt* None) is ignored.
 
     Only the browser that sent the details keeps the withdraw link's secret (in its cookie).
     """
@@ -139,6 +165,7 @@ def send_details(row: dict[str, Any], outcome: str, form: ReferralForm, age: int
         withdraw_token=withdraw_token,
         kind=kind,
         family_words=words or None,
+        sms_receipt=receipt if receipt is not None and form.sms_receipt.data else None,
     )
     if created:
         session[WITHDRAW_KEY] = withdraw_token
@@ -164,8 +191,11 @@ def refer(study_id: str) -> Any:
     if not form.is_submitted():
         form.language.data = current_locale()
         form.relationship.data = "self" if row["respondent"] == "patient" else None
+    receipt = receipt_offer(study)
+    if receipt is None:
+        del form.sms_receipt  # not offered: neither drawn nor read
     if form.validate_on_submit():
-        send_details(row, state.outcome.status, form, age, kind)
+        send_details(row, state.outcome.status, form, age, kind, receipt)
         return see_other("public.sent", study_id=study.id)
     page = render_template(
         "public/refer.html",
@@ -178,6 +208,7 @@ def refer(study_id: str) -> Any:
         adult=age is not None and age >= 18,
         outcome=state.outcome,
         guardian_required=under_14,
+        sms_receipt=receipt is not None,
         **notice_context(),
     )
     return (page, 400) if form.errors else page
@@ -198,6 +229,7 @@ def sent(study_id: str) -> Any:
         study=study,
         referral=referral,
         withdraw_url=url_for("public.withdraw", token=token, _external=True) if shown else None,
+        texted=outbox.is_queued(get_db(), referral_store.receipt_key(referral["id"])),
     )
 
 

@@ -28,6 +28,7 @@ KINDS = (REFERRAL, REVIEW)
 #: The longest "why do you think your child may qualify?" the store keeps (the form says so first).
 WORDS_MAX = 1000
 SHARE = "share"  # "yes, share this with the study team"
+SMS_RECEIPT = "sms_receipt"  # "yes, text me my reference number" (the receipt, issue 19)
 GUARDIAN_SHARE = "guardian_share"  # a parent or guardian agrees for a child under 14 (PIPL art. 31)
 #: Easy to read aloud on the phone: no 0/O or 1/I.
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -44,6 +45,20 @@ class Contact:
     wechat: str | None
     best_time: str
     locale: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The family's SMS receipt: the team's number and call-back days (the reference is added here)."""
+
+    phone: str
+    days: str
+    consent_version: str
+
+
+def receipt_key(referral_id: int) -> str:
+    """The outbox key of a referral's SMS receipt (its own trailing colon: a prefix of no other key)."""
+    return f"referral-receipt:{referral_id}:"
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,7 @@ def create(
     withdraw_token: str,
     kind: str = REFERRAL,
     family_words: str | None = None,
+    sms_receipt: Receipt | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a referral with its consents, audit row and alert; idempotent per screening.
 
@@ -83,7 +99,8 @@ def create(
     Returns ``(referral row, created)``; ``created`` is False when the screening already had a
     referral (a double POST), and the existing row is returned. *withdraw_token* is a fresh random
     secret of the referral's own (never derived from the screening token, which moves from device
-    to device); only its hash is stored.
+    to device); only its hash is stored. *sms_receipt*, when the family ticked it, queues the text
+    with their reference (and records that consent) in the same transaction.
     """
     if kind not in KINDS or (family_words is not None and len(family_words) > WORDS_MAX):
         raise ValueError("unknown kind or words too long")
@@ -140,6 +157,17 @@ def create(
                         locale="zh",
                         subject=alert.subject,
                         body_text=alert.body.replace("{url}", url).replace("{id}", str(referral_id)),
+                    )
+                if sms_receipt is not None:
+                    add_consent(db, screening["id"], SMS_RECEIPT, sms_receipt.consent_version, contact.locale, role)
+                    outbox.enqueue_sms(
+                        db,
+                        key=receipt_key(referral_id),
+                        kind="referral-receipt",
+                        phone=contact.phone,
+                        locale=contact.locale,
+                        template="referral-receipt",
+                        params={"reference": reference, "days": sms_receipt.days, "phone": sms_receipt.phone},
                     )
         except sqlite3.IntegrityError as exc:
             if "reference" in str(exc):
@@ -357,6 +385,7 @@ def erase_personal_data(db: sqlite_utils.Database, referral_id: int, reason: str
         db.execute("DELETE FROM checklist_marks WHERE referral_id = ?", [referral_id])
         db.execute("DELETE FROM eligibility_signoffs WHERE referral_id = ?", [referral_id])
         cancel_visit_reminders(db, referral_id)
+        outbox.cancel_pending(db, receipt_key(referral_id))  # a receipt not sent yet holds their number
         db.execute("UPDATE contact_attempts SET note = NULL WHERE referral_id = ?", [referral_id])
         volunteers.cancel_reminders(db, screening_id)
         if reason == RETENTION:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, SelectChoice, SelectMultipleField
+from wtforms import EmailField, RadioField, SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..mail import sms
+from ..public.forms import MAINLAND_MOBILE_DIGITS, PHONE_SEPARATORS_RE, strip_text
 from ..web.forms import TextForm, TickBox
 
 LANGUAGES = [SelectChoice("zh", "中文"), SelectChoice("en", "English")]
@@ -36,9 +39,15 @@ SIGNUP_CONSENT = _l(
 #: Only a hand-made POST can pick something we did not offer.
 NOT_OFFERED = _l("Choose from the options shown.")
 REMINDER_CONSENT = _l(
-    "I agree that this service keeps my e-mail address until the date above, to send me one "
-    "reminder on that date. Then it is deleted."
+    "I agree that this service keeps my mobile number or e-mail address until the date above, to send "
+    "me one reminder on that date, as a text message or an e-mail as I chose. Then it is deleted."
 )
+#: How a re-check reminder reaches the family: a text first (issue 19: most families read texts,
+#: not e-mail), or an e-mail.
+REMINDER_CHANNELS = [
+    SelectChoice("sms", _l("A text message (SMS) to a mainland China mobile")),
+    SelectChoice("email", _l("An e-mail")),
+]
 
 
 def consent_version(*texts: Any) -> str:
@@ -115,11 +124,70 @@ class ResubscribeForm(PreferencesForm):
     consent = TickBox(SIGNUP_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
 
 
-class ReminderForm(TextForm):
-    """A single re-check reminder: the address and its own consent."""
+def mainland_mobile(raw: str) -> str:
+    """A mainland China mobile as typed (``138 0013 8000``, ``+86 138…``) in E.164, or ValidationError.
 
-    email = email_field()
+    Texts go to mainland mobiles only (the provider's domestic service); the message says so and
+    points to e-mail instead.
+    """
+    digits = PHONE_SEPARATORS_RE.sub("", raw or "")
+    if digits.isdigit() and len(digits) != MAINLAND_MOBILE_DIGITS and not digits.startswith("86"):
+        raise ValidationError(
+            _l("A mainland mobile number has 11 digits, and this one has %(count)s.", count=len(digits))
+        )
+    try:
+        number = phonenumbers.parse(digits, "CN")
+    except phonenumbers.NumberParseException:
+        number = None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else ""
+    if number is None or not phonenumbers.is_valid_number(number) or not sms.is_mainland_mobile(e164):
+        raise ValidationError(
+            _l("We can send text messages only to a mainland China mobile (11 digits, starting with 1).")
+        )
+    return e164
+
+
+class ReminderForm(TextForm):
+    """A single re-check reminder: by text or by e-mail, the number or the address, and its own consent.
+
+    Only the chosen channel's box is read; the other may hold anything (a family that changed its
+    mind), and is neither checked nor kept.
+    """
+
+    channel = RadioField(
+        _l("How should we remind you?"), choices=REMINDER_CHANNELS, default="sms", invalid_choice_message=NOT_OFFERED
+    )
+    phone = StringField(
+        _l("Mobile number (for a text message)"),
+        filters=[strip_text],
+        validators=[Length(max=32, message=_l("That number is too long."))],
+        render_kw={"autocomplete": "tel", "inputmode": "tel", "type": "tel"},
+    )
+    email = EmailField(
+        _l("E-mail address (for an e-mail)"),
+        validators=[Length(max=254, message=_l("This e-mail address is too long."))],
+        render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "off"},
+    )
     consent = TickBox(REMINDER_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
+
+    def validate_channel(self, field: RadioField) -> None:
+        # A page from before texts were offered posts no choice, only an address: that is an e-mail.
+        if not field.raw_data:
+            field.data = "email" if (self.email.data or "").strip() and not self.phone.data else "sms"
+
+    def validate_phone(self, field: StringField) -> None:
+        if self.channel.data != "sms":
+            return
+        if not field.data:
+            raise ValidationError(_l("Enter your mobile number, or choose e-mail."))
+        field.data = mainland_mobile(field.data)
+
+    def validate_email(self, field: EmailField) -> None:
+        if self.channel.data != "email":
+            return
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Enter your e-mail address."))
+        _address(self, field)
 
 
 class ButtonForm(TextForm):

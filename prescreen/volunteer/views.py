@@ -240,8 +240,16 @@ def _recheck_date(screening: dict[str, Any] | None) -> date | None:
         return None
 
 
+def reminder_row(channel: str, locale: str, study_id: str, address: str) -> dict[str, Any]:
+    """The outbox columns of a re-check reminder: a text (template and the study's opaque code) or an e-mail."""
+    if channel == "sms":
+        return {"channel": "sms", **outbox.sms_row(address, "recheck-reminder", {"code": study_code(study_id)})}
+    subject, text, html = reminder_message(locale, study_id)
+    return {"channel": "email", "to_addr": address, "subject": subject, "body_text": text, "body_html": html}
+
+
 def reminder() -> Any:
-    """One e-mail on the family's re-check date with the link to screen again; no health data."""
+    """One text or e-mail on the family's re-check date with the link to screen again; no health data."""
     screening = current_screening()
     when = _recheck_date(screening)
     if screening is None or when is None:
@@ -251,7 +259,9 @@ def reminder() -> Any:
     shown = format_date(when, format="long")
     if form.validate_on_submit():
         locale = current_locale()
-        subject, text, html = reminder_message(locale, screening["study_id"])
+        channel = form.channel.data
+        address = form.phone.data if channel == "sms" else form.email.data
+        message = reminder_row(channel, locale, screening["study_id"], address)
         key = volunteers.reminder_key(screening["id"])
         due = volunteers.reminder_due(when)
         db = get_db()
@@ -264,11 +274,10 @@ def reminder() -> Any:
                 locale,
                 screening.get("respondent") or "guardian",
             )
-            mail = {"to_addr": form.email.data, "locale": locale, "subject": subject, "body_text": text}
-            if not outbox.enqueue(db, key=key, kind="recheck-reminder", body_html=html, **mail):
-                outbox.replace_pending(db, key, body_html=html, **mail)
+            if not outbox.enqueue(db, key=key, kind="recheck-reminder", locale=locale, **message):
+                outbox.replace_pending(db, key, locale=locale, **message)  # asked again: the latest choice
             outbox.schedule(db, key, due)
-        return render_template("volunteer/reminder_done.html", date=shown)
+        return render_template("volunteer/reminder_done.html", date=shown, channel=channel)
     return render_template("volunteer/reminder.html", form=form, date=shown)
 
 
