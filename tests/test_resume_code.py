@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers.public import BASE, answer, body, born_years_ago, csrf, likely_answers, resume, rows, start, walk
+from tests.helpers.staff import add_user, login
 
 DOB = born_years_ago(10)
 FIRST_HEALTH_QUESTION = "Has a doctor said your child has"
@@ -173,3 +174,17 @@ def test_posts_are_limited_per_address(make_app):
     client = app.test_client()
     codes = [enter(client, "ABCD2345", DOB).status_code for _ in range(4)]
     assert codes == [400, 400, 400, 429]
+
+
+def test_the_team_sees_refused_codes_by_reason_on_the_reports_page(app):
+    _family, code = family_with_code(app)
+    for _ in range(2):
+        enter(app.test_client(), code, born_years_ago(9))
+    enter(app.test_client(), "ABCD EFGH", DOB)
+    add_user(app, "admin@pumch.example", "admin")
+    team = app.test_client()
+    assert login(team, "admin@pumch.example").status_code == 302
+    page = team.get("/coordinator/reports?range=all", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    counted = dict(re.findall(r'<th scope="row">([^<]+)</th><td data-refused="\w+">(\d+)<', page))
+    assert counted == {"出生年月不对": "2", "没有这个继续码": "1"}
+    assert code.replace(" ", "") not in page.replace(" ", "")  # counts only, never the code

@@ -18,13 +18,14 @@ from typing import Any
 
 from flask import Response, render_template
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
 from flask_login import current_user
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from .. import clock, studies
-from ..store import audit, get_db, queue_reports
+from ..store import audit, get_db, queue_reports, resume_codes
 from ..web.i18n import current_locale
 from . import dropoff, source_funnel
 from . import period as periods
@@ -61,6 +62,15 @@ def target_of(study_id: str | None) -> int | None:
     study = studies.get(study_id) if study_id else None
     raw = (study.meta.get("enrolment_target") or "").strip() if study else ""
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+#: Why a continue code was refused at /resume (counted per day and reason; see store.resume_codes).
+REFUSAL_LABELS = {
+    "wrong_month": _l("The birth month did not match"),
+    "unknown": _l("No such code"),
+    "expired": _l("The answers had expired"),
+    "dead": _l("Code locked after too many wrong months"),
+}
 
 
 def _labelled(tally: dict[str, int], labels: dict[str, Any]) -> list[tuple[str, str, int]]:
@@ -147,6 +157,8 @@ def report(study: str | None, period: queue_reports.Period, lang: str) -> dict[s
         "reasons": [(f"r{i}", text, n) for i, (text, n) in enumerate(sorted(reasons.items(), key=lambda i: -i[1]))],
         # Downloads only: per question, counts under 5 already written "<5" (see .dropoff).
         "stopped": dropoff.export_rows([study] if study else list(visible_studies()), period, lang),
+        # Someone guessing continue codes shows here first (counts per reason, nothing else kept).
+        "refused": _labelled(resume_codes.refusals(db, **period.params()), REFUSAL_LABELS),
         # Downloads only: the funnel per source, counts under 5 written "<5".
         "by_source": source_funnel.export_rows([study] if study else list(visible_studies()), period, lang),
     }
@@ -170,6 +182,7 @@ def page() -> str:
         period=period,
         period_presets=periods.PRESETS,
         keep=periods.args(period),
+        max_wrong=resume_codes.MAX_WRONG,
     )
 
 

@@ -91,9 +91,13 @@ def take(
     return ("ok", moved) if moved is not None else ("refused", None)
 
 
-def refusals(db: sqlite_utils.Database) -> dict[str, int]:
-    """Refused attempts by reason, all days together (for the team and the tests)."""
-    rows = db.execute("SELECT reason, SUM(count) FROM resume_code_refusals GROUP BY reason").fetchall()
+def refusals(db: sqlite_utils.Database, start: str | None = None, end: str | None = None) -> dict[str, int]:
+    """Refused attempts by reason on the Beijing days *start* … *end* (open ends: all days), for the team."""
+    rows = db.execute(
+        "SELECT reason, SUM(count) FROM resume_code_refusals "
+        "WHERE (:start IS NULL OR day >= :start) AND (:end IS NULL OR day <= :end) GROUP BY reason",
+        {"start": start, "end": end},
+    ).fetchall()
     return {str(reason): int(total) for reason, total in rows}
 
 
