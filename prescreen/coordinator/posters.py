@@ -30,15 +30,18 @@ from ..engine import Study
 
 #: Where Debian's fonts-wqy-microhei puts its font (what `make run` and `make test` install).
 WQY_MICROHEI = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-#: A4 in millimetres, its margin, and the printed QR code's side (6 cm is the least asked for).
+#: A4 in millimetres and its margin; the printed QR code's side (6 cm is the least asked for) and
+#: the space above and below it.
 PAGE_W, PAGE_H, MARGIN = 210.0, 297.0, 16.0
-QR_MM = 88.0
+QR_MIN_MM, QR_MAX_MM, QR_GAP = 60.0, 100.0, 3.0
 #: The band across the top: a calm dark blue that prints well in black and white too.
 BAND_RGB = (22, 63, 115)
 INK_RGB = (25, 25, 25)
 GREY_RGB = (85, 85, 85)
 #: Points to millimetres (fpdf2 takes font sizes in points, positions in mm).
 PT = 25.4 / 72
+#: Line height as a multiple of the font size.
+LEADING = 1.3
 
 
 @dataclass(frozen=True)
@@ -193,11 +196,28 @@ def qr_matrix(link: str) -> tuple[tuple[int, ...], ...]:
 
 # -- the poster -------------------------------------------------------------------------------
 class PosterOverflow(RuntimeError):
-    """The poster's words did not fit on one A4 page (a study whose title is far too long)."""
+    """The poster's words leave less than :data:`QR_MIN_MM` for the QR code (a title far too long)."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """Centred lines of one size and colour, and the space after them (mm)."""
+
+    rows: tuple[str, ...]
+    size: float
+    rgb: tuple[int, int, int] = INK_RGB
+    gap: float = 1.5
+
+    @property
+    def height(self) -> float:
+        return len(self.rows) * self.size * PT * LEADING + self.gap
 
 
 def poster_pdf(text: PosterText, font: Font) -> bytes:
-    """The A4 poster: hospital band, title, invitation, QR code and its link, then the small print."""
+    """The A4 poster: hospital band, title, invitation, QR code and its link, then the small print.
+
+    The words are laid out first; the QR code then takes the height left, from 6 to 10 cm.
+    """
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(False)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
@@ -212,63 +232,72 @@ def poster_pdf(text: PosterText, font: Font) -> bytes:
         pdf.set_font("poster", size=size)
         return pdf.get_string_width(s)
 
-    def lines(rows: list[str], size: float, rgb: tuple[int, int, int], gap: float = 1.5) -> None:
-        pdf.set_font("poster", size=size)
-        pdf.set_text_color(*rgb)
-        for row in rows:
-            pdf.set_x(MARGIN)
-            pdf.cell(width, size * PT * 1.3, row, align="C", new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(gap)
+    def para(s: str, size: float, rgb: tuple[int, int, int] = INK_RGB, gap: float = 1.5) -> Block:
+        return Block(tuple(wrap(s, width, lambda t: measure(t, size))), size, rgb, gap)
 
-    def para(s: str, size: float, rgb: tuple[int, int, int] = INK_RGB, gap: float = 1.5) -> None:
-        if s:
-            lines(wrap(s, width, lambda t: measure(t, size)), size, rgb, gap)
+    def title(s: str, sizes: range, gap: float) -> Block:
+        size, rows = fitted(s, width, 3, sizes, measure)
+        return Block(tuple(rows), size, INK_RGB, gap)
 
     # The band: which hospital (and department, once the sheet names it).
-    band_lines = [(text.centre[0], 20.0), (text.department[0], 13.0), (text.centre[1], 11.0), (text.department[1], 9.5)]
-    band_lines = [(s, size) for s, size in band_lines if s]
-    band_h = 10 + sum(size * PT * 1.35 for _s, size in band_lines)
+    white = (255, 255, 255)
+    band = [para(text.centre[0], 20, white, 0), para(text.department[0], 13, white, 0)]
+    band += [para(text.centre[1], 11, white, 0), para(text.department[1], 9.5, white, 0)]
+    heading = [para(text.kicker[0], 15, BAND_RGB, 0), para(text.kicker[1], 11, BAND_RGB, 5)]
+    invite = [para(text.invite[0], 14, INK_RGB, 0), para(text.invite[1], 11, GREY_RGB, 3)]
+    below = [
+        para(text.type_link[0], 10, GREY_RGB, 0),
+        para(text.type_link[1], 9, GREY_RGB, 1),
+        para(text.link, 15, INK_RGB, 5),
+        para(text.minutes[0], 12, INK_RGB, 0),
+        para(text.privacy[0], 12, INK_RGB, 1.5),
+        para(text.minutes[1], 10, GREY_RGB, 0),
+        para(text.privacy[1], 10, GREY_RGB, 0),
+    ]
+    # The small print under a rule: registry (and ethics approval) numbers, the team's phone.
+    small = [para("  ·  ".join(pair), 9, GREY_RGB, 0) for pair in (text.registry, text.ethics, text.phone) if pair[0]]
+
+    band_h = 12 + sum(b.height for b in band)
+    small_top = PAGE_H - MARGIN - sum(b.height for b in small)
+    # A long title is set smaller (down to 18 and 11 pt) rather than shrink the QR code under 6 cm.
+    for zh_size, en_size in ((30, 18), (24, 15), (18, 11)):
+        titles = [title(text.title[0], range(zh_size, 17, -1), 1), title(text.title[1], range(en_size, 10, -1), 5)]
+        above = heading + titles + invite
+        free = small_top - 6 - (band_h + 8) - sum(b.height for b in above + below) - 2 * QR_GAP
+        qr_mm = min(QR_MAX_MM, free)
+        if qr_mm >= QR_MIN_MM:
+            break
+    else:
+        raise PosterOverflow(f"the QR code would be {qr_mm:.0f} mm, under {QR_MIN_MM:.0f} mm: shorten the title")
+    spare = (free - qr_mm) / 3  # what the code leaves is shared out above, around and below it
+
     pdf.set_fill_color(*BAND_RGB)
     pdf.rect(0, 0, PAGE_W, band_h, style="F")
     pdf.set_y(6)
-    for s, size in band_lines:
-        lines([s], size, (255, 255, 255), gap=0)
-
-    pdf.set_y(band_h + 8)
-    para(text.kicker[0], 15, BAND_RGB, gap=0)
-    para(text.kicker[1], 11, BAND_RGB, gap=5)
-    size, rows = fitted(text.title[0], width, 3, range(30, 17, -1), measure)
-    lines(rows, size, INK_RGB, gap=1)
-    size, rows = fitted(text.title[1], width, 3, range(18, 11, -1), measure)
-    lines(rows, size, INK_RGB, gap=5)
-    para(text.invite[0], 14, INK_RGB, gap=0)
-    para(text.invite[1], 11, GREY_RGB, gap=3)
-
-    qr_top = pdf.get_y()
-    draw_qr(pdf, qr_matrix(text.link), (PAGE_W - QR_MM) / 2, qr_top, QR_MM)
-    pdf.set_y(qr_top + QR_MM + 3)
-    para(text.type_link[0], 10, GREY_RGB, gap=0)
-    para(text.type_link[1], 9, GREY_RGB, gap=1)
-    para(text.link, 15, INK_RGB, gap=5)
-    para(text.minutes[0], 12, INK_RGB, gap=0)
-    para(text.privacy[0], 12, INK_RGB, gap=1.5)
-    para(text.minutes[1], 10, GREY_RGB, gap=0)
-    para(text.privacy[1], 10, GREY_RGB, gap=4)
-
-    # The small print, a rule above it: registry (and ethics approval) numbers, the team's phone.
-    small = [t for t in (text.registry, text.ethics, text.phone) if t[0]]
-    small_h = sum(2 * 9 * PT * 1.3 for _t in small)
-    top = max(pdf.get_y(), PAGE_H - MARGIN - small_h)
+    draw(pdf, band, width)
+    pdf.set_y(band_h + 8 + spare)
+    draw(pdf, above, width)
+    qr_top = pdf.get_y() + QR_GAP
+    draw_qr(pdf, qr_matrix(text.link), (PAGE_W - qr_mm) / 2, qr_top, qr_mm)
+    pdf.set_y(qr_top + qr_mm + QR_GAP)
+    draw(pdf, below, width)
     pdf.set_draw_color(*GREY_RGB)
     pdf.set_line_width(0.2)
-    pdf.line(MARGIN, top - 2, PAGE_W - MARGIN, top - 2)
-    pdf.set_y(top)
-    for zh, en in small:
-        para(zh, 9, GREY_RGB, gap=0)
-        para(en, 9, GREY_RGB, gap=0)
-    if pdf.get_y() > PAGE_H - MARGIN / 2:
-        raise PosterOverflow(f"poster text runs {pdf.get_y() - PAGE_H + MARGIN / 2:.0f} mm past the page")
+    pdf.line(MARGIN, small_top - 3, PAGE_W - MARGIN, small_top - 3)
+    pdf.set_y(small_top)
+    draw(pdf, small, width)
     return bytes(pdf.output())
+
+
+def draw(pdf: FPDF, blocks: list[Block], width: float) -> None:
+    """Each block's lines centred between the margins, from the current height down."""
+    for block in blocks:
+        pdf.set_font("poster", size=block.size)
+        pdf.set_text_color(*block.rgb)
+        for row in block.rows:
+            pdf.set_x(MARGIN)
+            pdf.cell(width, block.size * PT * LEADING, row, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(block.gap)
 
 
 def draw_qr(pdf: FPDF, matrix: tuple[tuple[int, ...], ...], x: float, y: float, side: float) -> None:
