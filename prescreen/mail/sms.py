@@ -70,10 +70,10 @@ TEMPLATES: dict[str, SmsTemplate] = {
             key="recheck-reminder",
             params=("code",),
             text={
-                "zh": "您好，您之前预约了今天的提醒：现在可以再做一次儿童临床研究预筛查问卷了。"
+                "zh": "您好，您之前预约了今天的提醒：现在可以再做一次研究初筛了。"
                 "请打开 {site}/volunteer/again/{code} 。如已不需要，请忽略本短信。",
-                "en": "Hello. You asked us to remind you today: you can now answer the children's clinical "
-                "study pre-screening questions again. Open {site}/volunteer/again/{code} . "
+                "en": "Hello. You asked us to remind you today: you can now check again whether your child "
+                "can join a study. Open {site}/volunteer/again/{code} . "
                 "If you no longer need this, please ignore this message.",
             },
         ),
