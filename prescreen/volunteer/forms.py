@@ -171,9 +171,10 @@ class ReminderForm(TextForm):
     consent = TickBox(REMINDER_CONSENT, validators=[DataRequired(message=_l("Tick the box to agree."))])
 
     def validate_channel(self, field: RadioField) -> None:
-        # A page from before texts were offered posts no choice, only an address: that is an e-mail.
+        # Only a page from before texts were offered posts no choice (ours always checks one): it
+        # had the e-mail box alone, so it asks for an e-mail.
         if not field.raw_data:
-            field.data = "email" if (self.email.data or "").strip() and not self.phone.data else "sms"
+            field.data = "email"
 
     def validate_phone(self, field: StringField) -> None:
         if self.channel.data != "sms":
