@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 
 from prescreen.mail import sms
 from prescreen.mail.send import deliver_due, make_backend, make_sms_backend
-from prescreen.store import connect, outbox
+from prescreen.store import connect, exports, outbox
 from tests.helpers.public import BASE, csrf, likely_answers, referral_form, rows, start, waiting_answers, walk
 
 PHONE = "+8613800138000"
@@ -346,6 +346,14 @@ def test_the_referral_receipt_is_queued_once_with_the_reference(make_app: Callab
     assert rows(app, "SELECT kind FROM consents WHERE kind = 'sms_receipt'") == [("sms_receipt",)]
     sent = client.get(f"{BASE}/sent").get_data(as_text=True)
     assert reference in sent and "我们还会把编号用短信发到您的手机上" in sent
+    db = connect(app.config["DATABASE"])
+    (text,) = exports.subject_record(db, rid, "user:1")["texts"]  # what "export everything" holds
+    db.close()
+    assert (text["to_addr"], text["template"], json.loads(text["params"])["reference"]) == (
+        PHONE,
+        "referral-receipt",
+        reference,
+    )
 
     # Withdrawn before the sender ran: the text never goes, and its number is gone.
     client.post(f"{BASE}/withdraw", data={"csrf_token": csrf(client, f"{BASE}/withdraw")})

@@ -369,11 +369,18 @@ def subject_record(db: sqlite_utils.Database, referral_id: int) -> dict[str, Any
             "SELECT id, channel, result, at FROM contact_attempts WHERE referral_id = ? ORDER BY id", referral_id
         ),
         "notes": rows("SELECT id, body, created_at FROM notes WHERE referral_id = ? ORDER BY id", referral_id),
-        # The re-check reminder the family asked for: its address until it is sent or cancelled.
+        # The re-check reminder the family asked for (a text or an e-mail): its address until it is
+        # sent or cancelled.
         "reminders": rows(
-            "SELECT to_addr, status, next_attempt_at AS due, created_at, sent_at FROM outbox "
+            "SELECT channel, to_addr, status, next_attempt_at AS due, created_at, sent_at FROM outbox "
             "WHERE idempotency_key = 'recheck-reminder:' || ?",
             screening_id,
+        ),
+        # The SMS receipt of their reference, if they ticked it: the number and its parameters.
+        "texts": rows(
+            "SELECT to_addr, subject AS template, headers AS params, status, created_at, sent_at FROM outbox "
+            "WHERE idempotency_key = 'referral-receipt:' || ? || ':'",
+            referral_id,
         ),
     }
     return record
