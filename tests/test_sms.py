@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -219,6 +220,17 @@ def test_a_number_the_provider_refuses_is_not_retried(make_app: Callable[..., Fl
     assert provider.requests[0]["body"]["TemplateId"] == "100003", "no English template: the Chinese one"
     ((status, error_text),) = rows(app, "SELECT status, last_error FROM outbox")
     assert status == "failed" and "IncorrectPhoneNumber" in error_text
+
+
+def test_an_unreachable_provider_is_retried_and_the_text_kept(make_app: Callable[..., Flask]) -> None:
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    app = make_app(**TENCENT, SMS_ENDPOINT=f"http://127.0.0.1:{port}")
+    queue_receipt(app)
+    assert deliver(app, datetime.now(UTC) + timedelta(seconds=1)) == {"retried": 1}
+    ((status, attempts, to, error_text),) = rows(app, "SELECT status, attempts, to_addr, last_error FROM outbox")
+    assert (status, attempts, to) == ("pending", 1, PHONE) and error_text.startswith("ClientNetworkError")
 
 
 def test_the_tencent_backend_refuses_to_start_without_its_settings(make_app: Callable[..., Flask]) -> None:
