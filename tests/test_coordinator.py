@@ -72,6 +72,8 @@ def coordinator_urls(app: Flask) -> list[tuple[str, str]]:
             continue
         path = rule.rule.replace("<id:referral_id>", "1").replace("<id:user_id>", "1").replace("<study_id>", STUDY_ID)
         path = path.replace("<id:source_id>", "1")
+        # a questionnaire version: the live one of the real study
+        path = path.replace("<version>", study_registry.of(app).studies[STUDY_ID].version)
         for method in sorted(rule.methods & {"GET", "POST"}):
             out.append((method, path))
     return out
