@@ -71,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     csrf.init_app(app)
     store.init_app(app)
+    studies.init_app(app)  # after the migration: uploaded versions published in the app
     team.init_app(app)  # after the studies and the migration: which studies are recruiting
     security.init_app(app)
     compression.init_app(app)

@@ -23,11 +23,11 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_login import current_user
 
-from .. import clock, studies
+from .. import clock
 from ..store import audit, exports, get_db, queue_reports
 from ..web.i18n import current_locale
 from ..web.security import page_number
-from . import dropoff, source_funnel
+from . import dropoff, source_funnel, version_labels
 from . import period as periods
 from .charts import bars, share
 from .shared import criterion_reason, require_admin, visible_studies
@@ -90,11 +90,8 @@ def reason_text(study_id: str, criterion_id: str, lang: str) -> str:
 
 
 def version_label(study_id: str, version: str) -> str:
-    """The ethics-approved label of a questionnaire version (study.csv ``version_label``), if this is it."""
-    study = studies.get(study_id)
-    if study is None or study.version != version:
-        return ""
-    return study.meta.get("version_label", "") or ""
+    """The ethics-approved label and date of any questionnaire version (see :mod:`.version_labels`)."""
+    return version_labels.version_label(study_id, version)
 
 
 def _labelled_log(rows: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:

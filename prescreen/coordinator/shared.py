@@ -123,8 +123,10 @@ ACTION_LABELS = {
     "study.publish": _l("Volunteers told of a new study"),
     "study.recruiting": _l("Study opened for recruiting"),
     "study.closed": _l("Study closed to recruiting"),
-    # TRANSLATORS: audit row: an admin walked a questionnaire version in the preview (nothing stored).
-    "study.preview": _l("Questionnaire previewed"),
+    # TRANSLATORS: audit rows of questionnaire versions (a workbook uploaded, checked and kept as a draft …).
+    "study_version.upload": _l("Questionnaire version uploaded"),
+    "study_version.publish": _l("Questionnaire version published"),
+    "study_version.retire": _l("Questionnaire version retired"),
     "source.create": _l("Source and QR code added"),
     "source.deactivate": _l("Source taken out of use (its link opens the home page)"),
     "source.activate": _l("Source back in use"),
@@ -206,9 +208,12 @@ DETAIL_LABELS = {
     "staff_sessions": _l("Expired staff sign-ins removed"),
     # TRANSLATORS: audit detail: the short code in a source's /q/ link (e.g. K7PX2M).
     "code": _l("Link code"),
+    # TRANSLATORS: audit details of a questionnaire version: the sheets’ fingerprint, the label the ethics
+    # committee approved (V1.1), and the fingerprint of the version it replaced.
+    "fingerprint": _l("Questionnaire fingerprint"),
+    "version_label": _l("Ethics-approved version"),
+    "replaces": _l("Replaces version"),
     "study": _l("Study"),
-    # TRANSLATORS: audit detail: which questionnaire version (its fingerprint) was previewed.
-    "version": _l("Questionnaire version"),
 }
 #: Audit detail fields that say nothing to a reader (internal row ids, the text of a note).
 HIDDEN_DETAILS = frozenset({"note", "signoff"})
@@ -227,7 +232,7 @@ REMINDER_LABELS = {"family": _l("The family"), "team": _l("The study team")}
 #: The audit trail's "kind of action" filter: each kind and the actions it holds. Every action in
 #: ACTION_LABELS is in exactly one kind (a test checks), so hiding the many "viewed" rows is one choice.
 ACTION_KINDS: dict[str, tuple[str, ...]] = {
-    "view": ("referral.view", "referral.view_contact", "queue.search", "study.preview"),
+    "view": ("referral.view", "referral.view_contact", "queue.search"),
     "change": (
         "referral.status",
         "referral.attempt",
@@ -241,6 +246,9 @@ ACTION_KINDS: dict[str, tuple[str, ...]] = {
         "study.publish",
         "study.recruiting",
         "study.closed",
+        "study_version.upload",
+        "study_version.publish",
+        "study_version.retire",
         "source.create",
         "source.deactivate",
         "source.activate",

@@ -24,7 +24,7 @@ from ..web.i18n import current_locale
 from . import steps
 from .forms import GuardianForm
 from .page import STALE_KEY, error_text, flow_state, render_chat, render_step, resume_url
-from .session import require_screening, see_other, study_or_404
+from .session import screening_of, see_other, study_or_404
 from .text import consent_version, notice_context
 
 #: Sent by ``static/chat.js`` on its fetch POSTs: it can show a page without a redirect.
@@ -37,8 +37,7 @@ FRAGMENT_HEADER = "X-Prescreen-Fragment"
 
 def chat(study_id: str) -> Any:
     """The conversation so far and the next question (or the result when there is none)."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
+    study, row = screening_of(study_or_404(study_id))
     if row["status"] == "handoff":
         return see_other("public.handoff", study_id=study.id)
     if current_locale() != row["locale"] and g.get("lang_chosen"):
@@ -59,8 +58,7 @@ def answer(study_id: str) -> Any:
 
     The rules are :func:`.steps.take_answer`'s; this only picks the response to what it did.
     """
-    study = study_or_404(study_id)
-    row = require_screening(study)
+    study, row = screening_of(study_or_404(study_id))
     reuse_checked_csrf_token()  # a measured fast path (prescreen.web.fastpaths)
     done = steps.take_answer(
         get_db(),
@@ -132,8 +130,8 @@ def change(study_id: str) -> Response:
     Without JavaScript: a 303 to the chat. chat.js's request gets the chat page itself, with the
     question being changed (one round trip instead of two, as for an answer).
     """
-    study = study_or_404(study_id)
-    row = steps.choose_change(get_db(), study, require_screening(study), request.form, today=today())
+    study, row = screening_of(study_or_404(study_id))
+    row = steps.choose_change(get_db(), study, row, request.form, today=today())
     if row["status"] == "handoff":
         return see_other("public.chat", study_id=study.id)
     if request.headers.get(CHAT_HEADER) != "1":
@@ -160,8 +158,8 @@ def early_choice(study_id: str) -> Response:
     The rules are :func:`.steps.choose_early`'s. chat.js's request gets the page itself (the
     result, through a redirect it follows, or the chat), as for "change".
     """
-    study = study_or_404(study_id)
-    row = steps.choose_early(get_db(), study, require_screening(study), request.form, today=today())
+    study, row = screening_of(study_or_404(study_id))
+    row = steps.choose_early(get_db(), study, row, request.form, today=today())
     if request.headers.get(CHAT_HEADER) == "1" and row["status"] != "handoff":
         return chat_in_place(study, row)
     if row["status"] == "completed":
@@ -171,8 +169,7 @@ def early_choice(study_id: str) -> Response:
 
 def handoff(study_id: str) -> Any:
     """A patient under 14: ask kindly to continue with a parent or guardian."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
+    study, row = screening_of(study_or_404(study_id))
     if row["status"] != "handoff":
         return see_other("public.chat", study_id=study.id)
     form = GuardianForm()

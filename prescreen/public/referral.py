@@ -30,7 +30,7 @@ from ..store import screenings as screening_store
 from ..web.i18n import current_locale
 from .forms import SMS_RECEIPT_CONSENT, ReferralForm, ReviewForm, WithdrawForm
 from .page import flow_state
-from .session import WITHDRAW_KEY, is_recruiting, let_go, require_screening, see_other, study_or_404
+from .session import WITHDRAW_KEY, is_recruiting, let_go, screening_of, see_other, study_or_404
 from .steps import GUARDIAN_AGE
 from .text import consent_version, notice_context
 
@@ -173,8 +173,7 @@ def send_details(
 
 def refer(study_id: str) -> Any:
     """Offer to send the family's contact details to the study team, or to ask a person to check the result."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
+    study, row = screening_of(study_or_404(study_id))
     state = flow_state(study, row)
     if state.outcome is None:
         return see_other("public.result", study_id=study.id)
@@ -216,8 +215,7 @@ def refer(study_id: str) -> Any:
 
 def sent(study_id: str) -> Any:
     """The reference code and the withdraw link (shown again whenever the family comes back)."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
+    study, row = screening_of(study_or_404(study_id))
     referral = referral_store.by_screening(get_db(), row["id"])
     if referral is None:
         return see_other("public.result", study_id=study.id)
@@ -257,8 +255,7 @@ def withdraw(token: str) -> Any:
 
 def withdraw_here(study_id: str) -> Any:
     """Withdraw from the browser that holds the screening (one that has no withdraw link, say after a resume)."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
+    study, row = screening_of(study_or_404(study_id))
     referral = referral_store.by_screening(get_db(), row["id"])
     if referral is None:
         return see_other("public.result", study_id=study.id)

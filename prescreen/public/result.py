@@ -23,7 +23,7 @@ from ..store import screenings as screening_store
 from ..web.i18n import current_locale
 from .page import answer_text, flow_state, resume_url, transcript
 from .referral import review_offer
-from .session import is_recruiting, require_screening, see_other, study_or_404
+from .session import is_recruiting, screening_of, see_other, study_or_404
 from .text import long_date, render_in
 
 #: option values that mean "I don't know" (every choice list offers one, see the study notes);
@@ -100,8 +100,7 @@ def result_context(study: Study, row: dict[str, Any], state: State, lang: str) -
 
 def result(study_id: str) -> Any:
     """The result in plain words, the reasons, and the next step."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
+    study, row = screening_of(study_or_404(study_id))
     state = flow_state(study, row)
     if state.outcome is None:
         return see_other("public.chat", study_id=study.id)
@@ -125,8 +124,7 @@ def result(study_id: str) -> Any:
 
 def summary(study_id: str) -> Any:
     """A printable summary for the family's own doctor: their language first, then the other."""
-    study = study_or_404(study_id)
-    row = require_screening(study)
+    study, row = screening_of(study_or_404(study_id))
     state = flow_state(study, row)
     if state.outcome is None:
         return see_other("public.chat", study_id=study.id)

@@ -110,6 +110,25 @@ def require_screening(study: Study) -> dict[str, Any]:
     return row
 
 
+def version_of(study: Study, row: dict[str, Any]) -> Study:
+    """The version of *study* this screening started on: it finishes on it, whatever was published since.
+
+    A new screening takes the live version (``studies.get``); this keeps the wording and the rules
+    the family began with. A version no longer known (a developer edited the folder) falls back
+    to the live one, as before versions were kept.
+    """
+    started = row.get("version")
+    if not started or started == study.version:
+        return study
+    return studies.version(study.id, started) or study
+
+
+def screening_of(study: Study) -> tuple[Study, dict[str, Any]]:
+    """The session's screening of *study* (or a redirect, as :func:`require_screening`) and the version it runs on."""
+    row = require_screening(study)
+    return version_of(study, row), row
+
+
 def token_from_nonce(nonce: str) -> str | None:
     """The screening token for a consent form's nonce, bound to this browser's session.
 

@@ -26,6 +26,7 @@ from .session import (
     session_token,
     study_or_404,
     token_from_nonce,
+    version_of,
 )
 from .source_link import taken_source
 from .text import consent_version, notice_context
@@ -109,6 +110,7 @@ def continue_screening(study: Study, row: dict[str, Any]) -> Response:
     steps through earlier questions as changes) is closed: they land on the question they were
     on, every answer above it.
     """
+    study = version_of(study, row)
     if row["editing"]:
         row = screening_store.set_editing(get_db(), row["id"], row["step"], None) or row
     if request.headers.get(chat.CHAT_HEADER) == "1":
