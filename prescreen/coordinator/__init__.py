@@ -19,6 +19,7 @@ from . import (
     reports,
     shared,
     sources,
+    study_preview,
     study_status,
     study_versions,
     visit_routes,
@@ -58,6 +59,8 @@ bp.add_url_rule("/studies", view_func=study_status.studies_page, methods=["GET"]
 bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_status, methods=["GET", "POST"])
 # Questionnaire versions: upload, check, publish, retire (admins; study_versions.py).
 study_versions.add_routes(bp)
+# Walking a questionnaire version as a family would, in either language and voice; nothing stored (admins).
+bp.add_url_rule("/studies/<study_id>/preview/<version>", view_func=study_preview.study_preview, methods=["GET", "POST"])
 # Sources and their QR codes (admins).
 bp.add_url_rule("/sources", view_func=sources.sources_page, methods=["GET", "POST"])
 bp.add_url_rule("/sources/<id:source_id>/qr.png", view_func=sources.source_qr, methods=["GET"])

@@ -127,6 +127,8 @@ ACTION_LABELS = {
     "study_version.upload": _l("Questionnaire version uploaded"),
     "study_version.publish": _l("Questionnaire version published"),
     "study_version.retire": _l("Questionnaire version retired"),
+    # TRANSLATORS: audit row: an admin walked a questionnaire version in the preview (nothing stored).
+    "study.preview": _l("Questionnaire previewed"),
     "source.create": _l("Source and QR code added"),
     "source.deactivate": _l("Source taken out of use (its link opens the home page)"),
     "source.activate": _l("Source back in use"),
@@ -214,6 +216,8 @@ DETAIL_LABELS = {
     "version_label": _l("Ethics-approved version"),
     "replaces": _l("Replaces version"),
     "study": _l("Study"),
+    # TRANSLATORS: audit detail: which questionnaire version (its fingerprint) was previewed.
+    "version": _l("Questionnaire version"),
 }
 #: Audit detail fields that say nothing to a reader (internal row ids, the text of a note).
 HIDDEN_DETAILS = frozenset({"note", "signoff"})
@@ -232,7 +236,7 @@ REMINDER_LABELS = {"family": _l("The family"), "team": _l("The study team")}
 #: The audit trail's "kind of action" filter: each kind and the actions it holds. Every action in
 #: ACTION_LABELS is in exactly one kind (a test checks), so hiding the many "viewed" rows is one choice.
 ACTION_KINDS: dict[str, tuple[str, ...]] = {
-    "view": ("referral.view", "referral.view_contact", "queue.search"),
+    "view": ("referral.view", "referral.view_contact", "queue.search", "study.preview"),
     "change": (
         "referral.status",
         "referral.attempt",
