@@ -175,6 +175,10 @@ def family_context(
     question = study.question(editing) if editing else state.question
     asked = state.asked[: state.asked.index(editing)] if editing else state.asked
     age = flow.age(answers, day)
+    handoff = voice == "patient" and age is not None and age < GUARDIAN_AGE and not editing
+    age_question = study.meta.get("age_question", "")
+    if handoff and age_question in asked:  # the family's chat stops at the answer that gave the age
+        asked = asked[: asked.index(age_question) + 1]
     context: dict[str, Any] = {
         "study": study,
         "voice": voice,
@@ -187,7 +191,7 @@ def family_context(
         "remaining": state.remaining if not editing else None,
         "max_month": str(Month.of(day)),
         # A patient found to be under 14 is asked to hand over to a parent (prescreen.public.steps).
-        "handoff": voice == "patient" and age is not None and age < GUARDIAN_AGE and not editing,
+        "handoff": handoff,
         "referral": None,
     }
     if question is None and state.outcome is not None:
