@@ -13,6 +13,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from tests.helpers.public import (
     born_years_ago,
     likely_answers,
     review_answers,
+    rows,
     start,
     waiting_answers,
 )
@@ -271,3 +273,25 @@ def test_the_preview_keeps_the_session_cookie_small(app: Flask, admin: FlaskClie
     walk_preview(admin, preview_path(app, "en", "guardian"), waiting_answers())
     cookie = admin.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert cookie is not None and len(cookie.value) < 2000
+
+
+def test_a_draft_is_previewed_with_its_own_words_and_rules_before_it_is_published(
+    app: Flask, admin: FlaskClient, tmp_path: Path
+) -> None:
+    from tests.test_study_versions import NEW_DOB, NEW_DOB_ZH, OLD_DOB, VERSIONS, upload, version_two, workbook
+
+    assert upload(admin, workbook(tmp_path, "v2.xlsx", version_two)).status_code == 303
+    [(draft,)] = rows(app, "SELECT version FROM study_versions WHERE state = 'draft'")
+    versions_page = admin.get(VERSIONS).get_data(as_text=True)
+    assert f"/preview/{draft}" in versions_page  # the versions page links each draft here
+    first = admin.get(preview_path(app, "en", "guardian", version=draft)).get_data(as_text=True)
+    assert NEW_DOB in first and OLD_DOB not in first
+    assert NEW_DOB_ZH in admin.get(preview_path(app, "zh", "guardian", version=draft)).get_data(as_text=True)
+    # The draft's age rule (12 and over) already decides: the same 10-year-old, two results.
+    _asked, page = walk_preview(admin, preview_path(app, "en", "guardian", version=draft), likely_answers())
+    assert 'class="result result-not_eligible"' in page and 'class="recheck"' in page
+    _asked, page = walk_preview(admin, preview_path(app, "en", "guardian"), likely_answers())
+    assert 'class="result result-likely_eligible"' in page
+    assert f'href="{VERSIONS}"' in page  # back to the study's versions
+    assert rows(app, "SELECT count(*) FROM screenings") == [(0,)]
+    assert [json.loads(r["detail"])["version"] for r in audit_rows(app, "study.preview")] == [draft, live_version(app)]
