@@ -11,6 +11,7 @@ from flask import Blueprint, Flask
 from . import (
     accounts,
     audit_view,
+    branching_page,
     downloads,
     exports,
     family,
@@ -59,6 +60,7 @@ bp.add_url_rule("/studies", view_func=study_status.studies_page, methods=["GET"]
 bp.add_url_rule("/studies/<study_id>/status", view_func=study_status.set_study_status, methods=["GET", "POST"])
 # Questionnaire versions: upload, check, publish, retire (admins; study_versions.py).
 study_versions.add_routes(bp)
+bp.add_url_rule("/studies/<study_id>/branching", view_func=branching_page.branching_page, methods=["GET"])
 # Walking a questionnaire version as a family would, in either language and voice; nothing stored (admins).
 bp.add_url_rule("/studies/<study_id>/preview/<version>", view_func=study_preview.study_preview, methods=["GET", "POST"])
 # Sources and their QR codes (admins).
