@@ -1,4 +1,4 @@
-"""Study commands that must work without the web app: check, show, export, screen, export-fhir.
+"""Study commands that must work without the web app: check, show, export, diff, screen, export-fhir.
 
 A study team runs ``prescreen questions check`` on a sheet the app would refuse to start with,
 so these commands load studies straight from the folder and never call ``create_app``.
@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import click
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from . import clock
 from .engine import (
@@ -27,6 +32,7 @@ from .engine import (
     study_folders,
     validate_study,
 )
+from .engine.diff import diff
 from .fhir import questionnaire, questionnaire_response
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "questions"
@@ -168,6 +174,54 @@ def export_command(study_id: str, target: Path) -> None:
     except OSError as error:
         raise click.ClickException(f"cannot write '{target}': {error.strerror}") from None
     click.echo(f"{study.id}: wrote {target} (version {study.version})")
+
+
+def _workbook_study_id(path: Path) -> str:
+    """The ``id`` on a workbook's ``study`` sheet, or "" when it cannot be read (the loader then says why)."""
+    try:
+        rows = load_workbook(path, read_only=True)["study"].iter_rows(max_row=2, values_only=True)
+        header, first = next(rows), next(rows)
+        study_id = str(dict(zip(header, first, strict=False)).get("id") or "").strip()
+    except (OSError, KeyError, StopIteration, InvalidFileException, zipfile.BadZipFile):
+        return ""
+    return study_id if study_id and study_id not in (".", "..") and "/" not in study_id else ""
+
+
+def _study_at(path: Path, scratch: Path) -> Study:
+    """A study from a folder, or from one workbook file (copied alone into ``scratch`` to load it)."""
+    if path.is_file():
+        if path.suffix.lower() != ".xlsx":
+            raise click.ClickException(f"'{path}' is neither a study folder nor an .xlsx workbook")
+        folder = scratch / (_workbook_study_id(path) or path.stem)  # the loader wants folder name == study id
+        folder.mkdir(parents=True)
+        shutil.copy(path, folder / path.name)
+        path = folder
+    if not is_study_folder(path):
+        raise click.ClickException(f"'{path}' is not a study folder (no study.csv and no .xlsx workbook)")
+    try:
+        return load_study(path)
+    except StudyError as error:
+        raise click.ClickException(f"'{path}' has problems; run 'prescreen questions check':\n{error}") from None
+
+
+@questions_cli.command("diff")
+@click.argument("old", type=click.Path(exists=True, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, path_type=Path))
+def diff_command(old: Path, new: Path) -> None:
+    """List what changed from OLD to NEW (study folders or .xlsx workbooks), e.g. for an ethics submission."""
+    with tempfile.TemporaryDirectory() as scratch:
+        before = _study_at(old, Path(scratch) / "old")
+        after = _study_at(new, Path(scratch) / "new")
+    changes = diff(before, after)
+    click.echo(f"{before.id} {before.version} -> {after.id} {after.version}: {len(changes)} change(s)")
+    for change in changes:
+        where = change.where + (f" [{change.field}]" if change.field else "")
+        used = f" (used by {', '.join(change.used_by)})" if change.used_by else ""
+        click.echo(f"- {change.kind}: {where}{used}")
+        if change.before:
+            click.echo(f"    before: {change.before}")
+        if change.after:
+            click.echo(f"    after:  {change.after}")
 
 
 @click.command("screen")
