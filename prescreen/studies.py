@@ -158,6 +158,17 @@ def version(study_id: str, version_hash: str | None, db: sqlite_utils.Database |
     return _stored(registry, db, study_id, version_hash)
 
 
+def of_screening(row: Mapping[str, object]) -> Study | None:
+    """The study as a screening (or its referral) was answered: its own version, else the live one.
+
+    The study team reads a family's answers and criteria in the wording and rules the family had.
+    """
+    study_id = str(row.get("study_id") or "")
+    started = row.get("version")
+    found = version(study_id, started) if isinstance(started, str) and started else None
+    return found or get(study_id)
+
+
 def _stored(registry: Registry, db: sqlite_utils.Database, study_id: str, version_hash: str) -> Study | None:
     """Parse a stored upload (once per process), remember it on the registry; None when absent or unusable."""
     from .store import study_versions  # noqa: PLC0415

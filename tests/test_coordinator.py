@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import sqlite3
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from prescreen import clock
 from prescreen import studies as study_registry
 from prescreen.config import ROOT
 from prescreen.coordinator.shared import listing_quote
-from prescreen.store import sources
+from prescreen.store import sources, study_versions
 from tests.helpers.staff import (
     NOT_ELIGIBLE,
     REVIEW,
@@ -71,7 +72,7 @@ def coordinator_urls(app: Flask) -> list[tuple[str, str]]:
         if not rule.rule.startswith("/coordinator"):
             continue
         path = rule.rule.replace("<id:referral_id>", "1").replace("<id:user_id>", "1").replace("<study_id>", STUDY_ID)
-        path = path.replace("<id:source_id>", "1")
+        path = path.replace("<id:source_id>", "1").replace("<id:version_id>", "1")
         # a questionnaire version: the live one of the real study
         path = path.replace("<version>", study_registry.of(app).studies[STUDY_ID].version)
         for method in sorted(rule.methods & {"GET", "POST"}):
@@ -98,6 +99,22 @@ def test_coordinator_pages_are_never_cached(admin: FlaskClient, app: Flask) -> N
     ref = add_referral(app)
     db = db_of(app)
     sources.add(db, STUDY_ID, "儿科门诊海报", "cli")  # source 1: its QR code download
+    folder = ROOT / "questions" / STUDY_ID
+    sheets = io.BytesIO()
+    with zipfile.ZipFile(sheets, "w") as archive:  # version 1: the folder's own sheets, uploaded as a zip
+        for sheet in folder.glob("*.csv"):
+            archive.writestr(sheet.name, sheet.read_bytes())
+    version = study_registry.of(app).studies[STUDY_ID].version
+    study_versions.add_draft(
+        db,
+        study_id=STUDY_ID,
+        version=version,
+        fmt="csv-zip",
+        content=sheets.getvalue(),
+        label="V1.0",
+        approved_on="2026-11-20",
+        actor="cli",
+    )
     db.close()
     for method, path in coordinator_urls(app):
         if method == "GET":

@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from prescreen import studies
 from prescreen.engine import export_workbook
 from tests.helpers.public import BASE, STUDY, Family, likely_answers, rows
-from tests.helpers.staff import Staff, csrf
+from tests.helpers.staff import Staff, add_referral, csrf
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "questions"
 VERSIONS = f"/coordinator/studies/{STUDY}/versions"
@@ -239,3 +239,14 @@ def test_a_new_study_id_is_checked_against_the_study_sheet(app: Flask, admin: Fl
         response.get_data(as_text=True),
     )
     assert stored(app) == []
+
+
+def test_the_family_page_reads_a_referral_in_the_version_the_family_answered(
+    app: Flask, admin: FlaskClient, tmp_path: Path
+) -> None:
+    referral = add_referral(app)  # answered in Chinese on the folder's version
+    assert upload(admin, workbook(tmp_path, "v2.xlsx", version_two)).status_code == 303
+    publish(admin, version_id(app))
+    page = admin.get(f"/coordinator/referrals/{referral['id']}").get_data(as_text=True)
+    assert "孩子是哪年哪月出生的？" in page
+    assert NEW_DOB_ZH not in page

@@ -63,7 +63,7 @@ def open_criteria(row: dict[str, Any]) -> list[str]:
     """Ids of the criteria the form left open for this family: those the family read as needing a
     closer look or a check at the visit (an arm of an "any of" group already met is not open)."""
     statuses = json.loads(row["criteria"]) if row.get("criteria") else {}
-    study = studies.get(row["study_id"])
+    study = studies.of_screening(row)
     if study is None or not statuses:
         return []
     return [criterion.id for criterion, _status in shown(studies.flow(study), statuses, "needs_review")]
@@ -124,7 +124,7 @@ def mark_criterion(referral_id: int) -> ResponseReturnValue:
         current_user.id,
         current_user.actor,
     )
-    study = studies.get(row["study_id"])
+    study = studies.of_screening(row)
     label = study.criterion(form.criterion.data).label(current_locale()) if study else form.criterion.data
     flash(
         _("Check saved: %(criterion)s — %(verdict)s.", criterion=label, verdict=VERDICT_LABELS[form.verdict.data]),

@@ -147,7 +147,7 @@ def render_family(
     """
     db = get_db()
     lang = current_locale()
-    study = studies.get(row["study_id"])
+    study = studies.of_screening(row)
     closed = row["status"] in queue.CLOSED
     body = render_template(
         "coordinator/referral.html",
@@ -237,7 +237,7 @@ def add_attempt(referral_id: int) -> ResponseReturnValue:
     row = the_referral(referral_id)
     if refused := _refuse_if_final(row):
         return refused
-    forms = forms_for(row, studies.get(row["study_id"]), current_locale())
+    forms = forms_for(row, studies.of_screening(row), current_locale())
     form = forms["attempt"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)
@@ -292,7 +292,7 @@ def change_status(referral_id: int) -> ResponseReturnValue:
     row = the_referral(referral_id)
     if refused := _refuse_if_final(row):
         return refused
-    forms = forms_for(row, studies.get(row["study_id"]), current_locale())
+    forms = forms_for(row, studies.of_screening(row), current_locale())
     form = forms["status"]
     if not form.validate_on_submit():
         if form.status.data == queue.BOOKED_ONLY:  # not in the menu: a page from before, or typed by hand
@@ -327,7 +327,7 @@ def erase(referral_id: int) -> ResponseReturnValue:
     row = the_referral(referral_id)
     if refused := _refuse_if_final(row):
         return refused
-    forms = forms_for(row, studies.get(row["study_id"]), current_locale())
+    forms = forms_for(row, studies.of_screening(row), current_locale())
     form = forms["erase"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)
@@ -348,7 +348,7 @@ def add_note(referral_id: int) -> ResponseReturnValue:
     row = the_referral(referral_id)
     if refused := _refuse_if_final(row):
         return refused
-    forms = forms_for(row, studies.get(row["study_id"]), current_locale())
+    forms = forms_for(row, studies.of_screening(row), current_locale())
     form = forms["note"]
     if not form.validate_on_submit():
         return render_family(row, forms, 400)

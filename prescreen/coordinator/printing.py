@@ -30,7 +30,7 @@ def print_family(referral_id: int) -> ResponseReturnValue:
     row = family.the_referral(referral_id)
     db = get_db()
     audit.record(db, current_user.actor, "referral.view", "referral", row["id"], {"view": "print"})
-    study = studies.get(row["study_id"])
+    study = studies.of_screening(row)
     lang = current_locale()
     statuses = json.loads(row["criteria"]) if row.get("criteria") else {}
     return render_template(
@@ -60,7 +60,7 @@ def eligibility_sheet(referral_id: int) -> ResponseReturnValue:
     row = family.the_referral(referral_id)
     db = get_db()
     audit.record(db, current_user.actor, "referral.view", "referral", row["id"], {"view": "eligibility_sheet"})
-    study = studies.get(row["study_id"])
+    study = studies.of_screening(row)
     answers = json.loads(row.get("answers") or "{}")
     statuses = json.loads(row["criteria"]) if row.get("criteria") else {}
     marks = checklist.marks(db, row["id"])

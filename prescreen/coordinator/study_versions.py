@@ -383,8 +383,8 @@ def add_routes(bp: Any) -> None:
     bp.add_url_rule("/studies/new", view_func=new_study, methods=["GET", "POST"])
     bp.add_url_rule("/studies/<study_id>/versions", view_func=study_versions, methods=["GET", "POST"])
     bp.add_url_rule(
-        "/studies/<study_id>/versions/<int:version_id>/publish", view_func=publish_version, methods=["GET", "POST"]
+        "/studies/<study_id>/versions/<id:version_id>/publish", view_func=publish_version, methods=["GET", "POST"]
     )
     bp.add_url_rule(
-        "/studies/<study_id>/versions/<int:version_id>/retire", view_func=retire_version, methods=["GET", "POST"]
+        "/studies/<study_id>/versions/<id:version_id>/retire", view_func=retire_version, methods=["GET", "POST"]
     )
