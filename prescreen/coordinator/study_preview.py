@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import abort, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_login import current_user
 from markupsafe import Markup
-from werkzeug.routing import BuildError
 
 from .. import studies
 from ..clock import today
@@ -34,22 +33,6 @@ from .shared import require_admin
 #: being changed. Answers typed by an admin to try the questionnaire, never a family's.
 SESSION_KEY = "study_preview"
 VOICES = ("guardian", "patient")
-#: The endpoint of the page listing a study's versions, once it exists (else the studies page).
-VERSIONS_ENDPOINT = "coordinator.study_versions"
-
-
-def resolve(study_id: str, version: str) -> Study | None:
-    """The study as it stands in *version* (live, draft or retired), or None.
-
-    ``studies.version`` knows every stored version once versions are stored; until then only
-    the live study's own version can be previewed.
-    """
-    lookup = getattr(studies, "version", None)
-    if lookup is not None:
-        found: Study | None = lookup(study_id, version)
-        return found
-    study = studies.get(study_id)
-    return study if study is not None and study.version == version else None
 
 
 def chosen() -> tuple[str, str]:
@@ -97,7 +80,7 @@ def begin(study: Study) -> dict[str, Any]:
 def study_preview(study_id: str, version: str) -> Any:
     """GET: the current preview question (or the result); POST: answer, change, keep or start again."""
     require_admin()
-    study = resolve(study_id, version)
+    study = studies.version(study_id, version)  # the live one, a draft or a retired one
     if study is None:
         abort(404)
     language, voice = chosen()
@@ -201,10 +184,5 @@ def family_context(
 
 
 def back_url(study: Study) -> str:
-    """The study's versions page once it exists, else the studies page."""
-    if VERSIONS_ENDPOINT in current_app.view_functions:
-        try:
-            return url_for(VERSIONS_ENDPOINT, study_id=study.id)
-        except BuildError:
-            pass
-    return url_for("coordinator.studies_page")
+    """The study's versions page (drafts, live, retired: where an admin came from)."""
+    return url_for("coordinator.study_versions", study_id=study.id)
