@@ -250,3 +250,24 @@ def test_the_family_page_reads_a_referral_in_the_version_the_family_answered(
     page = admin.get(f"/coordinator/referrals/{referral['id']}").get_data(as_text=True)
     assert "孩子是哪年哪月出生的？" in page
     assert NEW_DOB_ZH not in page
+
+
+def test_a_new_study_is_uploaded_listed_and_on_its_first_publication_opens_with_a_public_page(
+    app: Flask, admin: FlaskClient, tmp_path: Path
+) -> None:
+    new_id = "pumch-new-study"
+    data = workbook(tmp_path, "new.xlsx", lambda book: set_cell(book["study"], STUDY, "id", new_id))
+    assert upload(admin, data, page="/coordinator/studies/new", study_id=new_id).status_code == 303
+    assert app.test_client().get(f"/s/{new_id}/").status_code == 404  # a draft is not served
+    listing = admin.get("/coordinator/studies").get_data(as_text=True)
+    assert f'href="/coordinator/studies/{new_id}/versions"' in listing
+
+    page = f"/coordinator/studies/{new_id}/versions/{version_id(app)}/publish"
+    assert "first publication" in admin.get(page).get_data(as_text=True)
+    assert admin.post(page, data={"csrf_token": csrf(admin, page), "confirm": "yes"}).status_code == 303
+    assert app.test_client().get(f"/s/{new_id}/").status_code == 200
+    assert rows(app, "SELECT status, published_at IS NOT NULL FROM study_states WHERE study_id = ?", new_id) == [
+        ("recruiting", 1)
+    ]
+    actions = [r[0] for r in rows(app, "SELECT action FROM audit WHERE record_id = ? ORDER BY id", new_id)]
+    assert actions == ["study_version.upload", "study_version.publish", "study.recruiting", "study.publish"]

@@ -120,6 +120,12 @@ def known_study(study_id: str) -> bool:
     return study_id in registry.folder or study_id in registry.studies or study_id in version_store.study_ids(get_db())
 
 
+def unpublished_studies() -> list[str]:
+    """Ids of studies with stored versions but none live and no folder: not on the studies list yet."""
+    registry = studies.of()
+    return sorted(version_store.study_ids(get_db()) - set(registry.studies) - set(registry.folder))
+
+
 def require_manager(study_id: str) -> None:
     """Admins of this study only; an unknown study is a 404 (for anyone who may manage it)."""
     if not may_manage(study_id):
@@ -380,6 +386,7 @@ def retire_version(study_id: str, version_id: int) -> ResponseReturnValue:
 def add_routes(bp: Any) -> None:
     """The versions pages on the coordinator blueprint, and ``version_label()`` for its templates."""
     bp.add_app_template_global(version_label, "version_label")
+    bp.add_app_template_global(unpublished_studies, "unpublished_studies")
     bp.add_url_rule("/studies/new", view_func=new_study, methods=["GET", "POST"])
     bp.add_url_rule("/studies/<study_id>/versions", view_func=study_versions, methods=["GET", "POST"])
     bp.add_url_rule(
