@@ -82,9 +82,16 @@ def test_the_answers_that_rule_out_are_the_options_the_rule_names(app: Flask) ->
     assert any("for now" in k for k in rituximab) and not any("for now" in k for k in lines)
 
 
-def _svgs(html: str) -> list[ET.Element]:
-    # our own page's markup, parsed to prove it is well-formed XML
-    return [ET.fromstring(svg) for svg in re.findall(r"<svg\b.*?</svg>", html, flags=re.S)]  # noqa: S314
+def _pictures(html: str) -> list[tuple[str, list[ET.Element]]]:
+    """Each picture on the page: its accessible name and its SVG parts, parsed as XML (so well-formed)."""
+    out = []
+    for name_id, body in re.findall(
+        r'<div class="branching [^"]*" role="img" aria-labelledby="([^"]+)">(.*?)</div>', html, re.S
+    ):
+        name = re.search(rf'<span id="{name_id}"[^>]*>(.*?)</span>', body).group(1)
+        # our own page's markup, parsed to prove it is well-formed XML
+        out.append((name, [ET.fromstring(svg) for svg in re.findall(r"<svg\b.*?</svg>", body, flags=re.S)]))  # noqa: S314
+    return out
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -95,20 +102,24 @@ def test_page_draws_both_pictures_and_the_list(app: Flask, client, staff, lang: 
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     study, words, steps = picture_parts(app, lang)
-    svgs = _svgs(html)
-    assert len(svgs) == 2  # a narrow one for a phone, a wide one for a desktop column and paper
-    for svg in svgs:
-        assert svg.get("role") == "img" and svg.find(f"{SVG}title").text
-        boxes = [g for g in svg.iter(f"{SVG}g") if "step" in g.get("class", "").split()]
+    pictures = _pictures(html)
+    assert len(pictures) == 2  # a narrow one for a phone, a wide one for a desktop column and paper
+    for name, svgs in pictures:
+        assert str(len(study.questions)) in name
+        assert len(svgs) > 2  # in parts that each stay whole on a printed page
+        boxes = [g for svg in svgs for g in svg.iter(f"{SVG}g") if "step" in g.get("class", "").split()]
         questions = [g for g in boxes if g.get("class") == "step"]
         firsts = [next(g.iter(f"{SVG}text")).text for g in questions]
         assert [f.split(".")[0] for f in firsts] == [str(n) for n in range(1, len(study.questions) + 1)]
         assert any("banner" in g.get("class") for g in boxes)  # Q3–Q38 share "diagnosed", said once
         endings = [g.get("class").split()[-1] for g in boxes if "ending" in g.get("class", "")]
-        assert endings[-3:] == ["ending-not_eligible", "ending-needs_review", "ending-likely_eligible"]
-        drawn = " ".join(t.text for t in svg.iter(f"{SVG}text"))
+        assert endings == ["ending-not_eligible", "ending-needs_review", "ending-likely_eligible"]
+        drawn = " ".join(t.text for svg in svgs for t in svg.iter(f"{SVG}text"))
         for title in (words["not_eligible_title"], words["needs_review_title"], words["likely_eligible_title"]):
             assert title in drawn
+        for criterion in study.criteria:
+            if criterion.not_met_if is not None:  # the start of each reason, at least (long ones wrap)
+                assert criterion.reason(lang)[:8] in drawn, criterion.id
     # the list beside it has every question whole, in order
     listed = re.search(r'<ol class="branching-list[^"]*">(.*?)</ol>', html, flags=re.S).group(1)
     places = [listed.find(_escaped(s.title)) for s in steps]

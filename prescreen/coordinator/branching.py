@@ -20,6 +20,7 @@ import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from ..engine import Criterion, Flow, Month, Question, Study
 from ..engine.expr import Env
@@ -37,6 +38,8 @@ TITLE_LINES = 3
 #: Characters per line (a CJK character counts 1) for a phone column and for a desktop one.
 NARROW = 23.0
 WIDE = 46.0
+#: The tallest part of the picture drawn as one SVG (px): less than an A4 page's printable height.
+PART = 880
 #: How many more characters a 13 px line holds than a 14 px one.
 SMALL = 14 / 13
 #: Any screening month will do: the rules tried here read one choice question, never the date.
@@ -249,18 +252,19 @@ def endings(words: Mapping[str, str]) -> list[Ending]:
 def _lines(text: str, width: float, limit: int | None = None) -> list[str]:
     lines = wrap(text, width)
     if limit is not None and len(lines) > limit:
-        lines = [*lines[: limit - 1], lines[limit - 1].rstrip() + "…"]
+        lines = [*lines[: limit - 1], lines[limit - 1].rstrip(" .,;:。，；：") + "…"]
     return lines
 
 
-def layout(study: Study, lang: str, words: Mapping[str, str], width: float = NARROW) -> dict[str, object]:
-    """The picture: boxes (``y``, ``height``, ``lines`` of ``(text, y, kind)``), arrows, endings, ``height``.
+def layout(study: Study, lang: str, words: Mapping[str, str], width: float = NARROW) -> dict[str, Any]:
+    """The picture: ``parts`` (each with boxes, arrows and its ``height``), the whole ``height``.
 
+    A box has ``y``, ``height``, ``status`` and ``lines`` of ``(text, y, kind)``.
     ``width`` is how many characters a line holds (:data:`NARROW` for a phone, :data:`WIDE` for a
     desktop column); ``kind`` is ``title``, ``condition``, ``knockout`` or ``review`` (the CSS
     class of the line). Endings are boxes too, with ``status``.
     """
-    boxes: list[dict[str, object]] = []
+    boxes: list[dict[str, Any]] = []
     arrows: list[tuple[int, int]] = []
     y = 0
     inner = width - 1  # the text starts a little in from the box's edge
@@ -299,4 +303,33 @@ def layout(study: Study, lang: str, words: Mapping[str, str], width: float = NAR
     for ending in endings(words):
         box([(ending.title, "title", None), (ending.text, "rule", None)], ending.status)
         y += PAD
-    return {"boxes": boxes, "arrows": arrows, "height": y, "questions": len(study.questions)}
+    return {"parts": _parts(boxes, arrows), "height": y, "questions": len(study.questions)}
+
+
+def _parts(boxes: list[dict[str, Any]], arrows: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """The picture cut between boxes into parts of at most :data:`PART` px, each drawn as its own SVG.
+
+    On screen the parts stack into one picture; on paper each part stays whole on a page (a browser
+    cuts one tall SVG anywhere, through a line of text). The arrow into a part's first box is drawn
+    at the top of that part; y values are the part's own.
+    """
+    parts: list[dict[str, Any]] = []
+    start, current = 0, []
+    for box in boxes:
+        end = box["y"] + box["height"]
+        if current and end - start > PART:
+            parts.append(_part(current, arrows, start))
+            start = current[-1]["y"] + current[-1]["height"]
+            current = []
+        current.append(box)
+    if current:
+        parts.append(_part(current, arrows, start))
+        parts[-1]["height"] += PAD  # room under the last box for its border
+    return parts
+
+
+def _part(boxes: list[dict[str, Any]], arrows: list[tuple[int, int]], start: int) -> dict[str, Any]:
+    end = boxes[-1]["y"] + boxes[-1]["height"]
+    moved = [{**b, "y": b["y"] - start, "lines": [(t, y - start, k) for t, y, k in b["lines"]]} for b in boxes]
+    inside = [(top - start, bottom - start) for top, bottom in arrows if start <= top and bottom <= end]
+    return {"boxes": moved, "arrows": inside, "height": end - start}
