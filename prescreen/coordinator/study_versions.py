@@ -35,11 +35,12 @@ from ..config import ConfigError
 from ..engine import Study, StudyError
 from ..extensions import csrf
 from ..mail import notify
-from ..store import get_db, transaction
+from ..store import audit, get_db, transaction
 from ..store import study_versions as version_store
 from ..study_files import MAX_UPLOAD, UploadError, format_of, load_upload
 from ..web.forms import TextForm
 from ..web.i18n import current_locale
+from .shared import actor_label
 from .version_labels import version_label
 
 #: What the request may carry: the file and a few text fields (the app's usual limit is 64 kB).
@@ -186,6 +187,11 @@ def render_versions(study_id: str, form: UploadForm, problems: list[str] | None 
     db = get_db()
     rows = version_store.of_study(db, study_id)
     live_upload = any(row["state"] == "live" for row in rows)
+    accounts = [int(row["uploaded_by"][5:]) for row in rows if row["uploaded_by"].startswith("user:")]
+    emails = audit.emails_of(db, sorted(set(accounts)))
+    for row in rows:  # who uploaded it, as the team knows them (their e-mail)
+        account = row["uploaded_by"][5:]
+        row["uploader"] = actor_label(row["uploaded_by"], emails.get(int(account)) if account.isdigit() else None)
     page = render_template(
         "coordinator/study_versions.html",
         study_id=study_id,
@@ -334,7 +340,6 @@ def confirm_publish(row: dict[str, Any], study: Study, first: bool) -> str:
     """What publishing will do: which version new screenings start on, what changed, who is e-mailed."""
     db = get_db()
     current = studies.get(row["study_id"])
-    labels = version_store.labels(db)
     changes = None
     if current is not None and current.version != study.version:
         try:
@@ -349,7 +354,7 @@ def confirm_publish(row: dict[str, Any], study: Study, first: bool) -> str:
         row=row,
         study=study,
         current=current,
-        current_label=labels.get((current.id, current.version), ("", ""))[0] if current else "",
+        current_label=version_label(current.id, current.version) if current else "",
         first=first,
         volunteers=notify.would_notify(db, study) if first else 0,
         changes=changes,
