@@ -222,8 +222,12 @@ def test_a_csv_zip_is_taken_but_never_a_path_or_a_zip_bomb(app: Flask, admin: Fl
     assert "unpacks to far more" in bomb.get_data(as_text=True)
     assert stored(app) == []
 
-    good = upload(admin, csv_zip({**sheets, "choices.csv": choices}), "v2.zip", label="V1.0")
+    zipped = csv_zip({**sheets, "choices.csv": choices})
+    good = upload(admin, zipped, "v2.zip", label="V1.0")
     assert good.status_code == 303
+    download = admin.get(f"{VERSIONS}/{version_id(app)}/file")
+    assert download.data == zipped  # kept byte for byte, to edit into the next version
+    assert f"{STUDY}-V1.0.zip" in download.headers["Content-Disposition"]
     [(_sid, version, state, label, _approved)] = stored(app)
     with app.test_request_context():
         assert version == studies.of(app).folder[STUDY].version  # the same sheets: the same fingerprint

@@ -17,9 +17,11 @@ access to all studies.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -158,13 +160,21 @@ def preview_url(study_id: str, version: str) -> str | None:
 
 
 def picture_url(study_id: str, version: str) -> str | None:
-    """The branching picture of a version (another page), if one is registered."""
+    """The branching picture of a version (another page), if one is registered.
+
+    A picture page that takes no version draws the live study: it is linked from the live row only.
+    """
+    live = studies.get(study_id)
     for endpoint in sorted(current_app.view_functions):
-        if endpoint.startswith("coordinator.") and "branching" in endpoint:
-            try:
-                return url_for(endpoint, study_id=study_id, version=version)
-            except BuildError:
-                continue
+        if not (endpoint.startswith("coordinator.") and "branching" in endpoint):
+            continue
+        takes_version = any("version" in rule.arguments for rule in current_app.url_map.iter_rules(endpoint))
+        if not takes_version and (live is None or live.version != version):
+            continue
+        try:
+            return url_for(endpoint, study_id=study_id, **({"version": version} if takes_version else {}))
+        except BuildError:
+            continue
     return None
 
 
@@ -388,6 +398,24 @@ def retire_version(study_id: str, version_id: int) -> ResponseReturnValue:
     return redirect(url_for("coordinator.study_versions", study_id=study_id), 303)
 
 
+def version_file(study_id: str, version_id: int) -> ResponseReturnValue:
+    """The file as uploaded, byte for byte: the team edits it into the next version (admins of the study)."""
+    require_manager(study_id)
+    row = stored_version(study_id, version_id)
+    stored = version_store.content_of(get_db(), study_id, row["version"])
+    if stored is None:
+        abort(404)
+    fmt, content = stored
+    suffix = "xlsx" if fmt == "xlsx" else "zip"
+    label = re.sub(r"[^\w.-]+", "_", row["label"]).strip("._") or row["version"][:8]
+    mimetype = (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx" else "application/zip"
+    )
+    return send_file(
+        io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=f"{study_id}-{label}.{suffix}"
+    )
+
+
 def add_routes(bp: Any) -> None:
     """The versions pages on the coordinator blueprint, and ``version_label()`` for its templates."""
     bp.add_app_template_global(version_label, "version_label")
@@ -397,6 +425,7 @@ def add_routes(bp: Any) -> None:
     bp.add_url_rule(
         "/studies/<study_id>/versions/<id:version_id>/publish", view_func=publish_version, methods=["GET", "POST"]
     )
+    bp.add_url_rule("/studies/<study_id>/versions/<id:version_id>/file", view_func=version_file, methods=["GET"])
     bp.add_url_rule(
         "/studies/<study_id>/versions/<id:version_id>/retire", view_func=retire_version, methods=["GET", "POST"]
     )
