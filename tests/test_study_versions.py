@@ -234,6 +234,27 @@ def test_a_csv_zip_is_taken_but_never_a_path_or_a_zip_bomb(app: Flask, admin: Fl
     assert (state, label) == ("draft", "V1.0")
 
 
+def test_a_large_upload_is_read_past_the_apps_64_kb_form_limit_and_a_workbook_bomb_is_refused(
+    app: Flask, admin: FlaskClient
+) -> None:
+    folder = QUESTIONS / STUDY
+    stored_zip = io.BytesIO()
+    with zipfile.ZipFile(stored_zip, "w", zipfile.ZIP_STORED) as archive:  # not compressed: 300 kB on the wire
+        for sheet in ("study", "criteria", "questions"):
+            archive.writestr(f"{sheet}.csv", (folder / f"{sheet}.csv").read_bytes())
+        archive.writestr("choices.csv", (folder / "choices.csv").read_bytes() + b"\n" * 300_000)
+    assert len(stored_zip.getvalue()) > 64 * 1024
+    assert upload(admin, stored_zip.getvalue(), "v2.zip").status_code == 303
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<" * (30 * 1024 * 1024))
+    response = upload(admin, bomb.getvalue(), "bomb.xlsx", label="V9")
+    assert response.status_code == 400
+    assert "unpacks to far more" in response.get_data(as_text=True)
+    assert [r[3] for r in stored(app)] == ["V2.0"]
+
+
 def test_a_new_study_id_is_checked_against_the_study_sheet(app: Flask, admin: FlaskClient, tmp_path: Path) -> None:
     page = "/coordinator/studies/new"
     response = upload(admin, workbook(tmp_path, "v2.xlsx"), page=page, study_id="pumch-new-study")
