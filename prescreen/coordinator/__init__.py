@@ -15,6 +15,7 @@ from . import (
     downloads,
     exports,
     family,
+    fhir_export,
     queue,
     report_page,
     reports,
@@ -53,6 +54,9 @@ bp.add_url_rule("/reports.csv", endpoint="report_csv", view_func=report_page.dow
 bp.add_url_rule("/reports.xlsx", endpoint="report_xlsx", view_func=report_page.download_xlsx, methods=["POST"])
 bp.add_url_rule("/export/referrals.csv", endpoint="export_identified", view_func=exports.identified, methods=["POST"])
 bp.add_url_rule("/referrals/<id:referral_id>/export.json", view_func=reports.export_subject, methods=["POST"])
+bp.add_url_rule(
+    "/referrals/<id:referral_id>/questionnaire-response.json", view_func=fhir_export.export_response, methods=["POST"]
+)
 # Visits, the checklist's checks and sign-off, print views (visit_routes.py).
 visit_routes.add_routes(bp)
 # Opening and closing studies (admins).

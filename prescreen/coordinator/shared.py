@@ -92,6 +92,8 @@ ACTION_LABELS = {
     "referral.note": _l("Note added"),
     "referral.withdraw": _l("Withdrawn by the family"),
     "export.subject": _l("Full record exported"),
+    # TRANSLATORS: the audit row of one family's answers downloaded as FHIR (a hospital data format).
+    "export.fhir_response": _l("Answers exported as FHIR"),
     "export.identified": _l("Referrals exported with contact details"),
     "export.log": _l("Pre-screening log exported"),
     "export.report": _l("Report downloaded"),
@@ -259,6 +261,7 @@ ACTION_KINDS: dict[str, tuple[str, ...]] = {
     ),
     "export": (
         "export.subject",
+        "export.fhir_response",
         "export.identified",
         "export.log",
         "export.report",
