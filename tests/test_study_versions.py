@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from prescreen import studies
 from prescreen.engine import export_workbook
 from tests.helpers.public import BASE, STUDY, Family, likely_answers, rows
-from tests.helpers.staff import Staff, add_referral, csrf
+from tests.helpers.staff import Staff, add_referral, csrf, download
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "questions"
 VERSIONS = f"/coordinator/studies/{STUDY}/versions"
@@ -225,13 +225,20 @@ def test_a_csv_zip_is_taken_but_never_a_path_or_a_zip_bomb(app: Flask, admin: Fl
     zipped = csv_zip({**sheets, "choices.csv": choices})
     good = upload(admin, zipped, "v2.zip", label="V1.0")
     assert good.status_code == 303
-    download = admin.get(f"{VERSIONS}/{version_id(app)}/file")
-    assert download.data == zipped  # kept byte for byte, to edit into the next version
-    assert f"{STUDY}-V1.0.zip" in download.headers["Content-Disposition"]
+    original = admin.get(f"{VERSIONS}/{version_id(app)}/file")
+    assert original.data == zipped  # kept byte for byte, to edit into the next version
+    assert f"{STUDY}-V1.0.zip" in original.headers["Content-Disposition"]
     [(_sid, version, state, label, _approved)] = stored(app)
     with app.test_request_context():
         assert version == studies.of(app).folder[STUDY].version  # the same sheets: the same fingerprint
     assert (state, label) == ("draft", "V1.0")
+    referral = add_referral(app)  # answered on the folder's version, now labelled by this upload
+    log_csv = download(admin, "/coordinator/log.csv").get_data(as_text=True)
+    assert "V1.0, 2026-11-20" in log_csv
+    record = download(
+        admin, f"/coordinator/referrals/{referral['id']}/export.json", f"/coordinator/referrals/{referral['id']}"
+    )
+    assert record.get_json()["screening"]["version_label"] == "V1.0, 2026-11-20"
 
 
 def test_a_large_upload_is_read_past_the_apps_64_kb_form_limit_and_a_workbook_bomb_is_refused(

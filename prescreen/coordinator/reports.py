@@ -206,6 +206,8 @@ def export_subject(referral_id: int) -> Response:
     record = exports.subject_record(get_db(), referral_id, current_user.actor)
     if record is None:
         abort(404)
+    screening = record["screening"]
+    screening["version_label"] = version_label(screening["study_id"], screening["version"])  # beside the hash
     body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True)
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="referral-{referral_id}.json"'
