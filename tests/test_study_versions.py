@@ -303,3 +303,20 @@ def test_a_new_study_is_uploaded_listed_and_on_its_first_publication_opens_with_
     ]
     actions = [r[0] for r in rows(app, "SELECT action FROM audit WHERE record_id = ? ORDER BY id", new_id)]
     assert actions == ["study_version.upload", "study_version.publish", "study.recruiting", "study.publish"]
+
+
+def test_a_criterion_only_an_earlier_version_has_keeps_its_reason_in_the_log(
+    app: Flask, admin: FlaskClient, tmp_path: Path
+) -> None:
+    from prescreen.coordinator.shared import criterion_reason
+
+    def rename(book: Any) -> None:
+        set_cell(book["criteria"], "exc_hiv", "id", "exc_hiv_v2")
+        set_cell(book["questions"], "hcv_hiv", "criteria", "exc_hcv_ab;exc_hiv_v2")
+
+    assert upload(admin, workbook(tmp_path, "v2.xlsx", rename)).status_code == 303
+    publish(admin, version_id(app))
+    with app.test_request_context():
+        folder = studies.of(app).folder[STUDY]
+        assert "exc_hiv" not in {c.id for c in studies.get(STUDY).criteria}
+        assert criterion_reason(STUDY, "exc_hiv", "en") == folder.criterion("exc_hiv").reason("en")

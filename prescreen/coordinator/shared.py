@@ -382,7 +382,11 @@ def criterion_reason(study_id: str, criterion_id: str, lang: str | None = None) 
     not-eligible count reads as the reason it is."""
     study = studies.get(study_id)
     if study is None or not any(c.id == criterion_id for c in study.criteria):
-        return str(_l("A criterion no longer in the questionnaire"))
+        # an earlier version's criterion (the folder's, or an upload this worker has read): its own words
+        earlier = [s for (sid, _v), s in studies.of().versions.items() if sid == study_id]
+        study = next((s for s in earlier if any(c.id == criterion_id for c in s.criteria)), None)
+        if study is None:
+            return str(_l("A criterion no longer in the questionnaire"))
     return study.criterion(criterion_id).reason(lang or current_locale())
 
 
