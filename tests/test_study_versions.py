@@ -320,3 +320,14 @@ def test_a_criterion_only_an_earlier_version_has_keeps_its_reason_in_the_log(
         folder = studies.of(app).folder[STUDY]
         assert "exc_hiv" not in {c.id for c in studies.get(STUDY).criteria}
         assert criterion_reason(STUDY, "exc_hiv", "en") == folder.criterion("exc_hiv").reason("en")
+
+
+def test_the_preview_link_of_a_draft_shows_its_new_wording(app: Flask, admin: FlaskClient, tmp_path: Path) -> None:
+    assert upload(admin, workbook(tmp_path, "v2.xlsx", version_two)).status_code == 303
+    [(_sid, v2, *_rest)] = stored(app)
+    page = admin.get(VERSIONS).get_data(as_text=True)
+    link = f"/coordinator/studies/{STUDY}/preview/{v2}"
+    assert f'href="{link}' in page
+    preview = admin.get(link + "?language=en&voice=guardian")
+    assert preview.status_code == 200
+    assert NEW_DOB in preview.get_data(as_text=True)
