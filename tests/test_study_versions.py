@@ -197,6 +197,13 @@ def test_only_admins_of_the_study_and_only_with_a_csrf_token(
     assert no_token.status_code == 400
     publish_without_token = admin.post(f"{VERSIONS}/1/publish", data={"confirm": "yes"})
     assert publish_without_token.status_code == 400
+    hostile = admin.post(
+        VERSIONS,
+        data={"csrf_token": csrf(admin, VERSIONS), "label": (io.BytesIO(b"x"), "a.txt"), "approved_on": "x"},
+        content_type="multipart/form-data",
+    )
+    assert hostile.status_code == 400  # a file where text belongs: "fill this in", not a crash
+    assert admin.post(VERSIONS, json={"label": 5, "approved_on": 7}).status_code == 400
     assert stored(app) == []
     anonymous = app.test_client().get(VERSIONS)
     assert anonymous.status_code in (302, 401)

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField
-from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from werkzeug.routing import BuildError
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
@@ -88,8 +88,9 @@ class UploadForm(TextForm):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if request.method == "POST":  # the file too (TextForm alone reads only text fields)
-            kwargs.setdefault("formdata", CombinedMultiDict((request.files, request.form)))
+        if request.method == "POST":  # the text fields, and the one file field (a file posted as "label" is ignored)
+            files = MultiDict([("upload", storage) for storage in request.files.getlist("upload")[:1]])
+            kwargs.setdefault("formdata", CombinedMultiDict((files, request.form)))
         super().__init__(*args, **kwargs)
 
 
