@@ -242,9 +242,11 @@ def init_app(app: Flask) -> None:
     """After the migration: take up the live uploaded versions, and look for new ones every few seconds."""
     from .store import connect  # noqa: PLC0415
 
+    app.before_request(_tick)
+    if not app.config.get("MIGRATE_ON_START"):
+        return  # the database may not exist yet (`prescreen db init` makes it): the first request looks
     db = connect(app.config["DATABASE"])
     try:
         refresh(db, app, force=True)
     finally:
         db.close()
-    app.before_request(_tick)

@@ -338,3 +338,23 @@ def test_the_preview_link_of_a_draft_shows_its_new_wording(app: Flask, admin: Fl
     preview = admin.get(link + "?language=en&voice=guardian")
     assert preview.status_code == 200
     assert NEW_DOB in preview.get_data(as_text=True)
+
+
+def test_a_drafts_branching_picture_shows_its_own_wording_to_admins_only(
+    app: Flask, admin: FlaskClient, staff: Staff, tmp_path: Path
+) -> None:
+    assert upload(admin, workbook(tmp_path, "v2.xlsx", version_two)).status_code == 303
+    [(_sid, v2, *_rest)] = stored(app)
+    page = admin.get(VERSIONS).get_data(as_text=True)
+    link = f"/coordinator/studies/{STUDY}/branching?version={v2}"
+    assert f'href="{link}"' in page  # the draft's row links its own picture
+    picture = admin.get(link, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert NEW_DOB in picture and OLD_DOB not in picture
+    live = admin.get(f"/coordinator/studies/{STUDY}/branching", headers={"Accept-Language": "en"})
+    assert OLD_DOB in live.get_data(as_text=True)  # the live study until the draft is published
+    assert admin.get(f"/coordinator/studies/{STUDY}/branching?version=0000").status_code == 404
+    staff.add("crc@pumch.example", role="coordinator")
+    crc = app.test_client()
+    staff.login(crc, "crc@pumch.example")
+    assert crc.get(f"/coordinator/studies/{STUDY}/branching").status_code == 200
+    assert crc.get(link).status_code == 403  # drafts are the admins' to look at

@@ -8,13 +8,14 @@ as a list for a screen reader. The phrases of the picture are translated here an
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, render_template, request
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
+from .. import studies
 from ..web.i18n import current_locale
 from . import branching
-from .shared import visible_studies
+from .shared import require_admin, visible_studies
 
 
 def words() -> dict[str, str]:
@@ -88,10 +89,20 @@ def words() -> dict[str, str]:
 
 
 def branching_page(study_id: str) -> str:
-    """One study's questions as a flow (staff who see the study; 404 for any other)."""
+    """One study's questions as a flow (staff who see the study; 404 for any other).
+
+    ``?version=<fingerprint>`` draws another stored version (a draft before it is published, a
+    retired one), for admins only, as the versions page and its preview are.
+    """
     study = visible_studies().get(study_id)
     if study is None:
         abort(404)
+    version = request.args.get("version")
+    if version and version != study.version:
+        require_admin()
+        study = studies.version(study_id, version)
+        if study is None:
+            abort(404)
     lang = current_locale()
     phrases = words()
     return render_template(

@@ -28,13 +28,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from werkzeug.routing import BuildError
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from .. import studies
 from ..config import ConfigError
 from ..engine import Study, StudyError
+from ..engine.diff import diff
 from ..extensions import csrf
 from ..mail import notify
 from ..store import audit, get_db, transaction
@@ -150,33 +150,16 @@ def title_of(study_id: str, rows: list[dict[str, Any]]) -> str:
     return study.text("title", lang) if study is not None else study_id
 
 
-def preview_url(study_id: str, version: str) -> str | None:
-    """The preview of a version (another page), if that page exists in this app."""
-    if "coordinator.study_preview" not in current_app.view_functions:
-        return None
-    try:
-        return url_for("coordinator.study_preview", study_id=study_id, version=version)
-    except BuildError:
-        return None
+def preview_url(study_id: str, version: str) -> str:
+    """The preview of a version as a family would see it (:mod:`.study_preview`)."""
+    return url_for("coordinator.study_preview", study_id=study_id, version=version)
 
 
-def picture_url(study_id: str, version: str) -> str | None:
-    """The branching picture of a version (another page), if one is registered.
-
-    A picture page that takes no version draws the live study: it is linked from the live row only.
-    """
+def picture_url(study_id: str, version: str) -> str:
+    """The branching picture of a version (:mod:`.branching_page`; the live one needs no version)."""
     live = studies.get(study_id)
-    for endpoint in sorted(current_app.view_functions):
-        if not (endpoint.startswith("coordinator.") and "branching" in endpoint):
-            continue
-        takes_version = any("version" in rule.arguments for rule in current_app.url_map.iter_rules(endpoint))
-        if not takes_version and (live is None or live.version != version):
-            continue
-        try:
-            return url_for(endpoint, study_id=study_id, **({"version": version} if takes_version else {}))
-        except BuildError:
-            continue
-    return None
+    extra = {} if live is not None and live.version == version else {"version": version}
+    return url_for("coordinator.branching_page", study_id=study_id, **extra)
 
 
 def folder_row(study_id: str, live_upload: bool) -> dict[str, Any] | None:
@@ -353,12 +336,7 @@ def confirm_publish(row: dict[str, Any], study: Study, first: bool) -> str:
     current = studies.get(row["study_id"])
     changes = None
     if current is not None and current.version != study.version:
-        try:
-            from ..engine.diff import diff  # noqa: PLC0415 — another engineer's module; shown once it exists
-        except ImportError:
-            changes = None
-        else:
-            changes = diff(current, study)
+        changes = diff(current, study)
     return render_template(
         "coordinator/study_version_confirm.html",
         action="publish",
