@@ -1,8 +1,9 @@
 """An admin on a phone uploads a new questionnaire version, publishes it, and families see it without a restart.
 
 One walk, in Chinese at a phone's size: a workbook with two seeded mistakes is refused with each
-problem named by sheet, row and column; the corrected one is kept as a draft; the confirm page
-says what changes; after publishing, a new family reads the new wording of the first question
+problem named by sheet, row and column; the corrected one is kept as a draft and previewed as a
+family would see it (中文 and English, a parent and the child themself); the confirm page says what
+changes; after publishing, a new family reads the new wording of the first question
 while a family who had already started still reads the old one. Screenshots in /tmp/shots-versions/.
 """
 
@@ -16,7 +17,7 @@ from tests.browser.test_coordinator_browser import sign_in
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.public import BASE
 from tests.helpers.staff import add_user
-from tests.test_study_versions import NEW_DOB_ZH, set_cell, version_two, workbook
+from tests.test_study_versions import NEW_DOB, NEW_DOB_ZH, set_cell, version_two, workbook
 
 SHOTS = Path(os.environ.get("SHOTS_DIR") or "/tmp/shots-versions")  # noqa: S108 — screenshots for a person to look at
 OLD_DOB_ZH = "孩子是哪年哪月出生的？"
@@ -78,6 +79,19 @@ def test_upload_check_publish_and_families_see_the_new_wording_without_restart(
     assert_no_axe_violations(admin)
     admin.screenshot(path=str(SHOTS / "2-draft-zh.png"), full_page=True)
 
+    # Before publishing: the draft as a family would see it, in both languages and both voices.
+    admin.locator("tr.version-draft").get_by_role("link", name="预览", exact=True).click()
+    assert "不会保存" in admin.locator(".preview-banner").inner_text()
+    assert NEW_DOB_ZH in admin.locator("form.ask").inner_text()
+    admin.locator(".preview-banner").get_by_role("link", name="English").click()
+    assert NEW_DOB in admin.locator("form.ask").inner_text()
+    admin.locator(".preview-banner").get_by_role("link", name="孩子本人").click()
+    assert "In what month and year were you born?" in admin.locator("form.ask").inner_text()  # the teen's voice
+    assert_no_axe_violations(admin)
+    admin.screenshot(path=str(SHOTS / "2b-preview-en-teen.png"), full_page=True)
+    admin.locator(".preview-banner").get_by_role("link", name="中文").click()
+    assert "你是哪年哪月出生的？" in admin.locator("form.ask").inner_text()
+    admin.locator(".preview-banner").get_by_role("link").last.click()  # back to the study's versions
     admin.get_by_role("link", name="发布…").click()
     assert NEW_DOB_ZH in admin.content()  # what changed, for the ethics submission
     assert_no_axe_violations(admin)
