@@ -289,6 +289,12 @@ def test_the_family_page_reads_a_referral_in_the_version_the_family_answered(
     page = admin.get(f"/coordinator/referrals/{referral['id']}").get_data(as_text=True)
     assert "孩子是哪年哪月出生的？" in page
     assert NEW_DOB_ZH not in page
+    # Its FHIR answers name the version answered and carry that version's question wording.
+    path = f"/coordinator/referrals/{referral['id']}/questionnaire-response.json"
+    response = admin.post(path, data={"csrf_token": csrf(admin, f"/coordinator/referrals/{referral['id']}")})
+    resource = response.get_json(force=True)
+    assert resource["questionnaire"].endswith("|" + referral["screening"]["version"])
+    assert resource["item"][0] == {**resource["item"][0], "linkId": "dob", "text": OLD_DOB}
 
 
 def test_a_new_study_is_uploaded_listed_and_on_its_first_publication_opens_with_a_public_page(

@@ -27,7 +27,7 @@ FHIR_JSON = "application/fhir+json"
 def export_response(referral_id: int) -> Response:
     """The referral's screening as a QuestionnaireResponse (JSON download), audited."""
     row = the_referral(referral_id)  # another study's referral is a 404
-    study = studies.get(row["study_id"])
+    study = studies.of_screening(row)  # the version the family answered, so its codes match its Questionnaire
     answers = json.loads(row["answers"] or "{}")
     if study is None or not answers:
         abort(404)  # the study's sheets are gone, or the answers were erased
