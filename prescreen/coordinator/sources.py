@@ -108,7 +108,11 @@ def source_poster(source_id: int) -> ResponseReturnValue:
         pdf = posters.poster_pdf(text, font)
     except posters.PosterOverflow:
         flash(
-            _("The study's title is too long to fit on one A4 poster. Shorten its plain title in study.csv."), "error"
+            _(
+                "The study's title is too long to fit on one A4 poster. "
+                "Shorten its plain title in the study sheet and upload it again."
+            ),
+            "error",
         )
         return redirect(url_for("coordinator.sources_page"), code=303)
     name = f"poster-{source.study_id}-{source.code}.pdf"
