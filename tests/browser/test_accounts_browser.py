@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.browser.test_coordinator_browser import DESKTOP, SHOTS
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.staff import PASSWORD, add_referral, add_user, db_of
@@ -41,13 +43,13 @@ def test_admin_creates_and_disables_an_account_and_confirms_recruiting(live_serv
     page.get_by_role("button", name="创建账号").click()
     one_time = page.get_by_test_id("one-time-password").inner_text()
     assert re.fullmatch(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}", one_time)
-    assert "只显示这一次" in page.content()
+    expect(page.locator("body")).to_contain_text("只显示这一次")
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / "accounts-password-zh.png"), full_page=True)
     page.get_by_role("link", name="完成").click()
     page.get_by_role("button", name="停用账号").click()
-    assert "账号已停用" in page.locator(".flash").inner_text()
-    assert page.get_by_role("button", name="启用账号").is_visible()
+    expect(page.locator(".flash")).to_contain_text("账号已停用", use_inner_text=True)
+    expect(page.get_by_role("button", name="启用账号")).to_be_visible()
     page.screenshot(path=str(SHOTS / "accounts-edit-zh.png"), full_page=True)
     page.get_by_role("link", name="全部账号").click()
     card = page.locator(".account-card", has_text="new.crc@pumch.example")
@@ -58,14 +60,14 @@ def test_admin_creates_and_disables_an_account_and_confirms_recruiting(live_serv
     # Stopping recruiting asks first and says what happens; nothing changes until "yes".
     page.get_by_role("link", name="研究项目", exact=True).click()
     page.get_by_role("link", name="停止招募…").click()
-    assert "确定停止招募吗？" in page.content()
+    expect(page.locator("body")).to_contain_text("确定停止招募吗？")
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / "studies-confirm-zh.png"), full_page=True)
     page.get_by_role("link", name="取消").click()
-    assert page.get_by_role("link", name="停止招募…").is_visible()
+    expect(page.get_by_role("link", name="停止招募…")).to_be_visible()
     page.get_by_role("link", name="停止招募…").click()
     page.get_by_role("button", name="确定，停止招募").click()
-    assert page.get_by_role("link", name="开放招募…").is_visible()
+    expect(page.get_by_role("link", name="开放招募…")).to_be_visible()
 
 
 def test_idle_warning_and_a_note_kept_through_signing_in_again(
@@ -108,7 +110,7 @@ def test_idle_warning_and_a_note_kept_through_signing_in_again(
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(re.compile(re.escape(family_path) + "$"))
     assert note.input_value() == NOTE
-    assert page.locator(".draft-restored").is_visible()
+    expect(page.locator(".draft-restored")).to_be_visible()
     note.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "draft-restored-zh-phone.png"))
     page.locator("form", has=note).get_by_role("button").click()

@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from playwright.sync_api import expect
+
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.staff import PASSWORD, REVIEW, add_referral, add_screening, add_user, days_ago
 
@@ -60,24 +62,24 @@ def test_coordinator_walk_logs_attempts_books_a_visit_and_the_funnel_moves(live_
     assert page.url.endswith(f"/coordinator/referrals/{oldest['id']}")
     assert_no_axe_violations(page)
     page.get_by_role("button", name="Show contact details").click()
-    assert "+8613800138000" in page.content()
+    expect(page.locator('a[href="tel:+8613800138000"]')).to_be_visible()
 
     # two attempts: no answer, then reached on WeChat
     page.get_by_label("Channel").select_option("phone")
     page.get_by_label("Outcome of the attempt").select_option("no_answer")
     page.get_by_role("button", name="Save attempt").click()
-    assert "Tried once, not reached" in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("Tried once, not reached", use_inner_text=True)
     page.get_by_label("Channel").select_option("wechat")
     page.get_by_label("Outcome of the attempt").select_option("reached")
     page.get_by_role("button", name="Save attempt").click()
-    assert "Contacted" in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("Contacted", use_inner_text=True)
     # book the screening visit: in the booking form (the status menu points there, it never books)
-    assert page.locator('#status-status option[value="visit_scheduled"]').count() == 0
+    expect(page.locator('#status-status option[value="visit_scheduled"]')).to_have_count(0)
     page.locator(".book-visit-hint a").click()
     page.get_by_label("Visit date").fill((date.today() + timedelta(days=1)).isoformat())
     page.get_by_label("Time (Beijing)").fill("09:30")
     page.get_by_role("button", name="Book the visit").click()
-    assert "Visit booked for" in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("Visit booked for", use_inner_text=True)
     assert page.locator("ol.log-list li").count() >= 2
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / "coord-referral-en.png"))
@@ -100,11 +102,11 @@ def test_coordinator_walk_logs_attempts_books_a_visit_and_the_funnel_moves(live_
     zh = new_context(viewport=DESKTOP, locale="zh-CN").new_page()
     sign_in(zh, live_server.url, "admin@pumch.example")
     assert zh.locator("html").get_attribute("lang") == "zh-CN"
-    assert "待联系名单" in zh.content()
+    expect(zh.locator("body")).to_contain_text("待联系名单")
     assert_no_axe_violations(zh)
     zh.screenshot(path=str(SHOTS / "coord-queue-zh.png"), full_page=True)
     zh.goto(live_server.url + f"/coordinator/referrals/{oldest['id']}")
-    assert "入排标准核对表" in zh.content()
+    expect(zh.locator("body")).to_contain_text("入排标准核对表")
     assert_no_axe_violations(zh)
     zh.screenshot(path=str(SHOTS / "coord-referral-zh.png"))
     zh.locator("#checklist-h").scroll_into_view_if_needed()

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_coordinator_browser import sign_in
 from tests.helpers.browser import assert_no_axe_violations
@@ -41,16 +42,16 @@ def test_a_correction_shows_in_the_history_and_erasing_needs_the_typed_code(live
     # every menu starts blank; the status menu has no way to erase
     for menu in ("#attempt-channel", "#attempt-result", "#status-status", "#erase-reason"):
         assert page.locator(menu).input_value() == "", menu
-    assert page.locator('#status-status option[value="withdrawn"]').count() == 0
+    expect(page.locator('#status-status option[value="withdrawn"]')).to_have_count(0)
 
     # reopen "not interested" by a correction: refused without a reason, kept with one
     page.locator("#status-status").select_option("contacted")
     page.get_by_role("button", name="保存状态").click()
-    assert "请填写更正原因" in page.locator("#status-reason-errors").inner_text()
+    expect(page.locator("#status-reason-errors")).to_contain_text("请填写更正原因", use_inner_text=True)
     page.locator("#status-status").select_option("contacted")
     page.locator("#status-reason").fill("家长回电，之前是误会")
     page.get_by_role("button", name="保存状态").click()
-    assert "状态已更正为" in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("状态已更正为", use_inner_text=True)
     entry = page.locator("ol.history li.correction")
     assert entry.count() == 1
     text = entry.inner_text()
@@ -62,9 +63,9 @@ def test_a_correction_shows_in_the_history_and_erasing_needs_the_typed_code(live
     page.screenshot(path=str(SHOTS / f"status-correction-{device}.png"))
 
     # the visit is booked in its own form: the status menu points there; screen-fail reasons read as reasons
-    assert page.locator('#status-status option[value="visit_scheduled"]').count() == 0
-    assert page.locator("#status-visit_date").count() == 0
-    assert "筛选访视" in page.locator(".book-visit-hint a").inner_text()
+    expect(page.locator('#status-status option[value="visit_scheduled"]')).to_have_count(0)
+    expect(page.locator("#status-visit_date")).to_have_count(0)
+    expect(page.locator(".book-visit-hint a")).to_contain_text("筛选访视", use_inner_text=True)
     reasons = page.locator("#status-criterion option").all_inner_texts()
     assert any("不能参加" in r for r in reasons) and "无活动性结核" not in reasons
     page.locator("#status-h").scroll_into_view_if_needed()
@@ -75,16 +76,17 @@ def test_a_correction_shows_in_the_history_and_erasing_needs_the_typed_code(live
     page.locator("#erase-reason").select_option("phone")
     page.locator("#erase-confirm").fill("PS-WRONG1")
     page.get_by_role("button", name="删除该家庭的数据").click()
-    assert "没有删除任何数据" in page.locator("#erase-confirm-errors").inner_text()
+    expect(page.locator("#erase-confirm-errors")).to_contain_text("没有删除任何数据", use_inner_text=True)
     assert page.locator("#erase").get_attribute("open") is not None  # the form stays open with its error
     assert page.locator("#erase-reason").input_value() == "phone"
     page.locator("#erase").scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"erase-refused-{device}.png"))
     page.locator("#erase-confirm").fill("ps-stat7k")
     page.get_by_role("button", name="删除该家庭的数据").click()
-    assert "已撤回同意" in page.locator(".flash").inner_text()
-    assert "已撤回同意（数据已删除）" in page.locator("dl.facts").first.inner_text()
-    assert page.locator("#attempt-channel").count() == 0 and page.locator("#note-body").count() == 0
+    expect(page.locator(".flash")).to_contain_text("已撤回同意", use_inner_text=True)
+    expect(page.locator("dl.facts").first).to_contain_text("已撤回同意（数据已删除）", use_inner_text=True)
+    expect(page.locator("#attempt-channel")).to_have_count(0)
+    expect(page.locator("#note-body")).to_have_count(0)
     assert "+8613700002222" not in page.content()
     assert_no_axe_violations(page)
     page.screenshot(path=str(SHOTS / f"erased-{device}.png"), full_page=device == "desktop")

@@ -182,13 +182,14 @@ def test_read_aloud_is_absent_where_the_browser_cannot_speak(live_server, new_co
     page = none.new_page()
     Family(page, live_server.url).begin()
     page.wait_for_timeout(500)
-    assert page.locator("[data-speak]").count() == 1 and page.locator("[data-speak]").is_hidden()
+    expect(page.locator("[data-speak]")).to_have_count(1)
+    expect(page.locator("[data-speak]")).to_be_hidden()
     english_only = new_context(**PHONE)  # a voice, but not for Chinese
     english_only.add_init_script(SPEECH_STUB % "en-US")
     page = english_only.new_page()
     Family(page, live_server.url).begin()
     page.wait_for_timeout(800)
-    assert page.locator("[data-speak]").is_hidden()
+    expect(page.locator("[data-speak]")).to_be_hidden()
 
 
 def test_read_aloud_reads_the_question_and_its_options_in_chinese(live_server, new_context):
@@ -221,7 +222,7 @@ def test_with_javascript_off_no_control_shows_that_needs_it(live_server, new_con
     page = new_context(java_script_enabled=False, **PHONE).new_page()
     family = Family(page, live_server.url, js=False)
     family.begin()
-    assert page.locator("[data-speak]").is_hidden()
+    expect(page.locator("[data-speak]")).to_be_hidden()
     family.walk(likely_answers())
     page.click("details.answers summary")  # every panel open: nothing inside may need the script
     page.click("details.resume summary")

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.public import BASE, born_years_ago, likely_answers, months_ago, waiting_answers
@@ -116,7 +117,7 @@ def test_guardian_walks_to_likely_eligible_and_sends_a_referral(live_server, new
     asked = family.walk(likely_answers(), shots=lang)
     shot(page, f"{lang}-result")
     assert_no_axe_violations(page)
-    assert page.locator(".result-likely_eligible").is_visible()
+    expect(page.locator(".result-likely_eligible")).to_be_visible()
     taps_to_result = family.taps
     family.tap(f'a[href="{BASE}/refer"]')
     assert_no_axe_violations(page)
@@ -150,7 +151,7 @@ def test_teen_in_english_reaches_not_eligible_with_a_recheck_date(live_server, n
     assert "not a fit right now" in text and "You may be able to check again from" in text
     shot(page, "en-not-eligible")
     assert_no_axe_violations(page)
-    assert page.locator(f'a[href="{BASE}/refer"]').count() == 0
+    expect(page.locator(f'a[href="{BASE}/refer"]')).to_have_count(0)
 
 
 def test_changing_an_earlier_answer_flips_the_result(live_server, new_context):
@@ -184,7 +185,7 @@ def test_switching_language_mid_chat_keeps_every_answer(live_server, new_context
     shot(page, "zh-switched")
     assert_no_axe_violations(page)
     family.walk(answers)
-    assert page.locator(".result-likely_eligible").is_visible()
+    expect(page.locator(".result-likely_eligible")).to_be_visible()
 
 
 def test_the_whole_walk_with_javascript_disabled(live_server, new_context):
@@ -192,7 +193,7 @@ def test_the_whole_walk_with_javascript_disabled(live_server, new_context):
     family = Family(page, live_server.url, js=False)
     family.begin()
     family.walk(likely_answers())
-    assert page.locator(".result-likely_eligible").is_visible()
+    expect(page.locator(".result-likely_eligible")).to_be_visible()
     assert page.locator("[data-copy]").first.is_hidden()  # the copy button needs the script
 
 
@@ -213,7 +214,7 @@ def test_resume_link_opens_in_a_fresh_browser(live_server, new_context):
     fresh.click("#agree")
     fresh.click("form button[type=submit]")
     fresh.wait_for_selector("form.ask")
-    assert fresh.locator("ol.chat li.msg.me").count() == 3
+    expect(fresh.locator("ol.chat li.msg.me")).to_have_count(3)
     assert Family(fresh, live_server.url).question()[0] == "rituximab"
 
 
@@ -250,7 +251,7 @@ def test_keyboard_only_walk(live_server, new_context):
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.wait_for_selector("form.ask input[name=q][value=other_autoimmune]", state="attached")
-    assert page.locator("ol.chat li.msg.me").count() == 5
+    expect(page.locator("ol.chat li.msg.me")).to_have_count(5)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -263,7 +264,7 @@ def test_handoff_consent_and_closed_pages_have_no_axe_violations(live_server, ne
     assert_no_axe_violations(page)
     page.click(".consent-form button[type=submit]")  # without the box: a form error
     page.wait_for_selector("#agree-errors")  # shown in place by chat.js: no navigation to wait for
-    assert page.locator("#agree-errors").is_visible()
+    expect(page.locator("#agree-errors")).to_be_visible()
     assert_no_axe_violations(page)
     page.check("#agree")
     page.click(".consent-form button[type=submit]")
@@ -303,7 +304,7 @@ def test_with_javascript_each_answer_is_one_request_and_reload_shows_the_same_qu
     assert page.locator("ol.chat > li").all_inner_texts() == listed
     # one more step in place, then "change" the 2nd answer: its step must have moved on with it
     family.answer(answers[family.question()[0]])
-    assert page.locator("ol.chat > li").count() == 10
+    expect(page.locator("ol.chat > li")).to_have_count(10)
     following = family.question()[0]
     sent.clear()
     page.locator("button.change").nth(1).click()

@@ -64,7 +64,7 @@ def test_the_told_early_notice_is_in_view_first(live_server, new_context, js):
     answers = waiting_answers()
     while (now := family.question()) is not None and page.locator("#early").count() == 0:
         family.answer(answers[now[0]])
-    assert page.locator("#early").count() == 1
+    expect(page.locator("#early")).to_have_count(1)
     if js:
         page.wait_for_function("() => Math.abs(document.getElementById('early').getBoundingClientRect().top - 8) < 2")
     top = page.evaluate("document.getElementById('early').getBoundingClientRect().top")
@@ -95,7 +95,7 @@ def test_back_steps_through_the_questions_and_re_agreeing_keeps_every_answer(liv
     page.locator("#agree").click()
     page.locator(".consent-form button[type=submit]").click()
     page.wait_for_selector("form.ask")
-    assert page.locator("ol.chat li.msg.me").count() == 4
+    expect(page.locator("ol.chat li.msg.me")).to_have_count(4)
     assert family.question()[0] == current
     page.go_back()  # and back once more: the consent page again, its "continue" does the same
     page.locator("#underway a.button").click()

@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.staff import PASSWORD, add_referral, add_user, days_ago
@@ -45,7 +46,7 @@ def test_crc_searches_by_phone_downloads_the_call_list_and_reads_cards_on_a_phon
 
     desk = new_context(viewport=DESKTOP, locale="zh-CN", accept_downloads=True).new_page()
     sign_in(desk, live_server.url, "crc@pumch.example")
-    assert desk.get_by_role("heading", name="待联系名单").is_visible()
+    expect(desk.get_by_role("heading", name="待联系名单")).to_be_visible()
     assert desk.locator("table.queue tbody tr").first.locator("th").inner_text().startswith("PS-CALLME")  # newest
     desk.get_by_label("按姓名、电话或编号查找").fill("+86 139 1234 5678")
     desk.get_by_role("button", name="查找", exact=True).click()

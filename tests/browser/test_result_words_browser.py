@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from prescreen.engine import load_study
 from tests.browser.test_public_chat import ACCEPT, Family, shot
@@ -39,15 +40,17 @@ def test_result_reads_in_the_familys_words(live_server, new_context, name, respo
     page.goto(live_server.path(f"/?lang={lang}"))
     family.begin(respondent)
     family.walk(answers)
-    assert page.locator(f".result-{outcome}").is_visible()
+    expect(page.locator(f".result-{outcome}")).to_be_visible()
     top = plain(page.locator(".result").inner_text())
     if named:
         criterion, status = named
         assert STUDY.criterion(criterion).family(status, respondent, lang) in top
         assert ("Because you answered" if lang == "en" else "因为您的回答是") in top
     if outcome != "not_eligible":
-        assert page.get_by_role("heading", name="At the first visit" if lang == "en" else "第一次来医院时").is_visible()
-        assert page.get_by_role("heading", name="Please bring" if lang == "en" else "请带上").is_visible()
+        expect(
+            page.get_by_role("heading", name="At the first visit" if lang == "en" else "第一次来医院时")
+        ).to_be_visible()
+        expect(page.get_by_role("heading", name="Please bring" if lang == "en" else "请带上")).to_be_visible()
     words = plain(page.locator("main").inner_text())
     for quoted in question_material(STUDY):
         words = words.replace(quoted, " ")

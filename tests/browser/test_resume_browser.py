@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.public import BASE, born_years_ago
@@ -58,7 +59,7 @@ def test_a_shared_link_asks_first_then_moves_the_answers_to_the_new_phone(live_s
 
     sender.reload()  # the sender's own phone: the answers are gone from it
     sender.wait_for_selector("h1")
-    assert sender.locator("form.ask").count() == 0
+    expect(sender.locator("form.ask")).to_have_count(0)
     assert "/chat" not in sender.url
     sender.goto(link)  # and the old link no longer works for anyone
     assert sender.locator("form.ask").count() == 0 and "/r/" in sender.url
@@ -77,7 +78,7 @@ def test_finished_on_this_device_works_without_javascript(live_server, new_conte
     page.click("form.leave button")
     page.wait_for_selector("h1")
     assert page.url.endswith(f"{BASE}/?left=1")
-    assert page.locator("a", has_text="接着上次继续").count() == 0
+    expect(page.locator("a", has_text="接着上次继续")).to_have_count(0)
     shot(page, "zh-left")
     checked = new_context(locale="zh-CN").new_page()  # axe runs in the page: it needs JavaScript
     checked.goto(page.url)
@@ -109,4 +110,4 @@ def test_a_continue_code_read_on_one_phone_continues_on_another(live_server, new
 
     wechat.reload()  # the phone the code came from: the answers are gone from it
     wechat.wait_for_selector("h1")
-    assert wechat.locator("form.ask").count() == 0
+    expect(wechat.locator("form.ask")).to_have_count(0)

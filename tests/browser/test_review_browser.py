@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_coordinator_browser import sign_in
 from tests.browser.test_public_chat import Family
@@ -46,7 +47,7 @@ def test_a_family_told_not_eligible_asks_a_person_and_the_team_sees_a_review_req
     family = Family(page, live_server.url)
     family.begin()
     family.walk({**likely_answers(), "biologics": ["belimumab"]})
-    assert page.locator(".result-not_eligible").is_visible()
+    expect(page.locator(".result-not_eligible")).to_be_visible()
     block = page.locator("section.ask-review")
     assert TEXT[lang]["ask"] in block.inner_text() and TEXT[lang]["decides"] in block.inner_text()
     shot(page, f"{lang}-result")

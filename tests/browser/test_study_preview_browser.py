@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from playwright.sync_api import expect
+
 from tests.browser.test_coordinator_browser import sign_in
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.public import review_answers
@@ -69,9 +71,13 @@ def test_an_admin_previews_the_live_questionnaire_on_a_phone(live_server, new_co
 
     banner = page.locator(".preview-banner")
     banner.get_by_role("link", name="English").click()
-    assert "The study team needs to check a few things with you" in page.locator(".result").inner_text()
+    expect(page.locator(".result")).to_contain_text(
+        "The study team needs to check a few things with you", use_inner_text=True
+    )
     banner.get_by_role("link", name="孩子本人").click()
-    assert "Please ask a parent or guardian to join you" in page.locator(".preview-family").inner_text()
+    expect(page.locator(".preview-family")).to_contain_text(
+        "Please ask a parent or guardian to join you", use_inner_text=True
+    )
     page.screenshot(path=str(SHOTS / "preview-handoff-en-patient.png"), full_page=True)
 
     page.get_by_role("button", name="重新开始").click()

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.browser.test_coordinator_browser import sign_in
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.public import BASE
@@ -74,14 +76,14 @@ def test_upload_check_publish_and_families_see_the_new_wording_without_restart(
     admin.screenshot(path=str(SHOTS / "1-problems-zh.png"), full_page=True)
 
     upload(admin, good, "V2.0")
-    assert "检查通过，已存为草稿" in admin.content()
-    assert admin.locator("tr.version-draft").count() == 1
+    expect(admin.locator("body")).to_contain_text("检查通过，已存为草稿")
+    expect(admin.locator("tr.version-draft")).to_have_count(1)
     assert_no_axe_violations(admin)
     admin.screenshot(path=str(SHOTS / "2-draft-zh.png"), full_page=True)
 
     # Before publishing: the draft as a family would see it, in both languages and both voices.
     admin.locator("tr.version-draft").get_by_role("link", name="预览", exact=True).click()
-    assert "不会保存" in admin.locator(".preview-banner").inner_text()
+    expect(admin.locator(".preview-banner")).to_contain_text("不会保存", use_inner_text=True)
     assert NEW_DOB_ZH in admin.locator("form.ask").inner_text()
     admin.locator(".preview-banner").get_by_role("link", name="English").click()
     assert NEW_DOB in admin.locator("form.ask").inner_text()
@@ -90,7 +92,7 @@ def test_upload_check_publish_and_families_see_the_new_wording_without_restart(
     assert_no_axe_violations(admin)
     admin.screenshot(path=str(SHOTS / "2b-preview-en-teen.png"), full_page=True)
     admin.locator(".preview-banner").get_by_role("link", name="中文").click()
-    assert "你是哪年哪月出生的？" in admin.locator("form.ask").inner_text()
+    expect(admin.locator("form.ask")).to_contain_text("你是哪年哪月出生的？", use_inner_text=True)
     admin.locator(".preview-banner").get_by_role("link").last.click()  # back to the study's versions
     admin.get_by_role("link", name="发布…").click()
     assert NEW_DOB_ZH in admin.content()  # what changed, for the ethics submission
@@ -98,7 +100,7 @@ def test_upload_check_publish_and_families_see_the_new_wording_without_restart(
     admin.screenshot(path=str(SHOTS / "3-confirm-zh.png"), full_page=True)
     admin.get_by_role("button", name="确定发布").click()
     admin.wait_for_load_state()
-    assert admin.locator("tr.version-live").count() == 1
+    expect(admin.locator("tr.version-live")).to_have_count(1)
     admin.screenshot(path=str(SHOTS / "4-published-zh.png"), full_page=True)
 
     fresh = new_context(locale="zh-CN").new_page()

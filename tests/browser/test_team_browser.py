@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from prescreen.engine import load_study
 from tests.browser.test_public_chat import ACCEPT, Family, shot
@@ -111,7 +112,7 @@ def test_every_outcome_names_a_team_the_family_can_reach(team_server, sheets, ne
     family.begin()
     family.walk(OUTCOMES[outcome]())
     status = outcome.split("-")[0]
-    assert page.locator(f".result-{status}").is_visible()
+    expect(page.locator(f".result-{status}")).to_be_visible()
     text = words_of(page)
     assert_team_block(text, lang)
     assert_no_jargon(text, study)

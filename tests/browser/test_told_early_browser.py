@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from prescreen import clock
 from prescreen import studies as study_registry
@@ -124,7 +125,7 @@ def test_told_early_then_see_the_result_now_then_answer_the_remaining_questions(
     assert page.url.endswith(f"{BASE}/result")
     main = page.locator("main").inner_text()
     assert text["stopped"] in main and text["again"].format(date=recheck(live_server, lang)) in main
-    assert page.get_by_role("link", name=text["reminder"]).count() == 1
+    expect(page.get_by_role("link", name=text["reminder"])).to_have_count(1)
     shot(page, f"{lang}-{'js' if js else 'nojs'}-stopped")
     if js:
         assert_no_axe_violations(page)

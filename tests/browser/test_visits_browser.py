@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from prescreen import clock
 from tests.browser.test_coordinator_browser import sign_in
@@ -47,7 +48,7 @@ def test_a_booked_visit_shows_this_week_and_queues_both_reminders(live_server, n
     page.locator("#visit-day").fill(day)
     page.locator("#visit-at").fill("09:30")
     page.get_by_role("button", name="预约就诊").click()
-    assert "已预约就诊" in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("已预约就诊", use_inner_text=True)
     panel = page.locator("section.visit-panel")
     assert f"{day} 09:30" in panel.inner_text()
     assert "给家属的提醒：待发送" in panel.inner_text() and "给团队的提醒：待发送" in panel.inner_text()
@@ -80,6 +81,6 @@ def test_a_booked_visit_shows_this_week_and_queues_both_reminders(live_server, n
     assert page.locator("form, nav").count() == 0 and re.search("PI签字", page.inner_text("body"))
     page.screenshot(path=str(SHOTS / f"eligibility-sheet-{device}.png"), full_page=True)
     page.goto(live_server.url + f"/coordinator/referrals/{family['id']}/print")
-    assert page.locator("form, nav").count() == 0
+    expect(page.locator("form, nav")).to_have_count(0)
     page.emulate_media(media="print")
     page.screenshot(path=str(SHOTS / f"print-family-{device}.png"), full_page=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.browser.test_public_chat import Family
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.public import BASE, likely_answers
@@ -58,7 +60,7 @@ def test_wechat_family_walks_to_a_result_with_nothing_wechat_blocks(live_server,
     family.begin()
     no_blocked_control(page)
     family.walk(likely_answers())
-    assert page.locator(".result-likely_eligible").is_visible()
+    expect(page.locator(".result-likely_eligible")).to_be_visible()
     shot(page, "result")
     no_blocked_control(page)
     assert_no_axe_violations(page)
