@@ -55,13 +55,17 @@ test: $(STAMP) translations lint system-deps
 	$(BIN)/python -m pytest -q $(XDIST)
 
 # Debian packages that the browser tests and the load benchmark drive: Chromium, a Chinese font
-# (without one, Chinese renders as boxes and text metrics differ from a phone) and wrk. Installed
-# here, never from inside pytest; installing needs root, as CI and a fresh machine have.
+# (without one, Chinese renders as boxes and text metrics differ from a phone) and wrk; and the
+# PostgreSQL and Redis servers the multi-node tests start (as an unprivileged user, in a temporary
+# folder: tests/helpers/servers.py). Installed here, never from inside pytest; installing needs
+# root, as CI and a fresh machine have.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "needs Debian packages:$$missing (apt-get install them as root)" >&2; exit 1; fi; \
 	  echo "installing Debian packages:$$missing"; \
