@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "ENV": "production",
     "SECRET_KEY": None,
     "DATABASE": None,  # default: <instance>/prescreen.sqlite3, set in apply_defaults
+    # postgresql://user@host/db (PRESCREEN_DATABASE_URL): PostgreSQL instead of the SQLite file; it
+    # then becomes DATABASE, which everything opens through prescreen.store.connect.
+    "DATABASE_URL": None,
     "QUESTIONS_DIR": str(ROOT / "questions"),
     "TRANSLATIONS_DIR": str(ROOT / "translations"),
     "MIGRATE_ON_START": True,
@@ -113,6 +116,11 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_prefixed_env("PRESCREEN")
     if test_config:
         app.config.from_mapping(test_config)
+    if app.config.get("DATABASE_URL"):
+        url = str(app.config["DATABASE_URL"])
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"PRESCREEN_DATABASE_URL must be a postgresql:// URL, not {url.split(':', 1)[0]!r}")
+        app.config["DATABASE"] = url
     finish(app)
 
 

@@ -20,7 +20,6 @@ never one per request.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -171,7 +170,7 @@ def of_screening(row: Mapping[str, object]) -> Study | None:
 
 def _stored(registry: Registry, db: sqlite_utils.Database, study_id: str, version_hash: str) -> Study | None:
     """Parse a stored upload (once per process), remember it on the registry; None when absent or unusable."""
-    from .store import study_versions  # noqa: PLC0415
+    from .store import MISSING_SCHEMA, study_versions  # noqa: PLC0415
     from .study_files import UploadError, load_upload  # noqa: PLC0415
 
     key = (study_id, version_hash)
@@ -180,7 +179,7 @@ def _stored(registry: Registry, db: sqlite_utils.Database, study_id: str, versio
     if study is None:
         try:
             stored = study_versions.content_of(db, study_id, version_hash)
-        except sqlite3.OperationalError:  # not migrated yet (MIGRATE_ON_START off)
+        except MISSING_SCHEMA:  # not migrated yet (MIGRATE_ON_START off)
             stored = None
         if stored is None:
             registry.missing.add(key)
@@ -202,7 +201,7 @@ def refresh(db: sqlite_utils.Database, app: Flask | None = None, *, force: bool 
 
     Without ``force``, looks at most every ``STUDY_REFRESH_SECONDS``.
     """
-    from .store import study_versions  # noqa: PLC0415
+    from .store import MISSING_SCHEMA, study_versions  # noqa: PLC0415
 
     registry = of(app)
     now = time.monotonic()
@@ -213,7 +212,7 @@ def refresh(db: sqlite_utils.Database, app: Flask | None = None, *, force: bool 
     registry.missing.clear()  # a version asked for before its upload is looked for again
     try:
         live = study_versions.live(db)
-    except sqlite3.OperationalError:  # not migrated yet
+    except MISSING_SCHEMA:  # not migrated yet
         return False
     if live == registry.live:
         return False

@@ -10,7 +10,6 @@ global), and :func:`init_app` keeps production from serving a recruiting study n
 from __future__ import annotations
 
 import difflib
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from flask import Flask, current_app
 from . import studies
 from .config import ConfigError, is_development
 from .engine import Study
-from .store import connect, recruiting
+from .store import MISSING_SCHEMA, connect, pg, recruiting
 
 #: How a family reaches the team, in the order pages list them.
 CONTACT_KEYS = ("phone", "email", "wechat")
@@ -122,11 +121,12 @@ def recruiting_studies(app: Flask) -> list[str]:
     """The ids of the studies taking screenings: each sheet's status, unless the app changed it."""
     sheet = {sid: study.status for sid, study in studies.of(app).studies.items()}
     current = {sid: status or "recruiting" for sid, status in sheet.items()}
-    if Path(app.config["DATABASE"]).exists():
-        db = connect(app.config["DATABASE"])
+    target = app.config["DATABASE"]
+    if pg.is_postgres(target) or Path(target).exists():
+        db = connect(target)
         try:
             current = recruiting.statuses(db, sheet)
-        except sqlite3.OperationalError:
+        except MISSING_SCHEMA:
             pass  # not migrated yet: nothing has been changed in the app
         finally:
             db.close()

@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 from prescreen import ConfigError, create_app
 from prescreen.cli import main
 from prescreen.config import DEFAULTS
-from prescreen.store import connect, transaction
+from prescreen.store import connect, insert, transaction
+from tests.helpers.staff import count_rows
 
 # -- health ---------------------------------------------------------------------------------
 
@@ -212,7 +213,7 @@ def _app_with_form(make_app, **config: object) -> Flask:
 
         if app.config.get("TESTING") and __import__("flask").request.method == "POST":
             with transaction(get_db()):
-                get_db().table("audit").insert({"at": "now", "actor": "t", "action": "post", "record_type": "x"})
+                insert(get_db(), "audit", {"at": "now", "actor": "t", "action": "post", "record_type": "x"})
             return "saved"
         return render_template_string('{% import "_forms.html" as p %}<form method="post">{{ p.csrf_field() }}</form>')
 
@@ -228,10 +229,10 @@ def test_post_without_csrf_token_is_refused_and_writes_nothing(make_app, csrf_to
     other = app.test_client()
     foreign = csrf_token(other, "/_form")  # a token from someone else's session
     assert client.post("/_form", data={"csrf_token": foreign}).status_code == 400
-    assert connect(app.config["DATABASE"]).table("audit").count == 0
+    assert count_rows(connect(app.config["DATABASE"]), "audit") == 0
     token = csrf_token(client, "/_form")
     assert client.post("/_form", data={"csrf_token": token}).status_code == 200
-    assert connect(app.config["DATABASE"]).table("audit").count == 1
+    assert count_rows(connect(app.config["DATABASE"]), "audit") == 1
 
 
 def test_session_cookie_is_httponly_and_samesite(make_app) -> None:

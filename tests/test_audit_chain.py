@@ -6,14 +6,14 @@ forbid UPDATE and DELETE, then edits, deletes or slips in rows.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from prescreen.store import audit, connect, migrate, migration_modules, transaction
+from prescreen.store import INTEGRITY_ERRORS, audit, connect, migrate, migration_modules, transaction
+from tests.helpers.public import raw_connection
 
 
 def fill(app: Flask, n: int = 5) -> None:
@@ -27,7 +27,7 @@ def fill(app: Flask, n: int = 5) -> None:
 
 def tamper(app: Flask, *statements: str) -> None:
     """What someone holding the file can do without the app: drop the triggers, then write."""
-    raw = sqlite3.connect(app.config["DATABASE"], isolation_level=None)
+    raw = raw_connection(app, autocommit=True)
     try:
         raw.execute("DROP TRIGGER IF EXISTS audit_no_update")
         raw.execute("DROP TRIGGER IF EXISTS audit_no_delete")
@@ -63,8 +63,8 @@ def test_a_forged_row_inserted_by_hand_is_reported_at_its_row(app: Flask) -> Non
     fill(app)
     tamper(
         app,
-        "INSERT INTO audit (at, actor, action, record_type, record_id, prev_hash, hash) "
-        "VALUES ('2026-01-01T00:00:00Z', 'user:9', 'referral.view_contact', 'referral', '3', "
+        "INSERT INTO audit (id, at, actor, action, record_type, record_id, prev_hash, hash) "
+        "VALUES (6, '2026-01-01T00:00:00Z', 'user:9', 'referral.view_contact', 'referral', '3', "
         "(SELECT hash FROM audit WHERE id = 5), (SELECT hash FROM audit WHERE id = 5))",
     )
     code, output = verify(app)
@@ -131,7 +131,7 @@ def test_rows_written_before_the_chain_are_chained_by_the_migration(tmp_path: Pa
     verdict = audit.verify(db)
     assert (verdict.rows, verdict.broken_id) == (3, None)
     # the trigger is back: the migration's own UPDATEs were the last ones
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         db.execute("UPDATE audit SET actor = 'x' WHERE id = 1")
     audit.record(db, "system", "purge", "retention", None)
     assert audit.verify(db).rows == 4

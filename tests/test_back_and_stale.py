@@ -7,11 +7,9 @@ stale step from another tab is told plainly, once; a double tap (the same answer
 
 from __future__ import annotations
 
-import sqlite3
-
 from flask import Flask
 
-from tests.helpers.public import BASE, Family, born_years_ago, consent_form, likely_answers
+from tests.helpers.public import BASE, Family, born_years_ago, consent_form, likely_answers, raw_connection
 
 STALE = "This page was out of date"
 
@@ -21,7 +19,7 @@ def body(family: Family, path: str) -> str:
 
 
 def stored_answers(app: Flask) -> list[str]:
-    with sqlite3.connect(app.config["DATABASE"]) as conn:
+    with raw_connection(app) as conn:
         return [row[0] for row in conn.execute("SELECT answers FROM screenings")]
 
 

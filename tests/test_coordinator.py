@@ -8,7 +8,6 @@ import io
 import json
 import re
 import shutil
-import sqlite3
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +20,8 @@ from prescreen import clock
 from prescreen import studies as study_registry
 from prescreen.config import ROOT
 from prescreen.coordinator.shared import listing_quote
-from prescreen.store import sources, study_versions
+from prescreen.store import INTEGRITY_ERRORS, sources, study_versions
+from tests.helpers.public import dump_text
 from tests.helpers.staff import (
     NOT_ELIGIBLE,
     REVIEW,
@@ -561,7 +561,7 @@ def test_audit_table_refuses_update_and_delete(app: Flask) -> None:
     db = db_of(app)
     db.execute("INSERT INTO audit (at, actor, action, record_type) VALUES ('x', 'y', 'z', 'w')")
     for sql in ("UPDATE audit SET action = 'changed'", "DELETE FROM audit"):
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(INTEGRITY_ERRORS):
             db.execute(sql)
     db.close()
 
@@ -648,8 +648,8 @@ def test_marking_withdrawn_erases_contacts_answers_and_notes(coord: FlaskClient,
         coord, f"{page}/erase", page, "erase-", {"erase-reason": "phone", "erase-confirm": ref["reference"].lower()}
     )
     assert erased.status_code == 302
+    dump = dump_text(app)
     db = db_of(app)
-    dump = "\n".join(db.conn.iterdump())
     log = db.execute("SELECT outcome, referral_status FROM screening_log").fetchone()
     db.close()
     for value in ("+8613400001234", "wx_gone", "family prefers afternoons", "王小明家长", "2015-03"):

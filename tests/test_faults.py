@@ -20,6 +20,10 @@ from pathlib import Path
 
 import pytest
 
+# SQLite's own processes, file and online backup (the PostgreSQL fault test is test_two_node_faults.py).
+pytestmark = pytest.mark.sqlite_only
+
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))
 

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from flask import Flask
 
 from tests.helpers.staff import add_user, csrf
@@ -32,6 +33,7 @@ def test_healthz_is_ok_when_the_database_takes_writes(make_app) -> None:  # type
     assert (response.status_code, response.get_data(as_text=True)) == (200, "ok")
 
 
+@pytest.mark.sqlite_only
 def test_healthz_is_503_with_retry_after_while_the_write_lock_is_held(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(DATABASE_BUSY_TIMEOUT_MS=BUSY_MS)
     client = app.test_client()
@@ -44,6 +46,7 @@ def test_healthz_is_503_with_retry_after_while_the_write_lock_is_held(make_app) 
     assert client.get("/healthz").status_code == 200  # and recovers once the lock is free
 
 
+@pytest.mark.sqlite_only
 def test_healthz_is_503_when_the_database_cannot_be_written(make_app) -> None:  # type: ignore[no-untyped-def]
     """SQLite's ``query_only`` stands in for a read-only file system (root ignores file modes)."""
     app = make_app(DATABASE_BUSY_TIMEOUT_MS=BUSY_MS)
@@ -56,6 +59,7 @@ def test_healthz_is_503_when_the_database_cannot_be_written(make_app) -> None:  
     assert response.status_code == 503 and response.get_data(as_text=True) == "unavailable"
 
 
+@pytest.mark.sqlite_only
 def test_a_page_whose_write_finds_the_database_locked_gets_a_translated_503(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(DATABASE_BUSY_TIMEOUT_MS=BUSY_MS)
     add_user(app)

@@ -6,7 +6,6 @@ Whoever can read a server's log must not be able to open a family's screening fr
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import urllib.error
 import urllib.request
@@ -15,6 +14,8 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
+
+from tests.helpers.public import raw_connection
 
 TOKEN = "Zq3xSECRETtokenOFaFAMILY0123456789abcdefgh"
 
@@ -26,8 +27,8 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 def test_a_crash_on_a_token_route_logs_the_route_not_the_token(app, caplog):
     app.test_client().get("/")  # the schema exists
-    conn = sqlite3.connect(app.config["DATABASE"])
-    conn.execute("DROP TABLE screenings")  # every lookup of a resume link now fails
+    conn = raw_connection(app)
+    conn.execute("ALTER TABLE screenings RENAME TO gone")  # every lookup of a resume link now fails
     conn.commit()
     conn.close()
     with caplog.at_level(logging.INFO):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from prescreen.store import connect, recruiting
+from prescreen.store import INTEGRITY_ERRORS, connect, recruiting
 from tests.helpers.public import (
     ASK_RE,
     BASE,
@@ -28,6 +27,7 @@ from tests.helpers.public import (
     current,
     likely_answers,
     months_ago,
+    raw_connection,
     resume,
     review_answers,
     rows,
@@ -228,8 +228,8 @@ def test_consent_row_records_version_locale_role_and_time_and_cannot_be_updated(
     assert (kind, locale, role) == ("health_data", "zh", "guardian")
     assert version.startswith("health-") and len(version) == len("health-") + 16
     assert created.endswith("Z")
-    conn = sqlite3.connect(app.config["DATABASE"])
-    with pytest.raises(sqlite3.IntegrityError, match="never updated"):
+    conn = raw_connection(app)
+    with pytest.raises(INTEGRITY_ERRORS, match="never updated"):
         conn.execute("UPDATE consents SET locale = 'en'")
     conn.close()
 
@@ -458,7 +458,7 @@ def test_resume_link_opens_the_same_screening_in_a_fresh_browser(app, client):
 def test_expired_or_unknown_resume_link_says_so(app, client):
     start(client)
     link = resume_link(client).split("localhost", 1)[1]
-    conn = sqlite3.connect(app.config["DATABASE"])
+    conn = raw_connection(app)
     conn.execute("UPDATE screenings SET expires_at = '2000-01-01T00:00:00Z'")
     conn.commit()
     conn.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import logging
 import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,7 +12,17 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from tests.helpers.public import BASE, born_years_ago, csrf, current, likely_answers, start, walk
+from tests.helpers.public import (
+    BASE,
+    born_years_ago,
+    column_names,
+    csrf,
+    current,
+    likely_answers,
+    raw_connection,
+    start,
+    walk,
+)
 
 PAGES = "start|consent|chat|answer|change|result|refer|sent|summary|handoff|forget|leave|withdraw"
 ALLOWED_PATH = re.compile(rf"^(/|{BASE}/({PAGES})?)$")
@@ -71,7 +80,7 @@ def test_session_cookie_holds_only_an_opaque_token(app):
     assert isinstance(data["seen"], int)  # when this browser last used it (a shared phone lets go)
     # binds a consent form to this browser (see public.token_from_nonce): random, nothing else
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", data.get("consent_key", "x" * 22))
-    rows = sqlite3.connect(app.config["DATABASE"]).execute("SELECT token_hash FROM screenings").fetchall()
+    rows = raw_connection(app).execute("SELECT token_hash FROM screenings").fetchall()
     assert data["screening"] not in str(rows)  # only the hash is stored
 
 
@@ -125,7 +134,7 @@ def test_an_oversized_post_gets_413_and_stores_nothing(app):
     qid, step, token = current(client)
     response = client.post(f"{BASE}/answer", data={"csrf_token": token, "step": step, "q": qid, "value": "x" * 70_000})
     assert response.status_code == 413
-    assert sqlite3.connect(app.config["DATABASE"]).execute("SELECT answers FROM screenings").fetchone() == ("{}",)
+    assert raw_connection(app).execute("SELECT answers FROM screenings").fetchone() == ("{}",)
 
 
 def test_rate_limit_counts_posts_across_workers(make_app, tmp_path: Path):
@@ -146,8 +155,8 @@ def test_rate_limit_counts_posts_across_workers(make_app, tmp_path: Path):
 
 
 def test_database_columns_match_the_approved_field_lists(app):
-    conn = sqlite3.connect(app.config["DATABASE"])
-    columns = {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")] for t in ("screenings", "consents")}  # noqa: S608
+    conn = raw_connection(app)
+    columns = {t: column_names(conn, t) for t in ("screenings", "consents")}
     assert columns["screenings"] == [
         "id", "token_hash", "study_id", "version", "locale", "respondent", "answers", "status", "outcome",
         "criteria", "failed", "recheck_after", "step", "created_at", "updated_at", "completed_at", "expires_at",

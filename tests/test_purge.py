@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 
 from prescreen.store.users import iso
+from tests.helpers.public import raw_connection
 from tests.helpers.staff import add_referral, add_screening, days_ago, db_of
 
 
@@ -130,14 +131,13 @@ def test_a_new_screening_reusing_a_purged_id_gets_its_own_log_row(app: Flask) ->
 
 
 def test_purge_also_removes_sign_ups_never_confirmed_once_their_link_expired(app):
-    import sqlite3
     from datetime import UTC, datetime, timedelta
 
     from tests.test_volunteer import sign_up
 
     client = app.test_client()
     assert sign_up(client, "late.parent@example.com").status_code in (200, 302, 303)
-    db = sqlite3.connect(app.config["DATABASE"])
+    db = raw_connection(app)
     try:
         assert db.execute("SELECT count(*) FROM volunteers").fetchone()[0] == 1
         runner = app.test_cli_runner()

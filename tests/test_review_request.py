@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,8 +21,18 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from prescreen.store import connect, migrate, migration_modules, recruiting, transaction
-from tests.helpers.public import BASE, csrf, likely_answers, referral_form, rows, start, walk
+from prescreen.store import INTEGRITY_ERRORS, connect, migrate, migration_modules, recruiting, transaction
+from tests.helpers.public import (
+    BASE,
+    column_names,
+    csrf,
+    likely_answers,
+    raw_connection,
+    referral_form,
+    rows,
+    start,
+    walk,
+)
 from tests.helpers.staff import STUDY_ID, add_referral, add_user, download, login
 
 WORDS = {
@@ -354,7 +363,9 @@ def test_the_log_and_funnel_count_review_requests_without_the_words(app, coordin
     assert "Review request" in coordinator.get("/coordinator/log").get_data(as_text=True)
     for private in ("复查", "贝利尤单抗", "王芳"):
         assert private not in text
-    columns = [c for (_, c, *_rest) in rows(app, "PRAGMA table_info(screening_log)")]
+    conn = raw_connection(app)
+    columns = column_names(conn, "screening_log")
+    conn.close()
     assert "family_words" not in columns and "referral_kind" in columns
     # The admin's exports: the kind in the identified list, the words in that family's record.
     identified = download(coordinator, "/coordinator/export/referrals.csv").get_data(as_text=True)
@@ -387,9 +398,9 @@ def test_referrals_sent_before_the_migration_are_ordinary_referrals_and_keep_cou
     assert "m0011_review_requests" in migrate(db)
     assert db.execute("SELECT kind, family_words FROM referrals").fetchall() == [("referral", None)]
     assert db.execute("SELECT referral_kind FROM screening_log").fetchall() == [("referral",)]
-    with pytest.raises(sqlite3.IntegrityError):  # neither an unknown kind nor a novel fits
+    with pytest.raises(INTEGRITY_ERRORS):  # neither an unknown kind nor a novel fits
         db.execute("UPDATE referrals SET kind = 'other'")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         db.execute("UPDATE referrals SET family_words = ?", ["x" * 1001])
     db.execute("UPDATE referrals SET status = 'result_explained'")  # the renewed trigger: a person reached them
     assert db.execute("SELECT contacted, referral_status FROM screening_log").fetchall() == [(1, "result_explained")]

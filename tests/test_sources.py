@@ -7,7 +7,6 @@ library's zlib) and read by zxing-cpp, and must hold exactly the source's ``/q/`
 from __future__ import annotations
 
 import re
-import sqlite3
 import struct
 import zlib
 
@@ -18,7 +17,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from prescreen.store import connect
 from prescreen.store import sources as source_store
 from prescreen.web.logsafe import redact
-from tests.helpers.public import BASE, STUDY, rows, start
+from tests.helpers.public import BASE, STUDY, raw_connection, rows, start
 from tests.helpers.staff import Staff
 
 PUBLIC_URL = "https://prescreen.pumch.example"
@@ -52,7 +51,7 @@ def test_a_source_code_stays_out_of_log_lines() -> None:
 
 def test_unknown_or_inactive_code_goes_home_and_tags_nothing(app: Flask, client: FlaskClient) -> None:
     source = add_source(app)
-    with sqlite3.connect(app.config["DATABASE"]) as conn:
+    with raw_connection(app) as conn:
         conn.execute("UPDATE sources SET active = 0 WHERE id = ?", [source.id])
     for code in ("ZZZZZZ", source.code, "x" * 40):
         response = client.get(f"/q/{code}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from flask import Flask
 from openpyxl import load_workbook
 
+from tests.helpers.public import raw_connection, table_names
 from tests.helpers.staff import STUDY_ID, add_referral, add_user, csrf, login
 from tests.helpers.study import write_study
 
@@ -38,9 +38,9 @@ def app(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
 
 def snapshot(app: Flask) -> list[tuple]:
     """Everything stored about the families: referrals, attempts, notes and the outbox."""
-    conn = sqlite3.connect(app.config["DATABASE"])
+    conn = raw_connection(app)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        tables = table_names(conn)
         wanted = [
             t for t in tables if t.startswith(("referral", "contact_attempt", "note", "outbox", "visit", "check"))
         ]

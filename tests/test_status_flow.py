@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from prescreen.coordinator.shared import waiting
+from prescreen.store import transaction
 from tests.helpers.staff import add_referral, add_user, csrf, db_of, login, show_contacts
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -64,7 +65,10 @@ def set_status(app: Flask, ref: dict, value: str, **columns: str) -> None:
     """Put a referral in a status directly (the flow to get there is tested elsewhere)."""
     db = db_of(app)
     try:
-        db.table("referrals").update(ref["id"], {"status": value, **columns})
+        values = {"status": value, **columns}
+        sets = ", ".join(f"{name} = :{name}" for name in values)
+        with transaction(db):
+            db.execute(f"UPDATE referrals SET {sets} WHERE id = :id", {**values, "id": ref["id"]})  # noqa: S608
     finally:
         db.close()
 

@@ -15,7 +15,8 @@ import pytest
 from flask import Flask
 
 from prescreen import clock, store
-from prescreen.store import audit, connect, migrate, transaction
+from prescreen.store import INTEGRITY_ERRORS, audit, connect, insert, migrate, transaction
+from tests.helpers.staff import count_rows
 
 
 def _pragmas(db) -> dict[str, object]:
@@ -25,6 +26,7 @@ def _pragmas(db) -> dict[str, object]:
     }
 
 
+@pytest.mark.sqlite_only
 def test_every_connection_is_wal_full_sync_with_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite3"
     for _ in range(2):  # a fresh file, then an existing one
@@ -39,6 +41,7 @@ def test_every_connection_is_wal_full_sync_with_busy_timeout(tmp_path: Path) -> 
         db.close()
 
 
+@pytest.mark.sqlite_only
 def test_request_connection_has_the_same_pragmas_and_is_reused_by_the_next_request(app: Flask) -> None:
     with app.test_request_context():
         db = store.get_db()
@@ -53,6 +56,7 @@ def test_request_connection_has_the_same_pragmas_and_is_reused_by_the_next_reque
         assert store.get_db() is db
 
 
+@pytest.mark.sqlite_only
 def test_a_transaction_left_open_by_a_request_is_rolled_back_not_handed_on(app: Flask) -> None:
     with app.test_request_context():
         db = store.get_db()
@@ -69,6 +73,7 @@ def test_a_transaction_left_open_by_a_request_is_rolled_back_not_handed_on(app: 
         other.close()
 
 
+@pytest.mark.sqlite_only
 def test_a_connection_from_a_failed_request_is_closed_not_reused(app: Flask) -> None:
     ctx = app.test_request_context()
     ctx.push()
@@ -80,6 +85,7 @@ def test_a_connection_from_a_failed_request_is_closed_not_reused(app: Flask) -> 
         assert store.get_db() is not db
 
 
+@pytest.mark.sqlite_only
 def test_a_database_file_replaced_on_disk_gets_fresh_connections(app: Flask, tmp_path: Path) -> None:
     with app.test_request_context():
         old = store.get_db()
@@ -94,6 +100,7 @@ def test_a_database_file_replaced_on_disk_gets_fresh_connections(app: Flask, tmp
         old.execute("SELECT 1")
 
 
+@pytest.mark.sqlite_only
 def test_pooled_connections_serve_many_threads_one_at_a_time(app: Flask) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -109,6 +116,7 @@ def test_pooled_connections_serve_many_threads_one_at_a_time(app: Flask) -> None
     assert len(store.pool._idle) <= 8
 
 
+@pytest.mark.sqlite_only
 def test_migrations_are_recorded_and_run_once(tmp_path: Path) -> None:
     db = connect(tmp_path / "m.sqlite3")
     applied = migrate(db)
@@ -128,6 +136,7 @@ def _migrate_in_child(path: str) -> None:
     db.close()
 
 
+@pytest.mark.sqlite_only
 def test_workers_starting_together_migrate_exactly_once(tmp_path: Path) -> None:
     path = str(tmp_path / "race.sqlite3")
     ctx = multiprocessing.get_context("spawn")
@@ -174,6 +183,7 @@ def _open_together(kind: str, paths: list[str]) -> list[list[str]]:
     return failures
 
 
+@pytest.mark.sqlite_only
 def test_processes_opening_a_new_database_at_the_same_instant_all_get_wal(tmp_path: Path) -> None:
     """gunicorn's workers start together; on a new file, switching to WAL used to fail for some of
     them with "database is locked" at once (about 1 open in 20 here), and a worker that fails
@@ -186,6 +196,7 @@ def test_processes_opening_a_new_database_at_the_same_instant_all_get_wal(tmp_pa
         db.close()
 
 
+@pytest.mark.sqlite_only
 def test_workers_counting_in_a_new_rate_limit_file_at_the_same_instant_all_count(tmp_path: Path) -> None:
     """The same race in the rate-limit counters' own file: a family's POST failed instead of counting."""
     paths = [str(tmp_path / f"limits-{i}.sqlite3") for i in range(60)]
@@ -199,81 +210,62 @@ def test_workers_counting_in_a_new_rate_limit_file_at_the_same_instant_all_count
 
 def _screening(db, token_hash: str = "t1") -> int:
     now = clock.utc_text()
-    return (
-        db.table("screenings")
-        .insert(
-            {
-                "token_hash": token_hash,
-                "study_id": "s",
-                "version": "v",
-                "locale": "zh",
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        .last_pk
-    )
+    row = {"token_hash": token_hash, "study_id": "s", "version": "v", "locale": "zh", "created_at": now}
+    return insert(db, "screenings", {**row, "updated_at": now})
 
 
-def test_transaction_rolls_back_everything_on_error(tmp_path: Path) -> None:
-    db = connect(tmp_path / "t.sqlite3")
+def test_transaction_rolls_back_everything_on_error(database: str) -> None:
+    db = connect(database)
     migrate(db)
     with pytest.raises(RuntimeError), transaction(db):
         _screening(db, "a")
         raise RuntimeError("boom")
-    assert db.table("screenings").count == 0
+    assert count_rows(db, "screenings") == 0
     with transaction(db):
         _screening(db, "b")
-    assert db.table("screenings").count == 1
+    assert count_rows(db, "screenings") == 1
     assert not db.conn.in_transaction
 
 
-def test_audit_rows_cannot_be_updated_or_deleted(tmp_path: Path) -> None:
-    db = connect(tmp_path / "audit.sqlite3")
+def test_audit_rows_cannot_be_updated_or_deleted(database: str) -> None:
+    db = connect(database)
     migrate(db)
     row_id = audit.record(db, "user:1", "view_contact", "referral", 7, {"fields": ["phone"]})
-    row = db.table("audit").get(row_id)
+    row = next(db.query("SELECT * FROM audit WHERE id = ?", [row_id]))
     expected = ("user:1", "view_contact", "referral", "7")
     assert (row["actor"], row["action"], row["record_type"], row["record_id"]) == expected
     assert row["at"].endswith("Z")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         db.execute("UPDATE audit SET actor = 'someone else' WHERE id = ?", [row_id])
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         db.execute("DELETE FROM audit WHERE id = ?", [row_id])
-    assert db.table("audit").count == 1
+    assert count_rows(db, "audit") == 1
 
 
-def test_audit_record_joins_the_callers_transaction(tmp_path: Path) -> None:
-    db = connect(tmp_path / "audit2.sqlite3")
+def test_audit_record_joins_the_callers_transaction(database: str) -> None:
+    db = connect(database)
     migrate(db)
     with pytest.raises(RuntimeError), transaction(db):
         audit.record(db, "system", "purge", "screening", 1)
         raise RuntimeError("the change failed, so its audit row must not stay")
-    assert db.table("audit").count == 0
+    assert count_rows(db, "audit") == 0
 
 
-def test_consents_cannot_be_updated_but_leave_with_their_screening(tmp_path: Path) -> None:
-    db = connect(tmp_path / "c.sqlite3")
+def test_consents_cannot_be_updated_but_leave_with_their_screening(database: str) -> None:
+    db = connect(database)
     migrate(db)
     with transaction(db):
         sid = _screening(db)
-        db.table("consents").insert(
-            {
-                "screening_id": sid,
-                "kind": "sensitive",
-                "text_version": "abc",
-                "locale": "zh",
-                "role": "guardian",
-                "created_at": clock.utc_text(),
-            }
-        )
-    with pytest.raises(sqlite3.IntegrityError, match="never updated"):
+        row = {"screening_id": sid, "kind": "sensitive", "text_version": "abc", "locale": "zh", "role": "guardian"}
+        insert(db, "consents", {**row, "created_at": clock.utc_text()})
+    with pytest.raises(INTEGRITY_ERRORS, match="never updated"):
         db.execute("UPDATE consents SET role = 'patient'")
     with transaction(db):
         db.execute("DELETE FROM screenings WHERE id = ?", [sid])
-    assert db.table("consents").count == 0
+    assert count_rows(db, "consents") == 0
 
 
+@pytest.mark.sqlite_only
 def test_db_init_and_backup_commands(tmp_path: Path, make_app) -> None:
     app = make_app(DATABASE=str(tmp_path / "sub" / "live.sqlite3"), MIGRATE_ON_START=False)
     runner = app.test_cli_runner()
@@ -358,6 +350,7 @@ def _write_without_sqlite_waiting(path: str, rounds: int, results: multiprocessi
     results.put(failures)
 
 
+@pytest.mark.sqlite_only
 def test_writers_queue_on_the_writer_lock_not_in_sqlites_busy_handler(tmp_path: Path) -> None:
     """SQLite's busy handler sleeps up to 100 ms at a time; writers must queue on our lock instead,
     across threads and processes, so none of them ever finds SQLite's write lock taken."""
@@ -380,6 +373,7 @@ def _mode(path: Path | str) -> int:
     return os.stat(path).st_mode & 0o777
 
 
+@pytest.mark.sqlite_only
 def test_database_wal_backup_and_mail_files_are_private(tmp_path: Path, make_app) -> None:
     """Created 0600 whatever the umask: the answers, addresses and alerts are nobody else's to read."""
     from email.message import EmailMessage
@@ -412,6 +406,7 @@ def test_database_wal_backup_and_mail_files_are_private(tmp_path: Path, make_app
         os.umask(old_umask)
 
 
+@pytest.mark.sqlite_only
 def test_a_database_made_world_readable_by_an_older_version_is_tightened(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     db = connect(path)
@@ -435,6 +430,7 @@ def _on_disk(path: str) -> bytes:
     return found
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("how", ["withdraw", "delete", "purge"])
 def test_erased_values_leave_the_database_file_and_the_wal(app: Flask, how: str) -> None:
     """secure_delete zeroes the old cells, and a checkpoint after the erasure empties the WAL."""
@@ -475,6 +471,7 @@ def test_erased_values_leave_the_database_file_and_the_wal(app: Flask, how: str)
     server.close()
 
 
+@pytest.mark.sqlite_only
 def test_opening_a_connection_keeps_the_other_connections_locks(tmp_path):
     """A worker's threads open connections while others are in use; none may lose its lock.
 
@@ -496,9 +493,9 @@ def test_opening_a_connection_keeps_the_other_connections_locks(tmp_path):
     first.close()
 
 
-def test_a_nested_transaction_is_a_savepoint_inside_the_callers(tmp_path: Path) -> None:
+def test_a_nested_transaction_is_a_savepoint_inside_the_callers(database: str) -> None:
     """A store helper called inside a caller's transaction commits or rolls back with it."""
-    db = connect(tmp_path / "nest.sqlite3")
+    db = connect(database)
     migrate(db)
     with transaction(db):
         _screening(db, "kept")
@@ -513,7 +510,7 @@ def test_a_nested_transaction_is_a_savepoint_inside_the_callers(tmp_path: Path) 
         with transaction(db):
             _screening(db, "inner")
         raise RuntimeError("outer fails after the inner block finished")
-    assert db.table("screenings").count == 2
+    assert count_rows(db, "screenings") == 2
     assert not db.conn.in_transaction
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from prescreen import studies
+from prescreen.store import connect
 from tests.helpers.public import (
     BASE,
     born_years_ago,
     likely_answers,
+    raw_connection,
     review_answers,
     rows,
     start,
+    table_names,
     waiting_answers,
 )
 from tests.helpers.public import answer as public_answer
@@ -119,21 +121,20 @@ def walk_public(client: FlaskClient, answers: dict[str, Any], voice: str, lang: 
 
 def row_counts(app: Flask) -> dict[str, int]:
     """How many rows every table holds (sessions aside: signing in writes one)."""
-    conn = sqlite3.connect(app.config["DATABASE"])
+    conn = raw_connection(app)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        tables = table_names(conn)
         return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}  # noqa: S608
     finally:
         conn.close()
 
 
 def audit_rows(app: Flask, action: str) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(app.config["DATABASE"])
-    conn.row_factory = sqlite3.Row
+    db = connect(app.config["DATABASE"])
     try:
-        return [dict(r) for r in conn.execute("SELECT * FROM audit WHERE action = ? ORDER BY id", [action])]
+        return list(db.query("SELECT * FROM audit WHERE action = ? ORDER BY id", [action]))
     finally:
-        conn.close()
+        db.close()
 
 
 @pytest.mark.parametrize("outcome", list(OUTCOMES))

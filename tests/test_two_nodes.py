@@ -37,8 +37,8 @@ class RoundRobin(FlaskClient):
 
 
 @pytest.fixture
-def nodes(make_app: Callable[..., Flask], tmp_path: Path) -> tuple[Flask, Flask]:
-    shared = {"DATABASE": str(tmp_path / "shared.sqlite3"), "RATELIMIT_ENABLED": False, "STUDY_REFRESH_SECONDS": 0}
+def nodes(make_app: Callable[..., Flask], tmp_path: Path, database: str) -> tuple[Flask, Flask]:
+    shared = {"DATABASE": database, "RATELIMIT_ENABLED": False, "STUDY_REFRESH_SECONDS": 0}
     return (
         make_app(INSTANCE_PATH=str(tmp_path / "node-a"), **shared),
         make_app(INSTANCE_PATH=str(tmp_path / "node-b"), **shared),

@@ -35,11 +35,11 @@ def screening(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     cursor = db.execute(
         "INSERT INTO screenings (token_hash, study_id, version, locale, respondent, status, outcome, "
         "recheck_after, created_at, updated_at) VALUES ('h', 'pumch-pediatric-sjogren', 'v', 'zh', 'guardian', "
-        "'completed', 'not_eligible', ?, ?, ?)",
+        "'completed', 'not_eligible', ?, ?, ?) RETURNING id",
         [RECHECK.isoformat(), now, now],
     )
     row = {
-        "id": cursor.lastrowid,
+        "id": cursor.fetchone()[0],
         "study_id": "pumch-pediatric-sjogren",
         "locale": "zh",
         "outcome": "not_eligible",

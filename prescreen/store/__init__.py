@@ -19,16 +19,27 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
+import psycopg
 import sqlite_utils
 from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from .. import clock
 from . import migrations as _migrations_pkg
+from . import pg
+from .copy import CopyError, copy_database
 
 #: Milliseconds a connection waits for another writer before "database is locked" (the app's
 #: connections take ``DATABASE_BUSY_TIMEOUT_MS`` from the configuration, this by default).
 BUSY_TIMEOUT_MS = 5000
+#: ``LIMIT`` for "every row": SQLite reads -1 so, PostgreSQL refuses a negative limit; both take this.
+NO_LIMIT = 2**62
+#: "The schema is not there yet" (a database not migrated, MIGRATE_ON_START off), on either engine.
+MISSING_SCHEMA: tuple[type[Exception], ...] = (sqlite3.OperationalError, psycopg.errors.UndefinedTable)
+#: A constraint refused a write (a unique reference drawn twice, a row a concurrent request added).
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+#: The database could not be reached or was too busy: the request may work if tried again.
+UNAVAILABLE: tuple[type[Exception], ...] = (sqlite3.OperationalError, psycopg.OperationalError)
 #: The database, its WAL and shared-memory index, backups: readable by the app's own user only.
 PRIVATE_FILE_MODE = 0o600
 
@@ -61,7 +72,10 @@ def private_file(path: str | os.PathLike[str]) -> None:
 def connect(
     path: str | os.PathLike[str], *, pooled: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
 ) -> sqlite_utils.Database:
-    """Open the SQLite file at *path* with the pragmas every connection needs.
+    """Open the SQLite file at *path* with the pragmas every connection needs (or PostgreSQL, for a URL).
+
+    ``DATABASE`` holds a ``postgresql://`` URL when ``PRESCREEN_DATABASE_URL`` is set: then a
+    :class:`prescreen.store.pg.PostgresDatabase` comes back, which the store uses the same way.
 
     ``pooled`` connections may move between a worker's threads (one at a time; see
     :class:`ConnectionPool`), so the driver's same-thread check is off for them. The file is
@@ -72,6 +86,8 @@ def connect(
     moment otherwise fails at once with "database is locked". The connection is in autocommit
     mode (``isolation_level=None``) so transactions are only the explicit ones.
     """
+    if pg.is_postgres(path):
+        return pg.connect(str(path))  # type: ignore[return-value]
     conn = sqlite3.connect(
         os.fspath(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=not pooled
     )
@@ -154,8 +170,13 @@ class WriterLock:
 
 
 @contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def transaction(db: sqlite_utils.Database, *, row_locks: bool = False) -> Iterator[sqlite_utils.Database]:
     """Run a block of writes as one transaction, joining the caller's if there is one.
+
+    On PostgreSQL an outermost transaction takes the one writer lock as SQLite's ``BEGIN
+    IMMEDIATE`` does (see :func:`prescreen.store.pg.translate`), unless *row_locks*: a block that
+    locks the rows it changes itself (``FOR UPDATE SKIP LOCKED``, the outbox claim) runs beside
+    other writers, so senders on several nodes share the outbox. SQLite has one lock whatever.
 
     Outermost: ``BEGIN IMMEDIATE``, which takes the write lock up front, so two workers never both
     read, then both fail to upgrade to a write lock (SQLITE_BUSY cannot be waited out in that case).
@@ -188,7 +209,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         return
     writer: WriterLock | None = getattr(db, "writer", None)
     with writer or nullcontext():
-        db.conn.execute("BEGIN IMMEDIATE")
+        db.conn.execute("BEGIN" if row_locks and isinstance(db, pg.PostgresDatabase) else "BEGIN IMMEDIATE")
         try:
             yield db
         except BaseException:
@@ -203,6 +224,20 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
                 checkpoint(db)
 
 
+def insert(db: sqlite_utils.Database, table: str, row: dict[str, object], *, returning: str | None = "id") -> int:
+    """Insert *row* into *table* (a name from our own code) and return its new *returning* column.
+
+    Plain ``INSERT … RETURNING``, which both engines speak, rather than sqlite-utils' table API:
+    PostgreSQL has no ``lastrowid``.
+    """
+    columns = ", ".join(row)
+    values = ", ".join(f":{name}" for name in row)
+    tail = f" RETURNING {returning}" if returning else ""
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({values}){tail}"  # noqa: S608  # nosec B608 — our own names
+    cursor = db.execute(sql, row)
+    return int(cursor.fetchone()[0]) if returning else 0
+
+
 def checkpoint(db: sqlite_utils.Database) -> bool:
     """Copy the WAL into the database file and truncate the WAL to zero bytes; returns whether it did.
 
@@ -212,6 +247,8 @@ def checkpoint(db: sqlite_utils.Database) -> bool:
     truncate while another connection is still reading an older snapshot (returns False then,
     and the next checkpoint, automatic or explicit, finishes the job).
     """
+    if isinstance(db, pg.PostgresDatabase):
+        return True  # no WAL file of ours to empty (PostgreSQL's own is its business)
     writer: WriterLock | None = getattr(db, "writer", None)
     with writer or nullcontext():
         busy, _log, _done = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -253,6 +290,13 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     applied inside the lock, so several gunicorn workers starting together
     apply each migration exactly once.
     """
+    if isinstance(db, pg.PostgresDatabase):
+        with pg.migration_lock(db):  # nodes starting together on PostgreSQL migrate one at a time
+            return _migrate(db)
+    return _migrate(db)
+
+
+def _migrate(db: sqlite_utils.Database) -> list[str]:
     db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     applied: list[str] = []
     for version, module in migration_modules():
@@ -298,7 +342,12 @@ class ConnectionPool:
     def take(
         self, path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS
     ) -> tuple[sqlite_utils.Database, tuple[object, ...]]:
-        """A connection to *path* (an idle one if the file is the same), and the key to return it."""
+        """A connection to *path* (an idle one if the file is the same), and the key to return it.
+
+        For a PostgreSQL URL the connection comes from psycopg's pool for that URL (one per process).
+        """
+        if pg.is_postgres(path):
+            return pg.take(path), ("postgresql", path)  # type: ignore[return-value]
         key = self.identity(path, busy_timeout_ms)
         stale: list[sqlite_utils.Database] = []
         with self._lock:
@@ -316,6 +365,9 @@ class ConnectionPool:
 
     def give(self, db: sqlite_utils.Database, key: tuple[object, ...], broken: bool = False) -> None:
         """Hand *db* back; a connection left mid-transaction or after an error is closed instead."""
+        if isinstance(db, pg.PostgresDatabase):
+            pg.give(db, broken=broken)
+            return
         if not broken and db.conn.in_transaction:
             try:
                 db.conn.execute("ROLLBACK")
@@ -364,15 +416,17 @@ def backup(db: sqlite_utils.Database, target: str | os.PathLike[str]) -> str:
 
 @click.group("db", cls=AppGroup)
 def db_cli() -> None:
-    """Create, migrate and back up the SQLite database."""
+    """Create, migrate, back up and copy the database (SQLite, or PostgreSQL by PRESCREEN_DATABASE_URL)."""
 
 
 @db_cli.command("init")
 def init_command() -> None:
     """Create the instance folder and database, or migrate it to the latest schema."""
-    path = Path(current_app.config["DATABASE"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = connect(path)
+    target = current_app.config["DATABASE"]
+    path = pg.display(target) if pg.is_postgres(target) else Path(target)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = connect(target)
     try:
         applied = migrate(db)
     finally:
@@ -386,9 +440,20 @@ def init_command() -> None:
 @db_cli.command("backup")
 @click.argument("target", type=click.Path(dir_okay=False, writable=True))
 def backup_command(target: str) -> None:
-    """Write a consistent copy of the live database to TARGET and check it."""
+    """Write a consistent copy of the live database to TARGET and check it.
+
+    On PostgreSQL: ``pg_dump`` in its custom format (one consistent snapshot while the app keeps
+    writing), then ``pg_restore --list`` reads it back; restore it with ``pg_restore`` (README).
+    """
     if Path(target).exists():
         raise click.ClickException(f"{target} already exists; choose a new file name")
+    if pg.is_postgres(current_app.config["DATABASE"]):
+        try:
+            pg.dump(current_app.config["DATABASE"], target)
+        except pg.DumpError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"{target}: pg_dump written, pg_restore can read it")
+        return
     db = connect(current_app.config["DATABASE"])
     try:
         result = backup(db, target)
@@ -399,13 +464,38 @@ def backup_command(target: str) -> None:
     click.echo(f"{target}: backup written, integrity_check ok")
 
 
+@db_cli.command("copy")
+@click.argument("sqlite_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("postgres_url")
+def copy_command(sqlite_path: str, postgres_url: str) -> None:
+    """Copy an existing SQLite instance (SQLITE_PATH) into an empty PostgreSQL database (POSTGRES_URL).
+
+    Stop the app first: rows written to the SQLite file after the copy began are not carried.
+    """
+    if not pg.is_postgres(postgres_url):
+        raise click.ClickException("POSTGRES_URL must be a postgresql:// URL")
+    source = connect(sqlite_path)
+    target = pg.connect(postgres_url)
+    try:
+        copied = copy_database(source, target, [version for version, _ in migration_modules()], migrate)
+    except CopyError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        source.close()
+        target.close()
+    for table, count in copied.items():
+        click.echo(f"{table}: {count}")
+    click.echo(f"copied {sum(copied.values())} rows from {sqlite_path} to {pg.display(postgres_url)}")
+
+
 def init_app(app: Flask) -> None:
     """Wire the store into *app*: teardown, and migrate at start-up."""
     app.teardown_appcontext(close_db)
     if app.config.get("MIGRATE_ON_START", True):
-        path = Path(app.config["DATABASE"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = connect(path)
+        target = app.config["DATABASE"]
+        if not pg.is_postgres(target):
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        db = connect(target)
         try:
             migrate(db)
         finally:

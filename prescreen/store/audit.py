@@ -22,7 +22,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .. import clock
-from . import connect, transaction
+from . import NO_LIMIT, connect, transaction
 
 #: The ``prev_hash`` of the very first row.
 GENESIS = "0" * 64
@@ -107,7 +107,7 @@ _TRAIL = """
             (SELECT CAST(id AS TEXT) FROM referrals WHERE reference = :reference))
         OR (a.action = 'export.identified' AND json_valid(a.detail) AND EXISTS (
             SELECT 1 FROM json_each(a.detail, '$.referrals') j
-            WHERE j.value IN (SELECT id FROM referrals WHERE reference = :reference))))
+            WHERE CAST(j.value AS TEXT) IN (SELECT CAST(id AS TEXT) FROM referrals WHERE reference = :reference))))
     ORDER BY a.id DESC LIMIT :limit OFFSET :offset
 """
 _TRAIL_COUNT = """
@@ -120,7 +120,7 @@ _TRAIL_COUNT = """
             (SELECT CAST(id AS TEXT) FROM referrals WHERE reference = :reference))
         OR (a.action = 'export.identified' AND json_valid(a.detail) AND EXISTS (
             SELECT 1 FROM json_each(a.detail, '$.referrals') j
-            WHERE j.value IN (SELECT id FROM referrals WHERE reference = :reference))))
+            WHERE CAST(j.value AS TEXT) IN (SELECT CAST(id AS TEXT) FROM referrals WHERE reference = :reference))))
 """
 
 
@@ -147,7 +147,7 @@ def trail(
         "skip": None if skip is None else json.dumps(skip),
     }
     total = db.execute(_TRAIL_COUNT, params).fetchone()[0]
-    rows = list(db.query(_TRAIL, {**params, "limit": limit, "offset": offset}))
+    rows = list(db.query(_TRAIL, {**params, "limit": limit if limit >= 0 else NO_LIMIT, "offset": offset}))
     for row in rows:
         try:
             row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
@@ -161,8 +161,8 @@ def actors(db: sqlite_utils.Database) -> list[tuple[str, str | None]]:
     return [
         (actor, email)
         for actor, email in db.execute(
-            "SELECT DISTINCT a.actor, u.email FROM audit a LEFT JOIN users u ON a.actor = 'user:' || u.id "
-            "ORDER BY u.email IS NULL, u.email, a.actor"
+            "SELECT actor, email FROM (SELECT DISTINCT a.actor, u.email FROM audit a "
+            "LEFT JOIN users u ON a.actor = 'user:' || u.id) AS seen ORDER BY email IS NULL, email, actor"
         ).fetchall()
     ]
 

@@ -77,10 +77,10 @@ def sign_off(db: sqlite_utils.Database, referral_id: int, user_id: int, actor: s
         if active_signoff(db, referral_id) is not None:
             return False
         cursor = db.execute(
-            "INSERT INTO eligibility_signoffs (referral_id, user_id, signed_at) VALUES (?, ?, ?)",
+            "INSERT INTO eligibility_signoffs (referral_id, user_id, signed_at) VALUES (?, ?, ?) RETURNING id",
             [referral_id, user_id, clock.utc_text()],
         )
-        audit.record(db, actor, "referral.signoff", "referral", referral_id, {"signoff": cursor.lastrowid})
+        audit.record(db, actor, "referral.signoff", "referral", referral_id, {"signoff": cursor.fetchone()[0]})
     return True
 
 

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from .. import clock
 from ..clock import iso
-from . import transaction, volunteers
+from . import pg, transaction, volunteers
 
 #: Kinds of mail that go to the study team rather than to a family or volunteer.
 TEAM_ALERT_KINDS = ("referral-alert",)
@@ -166,6 +166,13 @@ def is_protected(to_addr: str, protected: Collection[str]) -> bool:
     return to_addr.lower() in protected or parseaddr(to_addr)[1].lower() in protected
 
 
+_CLAIM = (
+    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+    "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at, id LIMIT 1"
+)
+_CLAIM_PG = _CLAIM + " FOR UPDATE SKIP LOCKED"
+
+
 def claim_next(
     db: sqlite_utils.Database,
     claimer: str,
@@ -180,13 +187,12 @@ def claim_next(
     server must not silence every later referral alert.
     """
     stamp = iso(now)
+    # PostgreSQL: each sender locks the row it takes and passes over rows another sender holds, so
+    # any number of senders on any nodes share the outbox without waiting on each other.
+    claim = _CLAIM_PG if isinstance(db, pg.PostgresDatabase) else _CLAIM
     while True:
-        with transaction(db):
-            cursor = db.execute(
-                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-                "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at, id LIMIT 1",
-                [stamp, stamp],
-            )
+        with transaction(db, row_locks=True):
+            cursor = db.execute(claim, [stamp, stamp])
             found = cursor.fetchone()
             if found is None:
                 return None

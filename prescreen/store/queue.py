@@ -14,7 +14,7 @@ import sqlite_utils
 
 from .. import clock
 from ..clock import iso
-from . import audit, referrals, transaction
+from . import audit, insert, referrals, transaction
 
 STATUSES = (
     "new",
@@ -450,7 +450,9 @@ def add_attempt(
             raise FlowError("before_referral")
         if at > clock.now() + timedelta(minutes=5):
             raise FlowError("future")
-        db.table("contact_attempts").insert(
+        insert(
+            db,
+            "contact_attempts",
             {
                 "referral_id": referral_id,
                 "user_id": user_id,
@@ -458,7 +460,7 @@ def add_attempt(
                 "result": result,
                 "at": iso(at),
                 "note": note,
-            }
+            },
         )
         new = after_attempt(kind, old, result == "reached")
         referrals.record_activity(db, referral_id, first_contact_at=iso(at))
@@ -479,10 +481,8 @@ def add_note(db: sqlite_utils.Database, referral_id: int, user_id: int, body: st
     """Add a note; the audit row says a note was added, never what it says. Refused once erased."""
     with transaction(db):
         _open_for_work(db, referral_id)
-        note_id = (
-            db.table("notes")
-            .insert({"referral_id": referral_id, "user_id": user_id, "body": body, "created_at": clock.utc_text()})
-            .last_pk
+        note_id = insert(
+            db, "notes", {"referral_id": referral_id, "user_id": user_id, "body": body, "created_at": clock.utc_text()}
         )
         referrals.record_activity(db, referral_id)
         audit.record(db, actor, "referral.note", "referral", referral_id, {"note": note_id})

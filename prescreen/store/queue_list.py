@@ -23,7 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from .. import clock
-from . import audit, queue, referrals, transaction
+from . import audit, insert, queue, referrals, transaction
 
 #: Columns a CRC may sort by (the view's labels are in the template).
 SORTS = ("received", "waiting", "status", "due")
@@ -308,10 +308,10 @@ def bulk_close(
             if row is None or row[0] in queue.CLOSED:
                 continue
             referrals.set_status(db, referral_id, status, closed_reason="bulk")
-            note = db.table("notes").insert(
-                {"referral_id": referral_id, "user_id": user_id, "body": reason.strip(), "created_at": now}
+            note_id = insert(
+                db, "notes", {"referral_id": referral_id, "user_id": user_id, "body": reason.strip(), "created_at": now}
             )
-            detail = {"from": row[0], "to": status, "bulk": True, "note": note.last_pk}
+            detail = {"from": row[0], "to": status, "bulk": True, "note": note_id}
             audit.record(db, actor, "referral.status", "referral", referral_id, detail)
             closed.append(referral_id)
     return closed

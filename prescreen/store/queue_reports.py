@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import sources
+from . import NO_LIMIT, sources
 from .queue import _studies_param
 
 #: The columns of the de-identified pre-screening log, in CSV order (ICH E6(R3) Appendix C).
@@ -115,7 +115,7 @@ def log_rows(
 
     Rows also carry the funnel milestones (``referred`` … ``enrolled``), which the CSV leaves out.
     """
-    params = {**_log_params(studies, study, period), "limit": limit, "offset": offset}
+    params = {**_log_params(studies, study, period), "limit": limit if limit >= 0 else NO_LIMIT, "offset": offset}
     rows = list(db.query(_LOG, params))
     for row in rows:
         row["failed"] = json.loads(row["failed"] or "[]")
@@ -183,10 +183,10 @@ SOURCE_STEPS = (
 )
 
 _BY_SOURCE = """
-    SELECT source_id, count(*) AS started, sum(status = 'completed') AS completed,
-        sum(status = 'completed' AND outcome = 'likely_eligible') AS likely_eligible,
-        sum(status = 'completed' AND outcome = 'needs_review') AS needs_review,
-        sum(status = 'completed' AND outcome = 'not_eligible') AS not_eligible,
+    SELECT source_id, count(*) AS started, sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed,
+        sum(CASE WHEN status = 'completed' AND outcome = 'likely_eligible' THEN 1 ELSE 0 END) AS likely_eligible,
+        sum(CASE WHEN status = 'completed' AND outcome = 'needs_review' THEN 1 ELSE 0 END) AS needs_review,
+        sum(CASE WHEN status = 'completed' AND outcome = 'not_eligible' THEN 1 ELSE 0 END) AS not_eligible,
         sum(referred) AS referred, sum(contacted) AS contacted, sum(enrolled) AS enrolled
     FROM screening_log
     WHERE study_id = :study AND (:start IS NULL OR started_on >= :start) AND (:end IS NULL OR started_on <= :end)
@@ -243,7 +243,7 @@ _REFERRALS = """
             r.screen_fail_criterion, r.closed_at, r.updated_at, COALESCE(r.contact_locale, s.locale) AS locale,
             s.respondent, date(r.created_at, '+8 hours') AS day
         FROM referrals r JOIN screenings s ON s.id = r.screening_id
-    )
+    ) AS listed
     WHERE (:studies IS NULL OR study_id IN (SELECT value FROM json_each(:studies)))
     AND (:study IS NULL OR study_id = :study)
     AND (:start IS NULL OR day >= :start) AND (:end IS NULL OR day <= :end)

@@ -10,7 +10,6 @@ the team, retention); the audit row names the action and the record id only.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ import sqlite_utils
 
 from .. import clock
 from ..tokens import token_hash
-from . import audit, outbox, transaction, volunteers
+from . import INTEGRITY_ERRORS, audit, outbox, transaction, volunteers
 from .screenings import add_consent
 
 #: What a family sends: their details after a hopeful result, or a request that a person check the result.
@@ -120,7 +119,7 @@ def create(
                     "INSERT INTO referrals (screening_id, study_id, reference, withdraw_token_hash, guardian_name, "
                     "relationship, phone, email, wechat, best_time, contact_locale, status, outcome, age_band, "
                     "created_at, updated_at, kind, family_words) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?) RETURNING id",
                     [
                         screening["id"],
                         screening["study_id"],
@@ -141,7 +140,7 @@ def create(
                         family_words or None,
                     ],
                 )
-                referral_id = int(cursor.lastrowid or 0)
+                referral_id = int(cursor.fetchone()[0])
                 add_consent(db, screening["id"], SHARE, consent_version, contact.locale, role)
                 if guardian_consent:
                     add_consent(db, screening["id"], GUARDIAN_SHARE, consent_version, contact.locale, "guardian")
@@ -169,7 +168,7 @@ def create(
                         template="referral-receipt",
                         params={"reference": reference, "days": sms_receipt.days, "phone": sms_receipt.phone},
                     )
-        except sqlite3.IntegrityError as exc:
+        except INTEGRITY_ERRORS as exc:
             if "reference" in str(exc):
                 continue  # a reference collision: draw another one
             break  # the screening got its referral from a concurrent request

@@ -114,7 +114,7 @@ def _refuse(db: sqlite_utils.Database, reason: str) -> Literal["refused"]:
     """Count one refused attempt for today (Beijing) and *reason*."""
     db.execute(
         "INSERT INTO resume_code_refusals (day, reason, count) VALUES (?, ?, 1) "
-        "ON CONFLICT (day, reason) DO UPDATE SET count = count + 1",
+        "ON CONFLICT (day, reason) DO UPDATE SET count = resume_code_refusals.count + 1",
         [clock.today().isoformat(), reason],
     )
     return "refused"

@@ -88,11 +88,12 @@ def create(
             "1 + max((SELECT COALESCE(max(id), 0) FROM screenings), "
             "(SELECT COALESCE(max(CAST(record_id AS INTEGER)), 0) FROM audit WHERE record_type = 'screening')), "
             "?, ?, ?, ?, ?, '{}', 'in_progress', 0, ?, ?, ?, ?) "
-            "ON CONFLICT (token_hash) DO NOTHING",
+            "ON CONFLICT (token_hash) DO NOTHING RETURNING id",
             [token_hash(token), study_id, version, locale, respondent, now, now, expiry(resume_days), source_id],
         )
-        if cursor.rowcount == 1:
-            screening_id = int(cursor.lastrowid or 0)
+        inserted = cursor.fetchone()
+        if inserted is not None:
+            screening_id = int(inserted[0])
             add_consent(db, screening_id, HEALTH_DATA, consent_version, locale, respondent)
         else:
             row = db.execute("SELECT id FROM screenings WHERE token_hash = ?", [token_hash(token)]).fetchone()
@@ -110,10 +111,10 @@ def add_consent(
     with transaction(db):
         cursor = db.execute(
             "INSERT INTO consents (screening_id, kind, text_version, locale, role, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             [screening_id, kind, text_version, locale, role, clock.utc_text()],
         )
-    return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
 
 def by_token(db: sqlite_utils.Database, token: str | None) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import sqlite_utils
 
 from ..clock import iso
 from ..tokens import new_token, token_hash
-from . import transaction
+from . import insert, transaction
 
 #: How often (at most) a request refreshes ``last_seen_at``; saves a write on every click.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -24,8 +24,11 @@ def create(db: sqlite_utils.Database, user_id: int, now: datetime) -> str:
     """Start a session for *user_id* and return its new random id (for the cookie)."""
     session_id = new_token()
     with transaction(db):
-        db.table("staff_sessions").insert(
-            {"id_hash": token_hash(session_id), "user_id": user_id, "created_at": iso(now), "last_seen_at": iso(now)}
+        insert(
+            db,
+            "staff_sessions",
+            {"id_hash": token_hash(session_id), "user_id": user_id, "created_at": iso(now), "last_seen_at": iso(now)},
+            returning=None,
         )
     return session_id
 
@@ -36,7 +39,10 @@ def load(
     """The active user of a live session, or None (an expired session is deleted on the way)."""
     rows = list(
         db.query(
-            "SELECT s.id_hash, s.created_at, s.last_seen_at, u.* FROM staff_sessions s "
+            # The session's times under names of their own: users has a created_at too, and which of
+            # two same-named columns a driver keeps differs (SQLite's gave the first, psycopg the last).
+            "SELECT u.*, s.id_hash, s.created_at AS session_created_at, s.last_seen_at AS session_seen_at "
+            "FROM staff_sessions s "
             "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
             [token_hash(session_id)],
         )
@@ -44,8 +50,8 @@ def load(
     if not rows:
         return None
     row = rows[0]
-    created = datetime.fromisoformat(row["created_at"])
-    seen = datetime.fromisoformat(row["last_seen_at"])
+    created = datetime.fromisoformat(row["session_created_at"])
+    seen = datetime.fromisoformat(row["session_seen_at"])
     if not row["active"] or now - seen > idle or now - created > absolute:
         end(db, session_id)
         return None

@@ -55,10 +55,11 @@ def add(db: sqlite_utils.Database, study_id: str, label: str, actor: str) -> Sou
             if db.execute("SELECT 1 FROM sources WHERE code = ?", [code]).fetchone() is None:
                 break
         cursor = db.execute(
-            "INSERT INTO sources (study_id, code, label, created_at, created_by, active) VALUES (?, ?, ?, ?, ?, 1)",
+            "INSERT INTO sources (study_id, code, label, created_at, created_by, active) "
+            "VALUES (?, ?, ?, ?, ?, 1) RETURNING id",
             [study_id, code, label, now, actor],
         )
-        source_id = int(cursor.lastrowid or 0)
+        source_id = int(cursor.fetchone()[0])
         audit.record(db, actor, "source.create", "source", source_id, {"study": study_id, "code": code})
     return Source(source_id, study_id, code, label, now, actor, True)
 
@@ -85,7 +86,7 @@ def by_code(db: sqlite_utils.Database, code: str, *, inactive_too: bool = False)
     """
     row = db.execute(
         "SELECT id, study_id, code, label, created_at, created_by, active FROM sources "
-        "WHERE code = ? AND (active = 1 OR ?)",
+        "WHERE code = ? AND (active = 1 OR ? = 1)",
         [code.upper(), int(inactive_too)],
     ).fetchone()
     return None if row is None else Source(*row[:6], bool(row[6]))
@@ -118,7 +119,7 @@ def count_open(db: sqlite_utils.Database, source_id: int) -> None:
     with transaction(db):
         db.execute(
             "INSERT INTO source_opens (source_id, day, opened) VALUES (?, ?, 1) "
-            "ON CONFLICT (source_id, day) DO UPDATE SET opened = opened + 1",
+            "ON CONFLICT (source_id, day) DO UPDATE SET opened = source_opens.opened + 1",
             [source_id, clock.today().isoformat()],
         )
 

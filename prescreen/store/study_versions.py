@@ -47,10 +47,10 @@ def add_draft(
             return None
         cursor = db.execute(
             "INSERT INTO study_versions (study_id, version, format, content, label, approved_on, state, "
-            "uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, 'draft', ?, ?)",
+            "uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, 'draft', ?, ?) RETURNING id",
             [study_id, version, fmt, content, label, approved_on, actor, clock.utc_text()],
         )
-        version_id = int(cursor.lastrowid or 0)
+        version_id = int(cursor.fetchone()[0])
         audit.record(
             db, actor, "study_version.upload", "study", study_id, {"fingerprint": version, "version_label": label}
         )

@@ -16,7 +16,7 @@ import sqlite_utils
 
 from .. import clock
 from ..clock import iso
-from . import audit, transaction
+from . import audit, insert, transaction
 
 ROLES = ("coordinator", "admin", "pi")  # pi: sees what a coordinator sees, and signs eligibility off
 
@@ -82,23 +82,21 @@ def create(
             )
             audit.record(db, actor, "user.recreate", "user", existing["id"], {"role": role, "studies": chosen})
             return int(existing["id"])
-        user_id = (
-            db.table("users")
-            .insert(
-                {
-                    "email": email.strip(),
-                    "password_hash": password_hash,
-                    "role": role,
-                    "active": 1,
-                    "studies": json.dumps(chosen),
-                    "failed_logins": 0,
-                    "locked_until": None,
-                    "created_at": clock.utc_text(),
-                    "must_change_password": int(bool(one_time_until)),
-                    "password_expires_at": one_time_until,
-                }
-            )
-            .last_pk
+        user_id = insert(
+            db,
+            "users",
+            {
+                "email": email.strip(),
+                "password_hash": password_hash,
+                "role": role,
+                "active": 1,
+                "studies": json.dumps(chosen),
+                "failed_logins": 0,
+                "locked_until": None,
+                "created_at": clock.utc_text(),
+                "must_change_password": int(bool(one_time_until)),
+                "password_expires_at": one_time_until,
+            },
         )
         audit.record(db, actor, "user.create", "user", user_id, {"role": role, "studies": chosen})
     return int(user_id)

@@ -143,10 +143,11 @@ def sign_up(
             cursor = db.execute(
                 "INSERT INTO volunteers (email, locale, age_band, status, consent_version, consent_locale, "
                 "consented_at, created_at, updated_at, mailbox_key) VALUES (:email, :locale, :age_band, :status, "
-                ":consent_version, :consent_locale, :consented_at, :created_at, :updated_at, :mailbox_key)",
+                ":consent_version, :consent_locale, :consented_at, :created_at, :updated_at, :mailbox_key) "
+                "RETURNING id",
                 {**fields, "email": email, "created_at": now},
             )
-            volunteer_id = int(cursor.lastrowid or 0)
+            volunteer_id = int(cursor.fetchone()[0])
             before = "new"
         _set_categories(db, volunteer_id, categories)
         audit.record(db, "volunteer", "volunteer.sign_up", "volunteer", volunteer_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 
+import psycopg
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
@@ -71,14 +72,19 @@ def render_error(error: HTTPException):  # type: ignore[no-untyped-def]
     return response
 
 
-def database_busy(error: sqlite3.OperationalError):  # type: ignore[no-untyped-def]
+def database_busy(error: Exception):  # type: ignore[no-untyped-def]
     """A locked database (a write waited out the busy timeout) gives 503 with Retry-After, not 500.
 
     The request did nothing wrong and trying again shortly will most likely work, so the family
     sees the translated "busy" page, and clients and load balancers see a status that says so.
-    Any other OperationalError is a real fault and goes on to the 500 page with an incident id.
+    Any other SQLite OperationalError is a real fault and goes on to the 500 page with an incident
+    id. On PostgreSQL, an OperationalError is a server that cannot be reached (restarting, failing
+    over to a replica): also worth trying again shortly.
     """
-    if (getattr(error, "sqlite_errorcode", 0) & 0xFF) not in _BUSY_CODES:
+    if (
+        isinstance(error, sqlite3.OperationalError)
+        and (getattr(error, "sqlite_errorcode", 0) & 0xFF) not in _BUSY_CODES
+    ):
         raise error
     from flask import current_app
 
@@ -93,3 +99,4 @@ def init_app(app: Flask) -> None:
     for code in HANDLED:
         app.register_error_handler(code, render_error)
     app.register_error_handler(sqlite3.OperationalError, database_busy)
+    app.register_error_handler(psycopg.OperationalError, database_busy)

@@ -36,7 +36,7 @@ from prescreen.engine import Flow
 from prescreen.store import connect as store_connect
 from prescreen.store import screenings as screening_store
 from prescreen.store import volunteers
-from tests.helpers.public import STUDY, born_years_ago, likely_answers
+from tests.helpers.public import STUDY, born_years_ago, likely_answers, raw_connection
 
 #: ``make fuzz`` sets HYPOTHESIS_PROFILE=fuzz: the long run (>= 10,000 examples per property).
 LONG_RUN = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
@@ -163,7 +163,7 @@ def translated(app: Flask, msgid: str, lang: str) -> str:
 
 
 def connect(app: Flask) -> sqlite3.Connection:
-    return sqlite3.connect(app.config["DATABASE"])
+    return raw_connection(app)
 
 
 def counts(app: Flask, tables: Iterable[str]) -> dict[str, int]:

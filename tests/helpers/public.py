@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from prescreen.store import pg
 from tests.helpers.study import ELIGIBLE
 
 STUDY = "pumch-pediatric-sjogren"
@@ -167,11 +168,49 @@ def referral_form(**changes: str) -> dict[str, str]:
     return {**REFERRAL_FORM, **changes}
 
 
-def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """What the app's real SQLite file holds, read on a connection of the test's own."""
-    conn = sqlite3.connect(app.config["DATABASE"])
+def raw_connection(app: Flask, *, autocommit: bool = False) -> Any:
+    """A connection of the test's own to the app's database: SQLite's own driver on a file, or a
+    PostgreSQL connection (always autocommit) speaking the store's SQL. Both have execute/commit/close."""
+    target = app.config["DATABASE"]
+    if pg.is_postgres(target):
+        return pg.connect(target)
+    return sqlite3.connect(target, isolation_level=None) if autocommit else sqlite3.connect(target)
+
+
+def table_names(conn: Any) -> list[str]:
+    """The tables of the database *conn* is connected to (either engine)."""
+    if isinstance(conn, sqlite3.Connection):
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    else:
+        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+    return [row[0] for row in conn.execute(sql).fetchall()]
+
+
+def dump_text(app: Flask) -> str:
+    """Every value the app's database holds, as text (SQLite's dump; every row of every table on PostgreSQL)."""
+    conn = raw_connection(app)
     try:
-        return conn.execute(sql, params).fetchall()
+        if isinstance(conn, sqlite3.Connection):
+            return "\n".join(conn.iterdump())
+        every = [conn.execute(f'SELECT "{t}"::text FROM "{t}"').fetchall() for t in table_names(conn)]  # noqa: S608
+        return "\n".join(str(row[0]) for table in every for row in table)
+    finally:
+        conn.close()
+
+
+def column_names(conn: Any, table: str) -> list[str]:
+    """The columns of *table*, in order (either engine)."""
+    if isinstance(conn, sqlite3.Connection):
+        return [row[1] for row in conn.execute(f"PRAGMA table_info({table})").fetchall()]
+    sql = "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position"
+    return [row[0] for row in conn.execute(sql, [table]).fetchall()]
+
+
+def rows(app: Flask, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """What the app's real database holds, read on a connection of the test's own."""
+    conn = raw_connection(app)
+    try:
+        return [tuple(row) for row in conn.execute(sql, params).fetchall()]
     finally:
         conn.close()
 

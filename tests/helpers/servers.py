@@ -91,8 +91,13 @@ class Postgres:
 
 
 @contextmanager
-def postgres() -> Iterator[Postgres]:
-    """Start a throw-away PostgreSQL server (trust auth on loopback, fsync off: a test server)."""
+def postgres(*, fsync: bool = False) -> Iterator[Postgres]:
+    """Start a throw-away PostgreSQL server (trust auth on loopback).
+
+    fsync is off for the tests (nothing they write must survive a power cut); the benchmark turns
+    it on, as a production server has it.
+    """
+    durable = "on" if fsync else "off"
     prefix, _, _ = _as_user()
     folder = _private_dir("prescreen-pg-")
     data, log = folder / "data", folder / "server.log"
@@ -105,8 +110,8 @@ def postgres() -> Iterator[Postgres]:
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [*prefix, postgres_bin("postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
-             "-c", f"unix_socket_directories={folder}", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+             "-c", f"unix_socket_directories={folder}", "-c", f"fsync={durable}", "-c", f"synchronous_commit={durable}",
+             "-c", f"full_page_writes={durable}", "-c", "max_connections=200"],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

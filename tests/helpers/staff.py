@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from prescreen import studies as study_registry
 from prescreen.auth import passwords
 from prescreen.engine import Flow
-from prescreen.store import connect, users
+from prescreen.store import connect, insert, users
 from tests.helpers.study import ELIGIBLE
 
 STUDY_ID = "pumch-pediatric-sjogren"
@@ -32,6 +32,11 @@ LIKELY = {**ELIGIBLE, "markers": ["igg_high"], "ss_tests": ["antibodies"], "ss_r
 REVIEW = {**LIKELY, "hbv": "cab_only"}
 #: Belimumab before: not eligible (the form ends there).
 NOT_ELIGIBLE = {**LIKELY, "biologics": ["belimumab"]}
+
+
+def count_rows(db, table: str) -> int:  # type: ignore[no-untyped-def]
+    """How many rows *table* holds (plain SQL: the same on SQLite and PostgreSQL)."""
+    return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 — our table names
 
 
 def db_of(app: Flask):  # type: ignore[no-untyped-def]
@@ -80,7 +85,9 @@ def add_screening(
     }
     db = db_of(app)
     try:
-        row["id"] = db.table("screenings").insert(row).last_pk
+        # The next id as the app gives it (screenings always get theirs explicitly: ids are never reused).
+        row["id"] = int(db.execute("SELECT COALESCE(max(id), 0) + 1 FROM screenings").fetchone()[0])
+        insert(db, "screenings", row)
     finally:
         db.close()
     return row
@@ -124,7 +131,7 @@ def add_referral(
     }
     db = db_of(app)
     try:
-        row["id"] = db.table("referrals").insert(row).last_pk
+        row["id"] = insert(db, "referrals", row)
     finally:
         db.close()
     row["screening"] = screening

@@ -19,6 +19,20 @@ from __future__ import annotations
 import sqlite_utils
 
 STATEMENTS = [
+    # users first: PostgreSQL needs a table to exist before another refers to it.
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        email TEXT UNIQUE NOT NULL COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        studies TEXT NOT NULL DEFAULT '[]',
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        created_at TEXT NOT NULL
+    )
+    """,
     """
     CREATE TABLE screenings (
         id INTEGER PRIMARY KEY,
@@ -104,19 +118,6 @@ STATEMENTS = [
     )
     """,
     "CREATE INDEX notes_referral ON notes (referral_id)",
-    """
-    CREATE TABLE users (
-        id INTEGER PRIMARY KEY,
-        email TEXT UNIQUE NOT NULL COLLATE NOCASE,
-        password_hash TEXT NOT NULL,
-        role TEXT NOT NULL,
-        active INTEGER NOT NULL DEFAULT 1,
-        studies TEXT NOT NULL DEFAULT '[]',
-        failed_logins INTEGER NOT NULL DEFAULT 0,
-        locked_until TEXT,
-        created_at TEXT NOT NULL
-    )
-    """,
     """
     CREATE TABLE audit (
         id INTEGER PRIMARY KEY,

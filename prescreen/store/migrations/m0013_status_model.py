@@ -27,19 +27,21 @@ STATEMENTS = [
     "ALTER TABLE referrals ADD COLUMN subject_id TEXT CHECK (length(subject_id) <= 40)",
     "ALTER TABLE referrals ADD COLUMN status_corrected_at TEXT",
     "ALTER TABLE contact_attempts ADD COLUMN note TEXT CHECK (length(note) <= 500)",
+    # CASE … THEN 1 ELSE 0: the 0/1 SQLite gives a comparison, written so PostgreSQL stores it too.
     """
     CREATE TRIGGER screening_log_referral_correction AFTER UPDATE OF status ON referrals
     WHEN NEW.status_corrected_at IS NOT OLD.status_corrected_at
     BEGIN
         UPDATE screening_log SET
-            contacted = NEW.status IN ('contacted', 'visit_scheduled', 'enrolled', 'result_explained',
+            contacted = CASE WHEN NEW.status IN ('contacted', 'visit_scheduled', 'enrolled', 'result_explained',
                     'invited_to_screening')
-                OR (contacted AND NEW.status NOT IN ('new', 'attempt_1', 'attempt_2', 'attempt_3',
-                    'unreachable', 'in_review')),
-            visit_scheduled = NEW.status IN ('visit_scheduled', 'enrolled')
-                OR (visit_scheduled AND NEW.status IN ('screen_failed', 'not_interested', 'dropped_out',
-                    'withdrawn')),
-            enrolled = NEW.status = 'enrolled' OR (enrolled AND NEW.status IN ('dropped_out', 'withdrawn'))
+                OR (contacted = 1 AND NEW.status NOT IN ('new', 'attempt_1', 'attempt_2', 'attempt_3',
+                    'unreachable', 'in_review')) THEN 1 ELSE 0 END,
+            visit_scheduled = CASE WHEN NEW.status IN ('visit_scheduled', 'enrolled')
+                OR (visit_scheduled = 1 AND NEW.status IN ('screen_failed', 'not_interested', 'dropped_out',
+                    'withdrawn')) THEN 1 ELSE 0 END,
+            enrolled = CASE WHEN NEW.status = 'enrolled'
+                OR (enrolled = 1 AND NEW.status IN ('dropped_out', 'withdrawn')) THEN 1 ELSE 0 END
         WHERE screening_id = NEW.screening_id;
     END
     """,
