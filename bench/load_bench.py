@@ -36,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import multi_node  # noqa: E402
 import wrk_driver  # noqa: E402
 from families import SECRET, STUDY_ID, Family, Tally  # noqa: E402
 from harness import ROOT, Client, group_cpu_seconds, gunicorn_options, gzip_size, percentiles, start_server  # noqa: E402
@@ -126,7 +127,7 @@ def run_families(port: int, families: list[Family], concurrency: int, tally: Tal
     return time.perf_counter() - started
 
 
-def verify(database: Path, tally: Tally) -> dict[str, int]:
+def verify(database: Path | str, tally: Tally) -> dict[str, int]:
     """Compare the database with what the server acknowledged, family by family."""
     db = connect(database)
     try:
@@ -149,7 +150,9 @@ def verify(database: Path, tally: Tally) -> dict[str, int]:
             if referred:
                 found = db.execute("SELECT count(*) FROM referrals WHERE screening_id = ?", [row["id"]]).fetchone()[0]
                 referrals_missing += found != 1
-        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        # SQLite checks its file; PostgreSQL keeps its own pages consistent (a reachable server is it).
+        postgres = str(database).startswith("postgresql://")
+        integrity = "ok" if postgres else db.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         db.close()
     return {
@@ -219,6 +222,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="the HTTP client: wrk (default; measures the server) or threaded Python (for comparison)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="postgresql: the same families on SQLite, on PostgreSQL with one node and with two (bench/multi_node.py)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.families, args.concurrency = 60, 10
@@ -238,6 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.driver == "wrk":
         wrk_driver.ensure_wrk()  # before the server starts: a missing wrk is said at once
         drive, get_many = wrk_driver.run_families, wrk_driver.hammer
+    if args.database == "postgresql":
+        return multi_node.compare(args, drive, get_many, measure_reference)
 
     with tempfile.TemporaryDirectory(prefix="prescreen-bench-") as tmp:
         server = start_server(
