@@ -72,13 +72,13 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_app_config(tmp_path: Path) -> dict[str, Any]:
+def live_app_config(tmp_path: Path, database: str) -> dict[str, Any]:
     """Configuration of the live app; a test may update it before asking for ``live_server``."""
     return {
         "TESTING": True,
         "SECRET_KEY": "browser-test-secret",
         "INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE": str(tmp_path / "prescreen.sqlite3"),
+        "DATABASE": database,
         "RATELIMIT_ENABLED": False,
     }
 

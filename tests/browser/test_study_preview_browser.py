@@ -9,13 +9,13 @@ child's voice keeps the answers (a 10-year-old answering alone is asked to fetch
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
+from prescreen.store import connect
 from tests.browser.test_coordinator_browser import sign_in
 from tests.helpers.browser import assert_no_axe_violations
 from tests.helpers.public import review_answers
@@ -84,7 +84,7 @@ def test_an_admin_previews_the_live_questionnaire_on_a_phone(live_server, new_co
     assert page.locator('form.ask input[name="q"]').get_attribute("value") == "dob"
     assert BANNER in page.locator(".preview-banner").inner_text()
 
-    conn = sqlite3.connect(app.config["DATABASE"])
+    conn = connect(app.config["DATABASE"])
     try:
         for table in ("screenings", "consents", "screening_log", "outbox"):
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table  # noqa: S608

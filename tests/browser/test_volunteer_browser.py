@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from prescreen.store import connect
 from tests.helpers.browser import assert_no_axe_violations
 
 #: Screenshots for people to look at (phone size, zh and en); SHOTS_DIR overrides.
@@ -58,7 +58,7 @@ TEXT = {
 
 def newest_link(database: str, address: str, kind: str) -> str:
     """The path of a confirm/manage/unsubscribe link in the newest e-mail queued for *address*."""
-    conn = sqlite3.connect(database)
+    conn = connect(database)
     try:
         (body,) = conn.execute(
             "SELECT body_text FROM outbox WHERE to_addr = ? ORDER BY id DESC LIMIT 1", [address]
@@ -127,7 +127,7 @@ def test_sign_up_confirm_manage_and_stop_in_a_real_browser(live_server: Any, new
     assert page.locator("h1").inner_text() == words["stopped"]
     assert_no_axe_violations(page)
 
-    conn = sqlite3.connect(database)
+    conn = connect(database)
     try:
         assert conn.execute("SELECT status, locale FROM volunteers").fetchall() == [("unsubscribed", lang)]
     finally:

@@ -101,18 +101,21 @@ def postgres(*, fsync: bool = False) -> Iterator[Postgres]:
     prefix, _, _ = _as_user()
     folder = _private_dir("prescreen-pg-")
     data, log = folder / "data", folder / "server.log"
-    subprocess.run(
+    made = subprocess.run(
         [*prefix, postgres_bin("initdb"), "-D", str(data), "-U", "prescreen", "-A", "trust", "-E", "UTF8",
          "--locale=C.UTF-8", "--no-sync"],
-        check=True, capture_output=True,
+        check=False, capture_output=True, text=True, cwd=folder,  # a folder the server's user may enter
     )  # fmt: skip
+    if made.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RuntimeError(f"initdb failed ({made.returncode}): {made.stderr[-2000:]}")
     port = free_port()
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [*prefix, postgres_bin("postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
              "-c", f"unix_socket_directories={folder}", "-c", f"fsync={durable}", "-c", f"synchronous_commit={durable}",
              "-c", f"full_page_writes={durable}", "-c", "max_connections=200"],
-            stdout=out, stderr=subprocess.STDOUT,
+            stdout=out, stderr=subprocess.STDOUT, cwd=folder,
         )  # fmt: skip
     try:
         _wait_for_port(port, process, "PostgreSQL", log)
@@ -157,7 +160,7 @@ def redis() -> Iterator[Redis]:
         process = subprocess.Popen(
             [*prefix, server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(folder), "--daemonize", "no", "--protected-mode", "yes"],
-            stdout=out, stderr=subprocess.STDOUT,
+            stdout=out, stderr=subprocess.STDOUT, cwd=folder,
         )  # fmt: skip
     try:
         _wait_for_port(port, process, "Redis", log)
