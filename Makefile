@@ -52,12 +52,11 @@ PYTEST_WORKERS ?= auto
 XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 # The whole suite on SQLite, then again on PostgreSQL (a server the tests start themselves, as
-# nobody, in a temporary folder). The second pass skips what cannot differ by engine: tests that
-# never open the app's database, and the browser walks (what a person sees; every store path they
-# reach is reached on PostgreSQL by the Flask-client tests too), which keeps make test near 15 min.
+# nobody, in a temporary folder). The second pass skips only what cannot differ by engine: tests
+# that never open the app's database (the engine, the sheets, the translations, the benchmarks).
 test: $(STAMP) translations lint system-deps
 	$(BIN)/python -m pytest -q $(XDIST)
-	PRESCREEN_TEST_ENGINE=postgresql $(BIN)/python -m pytest -q $(XDIST) --ignore=tests/browser
+	PRESCREEN_TEST_ENGINE=postgresql $(BIN)/python -m pytest -q $(XDIST)
 
 # Debian packages that the browser tests and the load benchmark drive: Chromium, a Chinese font
 # (without one, Chinese renders as boxes and text metrics differ from a phone) and wrk; and the
