@@ -1,4 +1,4 @@
-"""The store: the only place that talks SQL (through sqlite-utils).
+"""The store: the only place that talks SQL (through sqlite-utils, or psycopg on PostgreSQL: store.pg).
 
 Every connection gets the same pragmas, every write goes through
 :func:`transaction` (``BEGIN IMMEDIATE``, or a savepoint inside one), and the schema is created and
@@ -38,8 +38,6 @@ NO_LIMIT = 2**62
 MISSING_SCHEMA: tuple[type[Exception], ...] = (sqlite3.OperationalError, psycopg.errors.UndefinedTable)
 #: A constraint refused a write (a unique reference drawn twice, a row a concurrent request added).
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
-#: The database could not be reached or was too busy: the request may work if tried again.
-UNAVAILABLE: tuple[type[Exception], ...] = (sqlite3.OperationalError, psycopg.OperationalError)
 #: The database, its WAL and shared-memory index, backups: readable by the app's own user only.
 PRIVATE_FILE_MODE = 0o600
 

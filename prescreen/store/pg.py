@@ -259,10 +259,7 @@ def _outside_quotes(sql: str, rewrite: Any) -> str:
 
 
 def _functions(sql: str) -> str:
-    """SQLite's functions in *sql* as PostgreSQL's (or ours from :data:`BOOTSTRAP`).
-
-    and its operators as PostgreSQL's (:func:`_operators`).
-    """
+    """SQLite's functions and operators in *sql* as PostgreSQL's (some are ours, from :data:`BOOTSTRAP`)."""
     sql = _outside_quotes(sql, _operators)
     # json_each's values are typed in SQLite (an id list gives integers); PostgreSQL's set of
     # values is text, so the value compared with it is compared as text.
