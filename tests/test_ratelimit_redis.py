@@ -9,7 +9,6 @@ Redis server is real, started by :mod:`tests.helpers.servers`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,24 +17,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from prescreen.store import connect
 from tests.helpers import servers
 from tests.helpers.public import answer, current, likely_answers, start
+from tests.test_ratelimit_storage import answers_saved
 
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[servers.Redis]:
     with servers.redis() as server:
         yield server
-
-
-def answers_saved(app: Flask) -> dict[str, object]:
-    db = connect(app.config["DATABASE"])
-    try:
-        ((answers,),) = db.execute("SELECT answers FROM screenings").fetchall()
-    finally:
-        db.close()
-    return json.loads(answers)
 
 
 def post_next(client: FlaskClient, node: Flask) -> tuple[str, int]:

@@ -26,10 +26,11 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))
 
 from families import SECRET, STUDY_ID, Family, Tally  # noqa: E402
-from harness import ROOT, Client, start_server  # noqa: E402
+from harness import ROOT, start_server  # noqa: E402
 from load_bench import verify  # noqa: E402
 
 from prescreen.engine import load_study  # noqa: E402
+from tests.test_faults import healthy  # noqa: E402
 
 STUDY = load_study(ROOT / "questions" / STUDY_ID)
 
@@ -44,14 +45,6 @@ def families(port: int, seeds: range, tally: Tally) -> None:
     today = date.today()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda seed: Family(port, STUDY, seed, today, tally, max_answers=80).run(), seeds))
-
-
-def healthy(port: int) -> bool:
-    client = Client(port)
-    try:
-        return client.request("GET", "/healthz").status == 200
-    finally:
-        client.close()
 
 
 def test_kill_9_of_one_node_loses_no_acknowledged_answer_and_the_other_keeps_serving(
